@@ -1,0 +1,32 @@
+# The two set-up commands of the README are `make run` and `make test`; both install first.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 8080
+
+.PHONY: install run test test-fast bench clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## run: install, migrate the embedded SQLite store and serve on http://$(HOST):$(PORT)
+run: install
+	$(BIN)/vgw db upgrade
+	$(BIN)/vgw serve --host $(HOST) --port $(PORT)
+
+## test: the whole suite (SQLite and PostgreSQL); CI runs exactly this
+test: install
+	$(BIN)/pytest -n 2
+
+bench: install
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

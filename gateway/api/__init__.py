@@ -1,0 +1,34 @@
+"""The HTTP API: flask-smorest blueprints whose marshmallow schemas generate the OpenAPI document.
+
+The document is served at ``/api/openapi.json`` (OpenAPI 3.1). Every error is problem+json.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_smorest import Api
+
+from gateway import errors
+
+
+class GatewayApi(Api):
+    """flask-smorest's Api, answering its HTTP errors as problem+json like the rest of the gateway."""
+
+    def handle_http_exception(self, error):
+        return errors.from_http_exception(error)
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("API_TITLE", "志愿服务数据交换网关 Volunteer-service data exchange gateway")
+    app.config.setdefault("API_VERSION", "v1")
+    app.config.setdefault("OPENAPI_VERSION", "3.1.0")
+    app.config.setdefault("OPENAPI_URL_PREFIX", "/api")
+    app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    api = GatewayApi(app)
+    app.extensions["gateway.api"] = api
+
+    from gateway.api import catalog, health, validate
+
+    api.register_blueprint(validate.blp)
+    api.register_blueprint(catalog.blp)
+    app.register_blueprint(health.bp)

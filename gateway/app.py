@@ -1,0 +1,36 @@
+"""The Flask application factory: each part of the gateway exposes ``init_app(app)``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+from flask import Flask
+
+from gateway import errors, settings
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the gateway: settings checked once, then store, standard, API and CLI wired in.
+
+    ``test_config`` overrides settings by name (e.g. ``DATABASE_URL``); other keys such as
+    ``TESTING`` go straight into ``app.config``.
+    """
+    app = Flask(__name__, instance_relative_config=True)
+    overrides = {k: v for k, v in (test_config or {}).items() if k in settings.SETTINGS_BY_NAME}
+    extras = {k: v for k, v in (test_config or {}).items() if k not in overrides}
+    app.config.update(settings.load_settings(app.instance_path, overrides=overrides))
+    app.config.update(extras)
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
+    logging.getLogger("gateway").setLevel(app.config["LOG_LEVEL"].upper())
+
+    from gateway import api, cli, privacy, signing, standard, store
+
+    store.init_app(app)
+    privacy.init_app(app)
+    signing.init_app(app)
+    standard.init_app(app)
+    errors.init_app(app)
+    api.init_app(app)
+    cli.init_app(app)
+    return app

@@ -1,0 +1,90 @@
+"""RFC 9457 problem details: every error the HTTP API answers has this shape.
+
+A problem's ``type`` is a stable relative URI (``/problems/<slug>``) documented in
+docs/protocol.md; validation problems add ``errors``: a list of
+``{pointer, rule, message_zh, message_en}``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Iterable
+
+from flask import Flask, Response, json
+from werkzeug.exceptions import HTTPException
+
+from gateway.standard.issues import Issue
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("gateway.errors")
+
+
+class Problem(Exception):
+    """Raise anywhere in a request to answer with a problem+json document."""
+
+    def __init__(self, status: int, slug: str, title: str, detail: str = "",
+                 errors: Iterable[Issue] = (), **extra: Any):
+        super().__init__(detail or title)
+        self.status = status
+        self.slug = slug
+        self.title = title
+        self.detail = detail
+        self.errors = list(errors)
+        self.extra = extra
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"type": f"/problems/{self.slug}", "title": self.title,
+                                "status": self.status}
+        if self.detail:
+            body["detail"] = self.detail
+        if self.errors:
+            body["errors"] = [issue.as_dict() for issue in self.errors]
+        body.update(self.extra)
+        return body
+
+
+def problem_response(problem: Problem) -> Response:
+    return Response(json.dumps(problem.to_dict(), ensure_ascii=False), status=problem.status,
+                    mimetype=PROBLEM_JSON)
+
+
+# Werkzeug's HTTP errors, mapped to stable slugs so clients can branch on ``type``.
+_HTTP_SLUGS = {
+    400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
+    405: "method-not-allowed", 406: "not-acceptable", 409: "conflict", 411: "length-required",
+    413: "body-too-large", 415: "unsupported-media-type", 422: "unprocessable",
+    429: "too-many-requests",
+}
+
+
+def from_http_exception(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    # flask-smorest attaches marshmallow messages for 422s on query/path arguments.
+    messages = (getattr(exc, "data", None) or {}).get("messages")
+    errors = list(_issues_from_marshmallow(messages)) if messages else []
+    problem = Problem(status, _HTTP_SLUGS.get(status, "http-error"), exc.name,
+                      exc.description or "", errors=errors)
+    return problem_response(problem)
+
+
+def _issues_from_marshmallow(messages: dict, prefix: str = "") -> Iterable[Issue]:
+    for key, value in messages.items():
+        here = f"{prefix}/{key}" if key not in ("json", "query", "view_args", "headers") else prefix
+        if isinstance(value, dict):
+            yield from _issues_from_marshmallow(value, here)
+        else:
+            for text in value:
+                yield Issue(here, "request.argument", f"参数无效：{text}", str(text))
+
+
+def _from_unexpected(exc: Exception) -> Response:
+    # Never echo the exception (it may hold personal data); log it with its traceback.
+    log.exception("unhandled error")
+    return problem_response(Problem(500, "internal-error", "Internal Server Error",
+                                    "The gateway failed to handle the request; nothing was changed."))
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(Problem, problem_response)
+    app.register_error_handler(HTTPException, from_http_exception)
+    app.register_error_handler(Exception, _from_unexpected)

@@ -1,0 +1,196 @@
+"""Layered settings: built-in defaults → TOML file → ``GATEWAY_*`` environment → test overrides.
+
+Every setting is declared once in ``SETTINGS`` with its type, default and a check. The
+layers are merged in :func:`load_settings` and checked once; a bad value raises
+:class:`SettingsError` naming the setting and the layer it came from, which stops start-up.
+``config/gateway.toml`` documents every setting in the same order.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+ENV_PREFIX = "GATEWAY_"
+CONFIG_FILE_ENV = "GATEWAY_CONFIG_FILE"
+
+
+class SettingsError(ValueError):
+    """A setting is unknown, of the wrong type or out of range."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    type: type
+    default: Any
+    help: str
+    check: Callable[[Any], str | None] | None = None
+
+
+def _positive(value: Any) -> str | None:
+    return None if value > 0 else "must be greater than 0"
+
+
+def _non_negative(value: Any) -> str | None:
+    return None if value >= 0 else "must be 0 or more"
+
+
+def _timezone(value: str) -> str | None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"unknown time zone {value!r}"
+    return None
+
+
+def _database_url(value: str) -> str | None:
+    if value and not value.startswith(("sqlite", "postgresql")):
+        return "only sqlite:// and postgresql:// URLs are supported"
+    return None
+
+
+def _log_level(value: str) -> str | None:
+    levels = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+    return None if value.upper() in levels else f"must be one of {sorted(levels)}"
+
+
+def _http_url(value: str) -> str | None:
+    return None if value.startswith(("http://", "https://")) else "must start with http:// or https://"
+
+
+def _age(value: int) -> str | None:
+    return None if 0 <= value <= 18 else "must be between 0 and 18"
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("DATABASE_URL", str, "",
+            "SQLAlchemy URL of the central store; empty means a SQLite file in the instance folder.",
+            _database_url),
+    Setting("SQL_ECHO", bool, False, "Log every SQL statement (development only)."),
+    Setting("LOG_LEVEL", str, "INFO", "Level of the gateway's own log.", _log_level),
+    Setting("TIMEZONE", str, "Asia/Shanghai",
+            "Zone for local times without an offset and for the day a service record falls on.",
+            _timezone),
+    Setting("MAX_BODY_BYTES", int, 10 * 1024 * 1024,
+            "Largest request body accepted; larger requests are refused before they are read.",
+            _positive),
+    Setting("MAX_JSON_DEPTH", int, 32, "Deepest nesting of arrays and objects accepted in input.",
+            _positive),
+    Setting("MAX_BATCH_RECORDS", int, 5000, "Most records accepted in one JSON batch.", _positive),
+    Setting("MIN_VOLUNTEER_AGE", int, 6,
+            "Volunteers younger than this are refused outright (rule volunteer.min_age).", _age),
+    Setting("ADULT_AGE", int, 18,
+            "Volunteers younger than this must name a guardian who consented.", _age),
+    Setting("PUBLIC_BASE_URL", str, "http://127.0.0.1:8080",
+            "The gateway's public address, used in links it prints (certificate QR codes).",
+            _http_url),
+    Setting("KEYS_DIR", str, "",
+            "Folder of the gateway's own key files (PII keys, signing keys); empty: instance/keys."),
+    Setting("PII_ENCRYPTION_KEYS", str, "",
+            "Comma-separated Fernet keys for personal data at rest, newest first; empty: a key "
+            "file generated in KEYS_DIR on first start."),
+    Setting("PII_INDEX_KEY", str, "",
+            "Secret for the keyed blind index of ID and mobile numbers; empty: generated in KEYS_DIR."),
+    Setting("CERTIFICATE_FONT", str, "",
+            "TrueType (.ttf/.ttc) font with Chinese glyphs embedded in certificate PDFs; empty: "
+            "the first of the known system fonts found."),
+    Setting("DEV_TOKENS", bool, False,
+            "Accept development bearer tokens (`vgw clients token`). Never in production."),
+)
+
+SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def _coerce(setting: Setting, value: Any, origin: str) -> Any:
+    """Turn a raw value from a layer into the setting's type or raise SettingsError."""
+    kind = setting.type
+    if isinstance(value, str) and kind is not str:
+        text = value.strip().lower()
+        if kind is bool:
+            if text in {"1", "true", "yes", "on"}:
+                return True
+            if text in {"0", "false", "no", "off"}:
+                return False
+        elif kind is int:
+            try:
+                return int(text)
+            except ValueError:
+                pass
+        raise SettingsError(f"{setting.name} (from {origin}): {value!r} is not a {kind.__name__}")
+    if kind is int and isinstance(value, bool) or not isinstance(value, kind):
+        raise SettingsError(
+            f"{setting.name} (from {origin}): expected {kind.__name__}, got {type(value).__name__}"
+        )
+    return value
+
+
+def _apply(merged: dict[str, Any], layer: Mapping[str, Any], origin: str) -> None:
+    for raw_name, value in layer.items():
+        name = raw_name.upper()
+        setting = SETTINGS_BY_NAME.get(name)
+        if setting is None:
+            raise SettingsError(f"{raw_name} (from {origin}): unknown setting")
+        merged[name] = _coerce(setting, value, origin)
+        merged.setdefault("_ORIGIN", {})[name] = origin
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Read a TOML settings file; keys may sit at the top level or under ``[gateway]``."""
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise SettingsError(f"config file {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"config file {path}: {exc}") from exc
+    section = data.pop("gateway", {})
+    if not isinstance(section, dict):
+        raise SettingsError(f"config file {path}: [gateway] must be a table")
+    return {**data, **section}
+
+
+def default_config_path(environ: Mapping[str, str]) -> Path | None:
+    """The TOML file to read: ``GATEWAY_CONFIG_FILE`` if set, else ./config/gateway.toml if present."""
+    if environ.get(CONFIG_FILE_ENV):
+        return Path(environ[CONFIG_FILE_ENV])
+    candidate = Path.cwd() / "config" / "gateway.toml"
+    return candidate if candidate.is_file() else None
+
+
+def load_settings(
+    instance_path: str,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+) -> dict[str, Any]:
+    """Merge every layer, check every value, and fill derived defaults."""
+    environ = os.environ if environ is None else environ
+    merged: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+    path = config_file if config_file is not None else default_config_path(environ)
+    if path is not None:
+        _apply(merged, read_config_file(path), f"config file {path}")
+    env_layer = {
+        key[len(ENV_PREFIX):]: value
+        for key, value in environ.items()
+        if key.startswith(ENV_PREFIX) and key != CONFIG_FILE_ENV
+    }
+    _apply(merged, env_layer, "environment GATEWAY_*")
+    if overrides:
+        _apply(merged, overrides, "overrides")
+    merged.pop("_ORIGIN", None)
+    for setting in SETTINGS:
+        problem = setting.check(merged[setting.name]) if setting.check else None
+        if problem:
+            raise SettingsError(f"{setting.name}: {problem}")
+    if merged["MIN_VOLUNTEER_AGE"] > merged["ADULT_AGE"]:
+        raise SettingsError("MIN_VOLUNTEER_AGE: must not exceed ADULT_AGE")
+    if not merged["KEYS_DIR"]:
+        merged["KEYS_DIR"] = str(Path(instance_path) / "keys")
+    if not merged["DATABASE_URL"]:
+        merged["DATABASE_URL"] = f"sqlite:///{Path(instance_path) / 'gateway.sqlite3'}"
+    return merged

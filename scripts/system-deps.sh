@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Install the Debian packages the gateway's tests need, when they are missing.
+#   poppler-utils: pdftoppm renders certificate PDFs to images in the tests.
+#   fonts-wqy-microhei: the TrueType CJK font embedded in certificate PDFs (setting
+#     CERTIFICATE_FONT may name another .ttf/.ttc instead).
+set -euo pipefail
+need=()
+command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
+[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "missing system packages: ${need[*]} (install them with apt-get as root)" >&2
+    exit 1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi

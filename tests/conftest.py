@@ -1,0 +1,122 @@
+"""Fixtures shared by every test: ``app``, ``client``, ``runner`` and the store backends.
+
+``app`` runs on a fresh, migrated SQLite file. ``store_app`` is parametrised over SQLite and
+PostgreSQL: every store test runs on both. PostgreSQL is found at GATEWAY_TEST_PG_URL
+(default: postgres@127.0.0.1:5432); when it is unreachable the PostgreSQL half is skipped,
+except with CI=true, where it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from gateway import create_app, store
+
+PG_ADMIN_URL = os.environ.get("GATEWAY_TEST_PG_URL",
+                              "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+_KEYS_DIR: list[str] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _keys_dir(tmp_path_factory):
+    """Keep the keys generated during tests out of the working tree's instance folder."""
+    _KEYS_DIR.append(str(tmp_path_factory.mktemp("keys")))
+    yield
+    _KEYS_DIR.clear()
+
+
+def _make_app(database_url: str, **overrides):
+    return create_app({"TESTING": True, "DATABASE_URL": database_url, "KEYS_DIR": _KEYS_DIR[0],
+                       **overrides})
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    """A migrated SQLite file, copied for each test (much faster than migrating each time)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.sqlite3"
+    app = _make_app(f"sqlite:///{path}")
+    store.upgrade(app)
+    app.extensions["store.engine"].dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_database():
+    """A throw-away PostgreSQL database for this test session (per xdist worker), migrated."""
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # any connection failure means "no PostgreSQL here"
+        admin.dispose()
+        message = f"PostgreSQL not reachable at {make_url(PG_ADMIN_URL).render_as_string()}: {exc}"
+        if IN_CI:
+            pytest.fail(message + " (CI=true requires it)")
+        pytest.skip(message)
+    name = f"vgw_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    app = _make_app(url)
+    store.upgrade(app)
+    app.extensions["store.engine"].dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _truncate_all(app) -> None:
+    from gateway.store.base import Base
+
+    tables = [t.name for t in Base.metadata.sorted_tables if t.name != "gateway_meta"]
+    if not tables:
+        return
+    with app.extensions["store.engine"].begin() as conn:
+        conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def app(sqlite_template, tmp_path):
+    """The gateway on a fresh, migrated SQLite store."""
+    path = tmp_path / "store.sqlite3"
+    shutil.copy(sqlite_template, path)
+    app = _make_app(f"sqlite:///{path}")
+    yield app
+    app.extensions["store.engine"].dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_app(request, sqlite_template, tmp_path):
+    """The gateway on a fresh, migrated store: once on SQLite, once on PostgreSQL."""
+    if request.param == "sqlite":
+        path = tmp_path / "store.sqlite3"
+        shutil.copy(sqlite_template, path)
+        app = _make_app(f"sqlite:///{path}")
+        yield app
+        app.extensions["store.engine"].dispose()
+        return
+    app = _make_app(request.getfixturevalue("pg_database"))
+    _truncate_all(app)
+    yield app
+    _truncate_all(app)
+    app.extensions["store.engine"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
