@@ -1,0 +1,71 @@
+"""Administrative division tables: current divisions and every GB/T 2260 code that ever existed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import schemas
+
+# Levels, from the top: province (2 digits), city (4), county (6), town/street (9).
+PROVINCE, CITY, COUNTY, TOWN = 1, 2, 3, 4
+LEVEL_NAMES = {PROVINCE: "province", CITY: "city", COUNTY: "county", TOWN: "town"}
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    code: str        # the canonical form: 2, 4, 6 or 9 digits
+    name: str
+    level: int
+
+
+class Regions:
+    """Look-ups over the shipped region tables; build once per app (``Regions.load()``)."""
+
+    def __init__(self, current: dict[str, Region], historical: dict[str, int]):
+        self._current = current
+        self._historical = historical
+
+    @classmethod
+    def load(cls) -> "Regions":
+        current: dict[str, Region] = {}
+        for table, level in (("provinces", PROVINCE), ("cities", CITY),
+                             ("areas", COUNTY), ("streets", TOWN)):
+            for row in schemas.read_table("regions", table):
+                current[row["code"]] = Region(row["code"], row["name"], level)
+        historical = {row["code"]: int(row["since_year"])
+                      for row in schemas.read_table("regions", "gbt2260_history")}
+        return cls(current, historical)
+
+    def lookup(self, code: str) -> Region | None:
+        """The current region a code names, or None.
+
+        Accepts the canonical 2/4/6/9-digit forms, 6-digit GB/T 2260 codes padded with zeros
+        (``110000`` province, ``110100`` city), and the national system's 12- or 18-digit ids
+        padded with zeros (``110101000000000000``), whose 9-digit prefix names a town or, when
+        zero, whose 6-digit prefix names the county.
+        """
+        if not code.isdigit() or len(code) not in (2, 4, 6, 9, 12, 18):
+            return None
+        if len(code) in (2, 4, 9):
+            return self._current.get(code)
+        if len(code) > 9:
+            if code[9:].strip("0"):
+                # Below town level (village/community): the town prefix must be current.
+                return self._current.get(code[:9])
+            if code[6:9] != "000":
+                return self._current.get(code[:9])
+            code = code[:6]
+        # 6 digits: county, or a padded city / province code.
+        if code[4:] == "00":
+            if code[2:4] == "00":
+                return self._current.get(code[:2])
+            return self._current.get(code[:4]) or self._current.get(code)
+        return self._current.get(code)
+
+    def existed(self, code6: str) -> bool:
+        """Whether a 6-digit code ever existed in GB/T 2260 (as ID-number prefixes require)."""
+        return code6 in self._historical or code6 in self._current
+
+    def name(self, code: str) -> str | None:
+        region = self.lookup(code)
+        return region.name if region else None

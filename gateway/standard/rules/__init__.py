@@ -1,0 +1,82 @@
+"""Semantic rules: what JSON Schema cannot say, each a named function with a stable rule id.
+
+A rule is registered for one or more entities with :func:`rule` and receives the record
+(already parsed JSON, *not necessarily schema-valid*) and a :class:`RuleContext`. It yields
+:class:`~gateway.standard.issues.Issue` objects and must never raise on any JSON input:
+a value of the wrong type is the schema's to report, so the rule skips it.
+
+Rule ids are part of the published contract (docs/rules.md); never reuse or rename one.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Callable, Iterable
+from zoneinfo import ZoneInfo
+
+from gateway.standard.issues import Issue
+from gateway.standard.regions import Regions
+
+RuleFn = Callable[[dict, "RuleContext"], Iterable[Issue]]
+
+# Modules that hold rules; imported once by load_rules(), never at package import time.
+RULE_MODULES = (
+    "gateway.standard.rules.common",
+    "gateway.standard.rules.volunteer",
+    "gateway.standard.rules.team",
+    "gateway.standard.rules.project",
+    "gateway.standard.rules.service_record",
+)
+
+
+@dataclass(frozen=True)
+class RuleDef:
+    rule_id: str
+    entities: tuple[str, ...]
+    fn: RuleFn
+    summary: str
+
+
+_REGISTRY: dict[str, RuleDef] = {}
+
+
+def rule(rule_id: str, *entities: str) -> Callable[[RuleFn], RuleFn]:
+    """Register ``fn`` as a rule for ``entities``; the docstring's first line is its summary."""
+
+    def register(fn: RuleFn) -> RuleFn:
+        if rule_id in _REGISTRY and _REGISTRY[rule_id].fn is not fn:
+            raise RuntimeError(f"rule id {rule_id} registered twice")
+        summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
+        _REGISTRY[rule_id] = RuleDef(rule_id, entities, fn, summary)
+        return fn
+
+    return register
+
+
+def load_rules() -> dict[str, RuleDef]:
+    """Import every rule module and return all rules by id."""
+    for module in RULE_MODULES:
+        importlib.import_module(module)
+    return dict(_REGISTRY)
+
+
+def rules_for(entity: str) -> list[RuleDef]:
+    """The rules that apply to ``entity``, in registration order."""
+    return [r for r in load_rules().values() if entity in r.entities]
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """What rules may depend on besides the record: the clock, settings and tables."""
+
+    now: datetime                 # aware, in ``tz``
+    tz: ZoneInfo
+    regions: Regions
+    min_volunteer_age: int = 6
+    adult_age: int = 18
+
+    @property
+    def today(self) -> date:
+        return self.now.date()
