@@ -1,0 +1,49 @@
+"""``vgw``: the operator's command line, a Flask CLI group built on the app factory.
+
+Commands are attached to ``app.cli`` in :func:`init_app`, so ``vgw`` and Flask's test
+runner (``app.test_cli_runner()``) see the same commands.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup
+
+from gateway.settings import SettingsError
+
+
+def _create_app():
+    from gateway.app import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False,
+             load_dotenv=False,
+             help="志愿服务数据交换网关 — the volunteer-service data exchange gateway.")
+def cli() -> None:
+    pass
+
+
+def init_app(app: Flask) -> None:
+    from gateway.cli import certificate_cmd, config_cmd, db, keys_cmd, pii, serve, validate
+
+    app.cli.add_command(db.db)
+    app.cli.add_command(validate.validate)
+    app.cli.add_command(config_cmd.config)
+    app.cli.add_command(serve.serve)
+    app.cli.add_command(pii.pii)
+    app.cli.add_command(keys_cmd.signing_keys)
+    app.cli.add_command(certificate_cmd.verify_certificate_cmd)
+
+
+def main() -> None:
+    """Entry point of the ``vgw`` console script."""
+    try:
+        cli.main(prog_name="vgw")
+    except SettingsError as exc:
+        click.echo(f"vgw: bad setting: {exc}", err=True)
+        sys.exit(2)
