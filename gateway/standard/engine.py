@@ -20,7 +20,7 @@ import schemas
 from gateway.standard import messages
 from gateway.standard.issues import Issue, Report, pointer
 from gateway.standard.regions import Regions
-from gateway.standard.rules import RuleContext, RuleDef, rules_for
+from gateway.standard.rules import FastCheck, RuleContext, RuleDef, fast_check_for, rules_for
 
 BATCH = "batch"
 
@@ -38,6 +38,7 @@ class _Compiled:
     schema: dict
     fast: Any                       # jsonschema_rs validator
     rules: tuple[RuleDef, ...]
+    rules_pass: FastCheck | None    # cheap "every rule passes" for schema-valid records
 
 
 class Engine:
@@ -66,7 +67,7 @@ class Engine:
     @staticmethod
     def _compile(name: str, schema: dict) -> _Compiled:
         fast = jsonschema_rs.validator_for(schema, validate_formats=True)
-        return _Compiled(schema, fast, tuple(rules_for(name)))
+        return _Compiled(schema, fast, tuple(rules_for(name)), fast_check_for(name))
 
     # -- introspection -----------------------------------------------------------------
 
@@ -83,10 +84,10 @@ class Engine:
             raise UnsupportedVersion(version)
 
     def _get(self, entity: str, version: str) -> _Compiled:
-        self._check_version(version)
         try:
             return self._compiled[(version, entity)]
         except KeyError:
+            self._check_version(version)
             raise UnknownEntity(entity) from None
 
     # -- validation ----------------------------------------------------------------------
@@ -102,13 +103,16 @@ class Engine:
         """Every schema and rule error of one record (an empty report means valid)."""
         compiled = self._get(entity, version)
         report = Report(entity)
-        if not compiled.fast.is_valid(record):
+        schema_valid = compiled.fast.is_valid(record)
+        if not schema_valid:
             report.issues.extend(schema_issues(compiled, record))
-            if not report.issues:  # the two validators disagree: never let a record through
+            if not report.issues:  # is_valid and iter_errors disagree: never let a record through
                 report.issues.append(Issue("", "schema.invalid", "记录不符合数据规范",
                                            "the record does not match the schema"))
         if isinstance(record, dict) and compiled.rules:
             ctx = ctx or self.context()
+            if schema_valid and compiled.rules_pass is not None and compiled.rules_pass(record, ctx):
+                return report
             for rule in compiled.rules:
                 report.issues.extend(rule.fn(record, ctx))
         return report

@@ -24,6 +24,19 @@ class Regions:
     def __init__(self, current: dict[str, Region], historical: dict[str, int]):
         self._current = current
         self._historical = historical
+        # Every 6-digit form resolved once: counties as themselves, cities as XXXX00 and
+        # provinces as XX0000. A county-level entry wins over a city of the same code:
+        # cities without counties (东莞 441900, 中山 442000, 儋州 460400) are county-level units.
+        self._six: dict[str, Region] = {}
+        for code, region in current.items():
+            if region.level == PROVINCE:
+                self._six[code + "0000"] = region
+        for code, region in current.items():
+            if region.level == CITY:
+                self._six[code + "00"] = region
+        for code, region in current.items():
+            if region.level == COUNTY:
+                self._six[code] = region
 
     @classmethod
     def load(cls) -> "Regions":
@@ -44,6 +57,9 @@ class Regions:
         padded with zeros (``110101000000000000``), whose 9-digit prefix names a town or, when
         zero, whose 6-digit prefix names the county.
         """
+        found = self._six.get(code)
+        if found is not None:
+            return found
         if not code.isdigit() or len(code) not in (2, 4, 6, 9, 12, 18):
             return None
         if len(code) in (2, 4, 9):
@@ -55,12 +71,7 @@ class Regions:
             if code[6:9] != "000":
                 return self._current.get(code[:9])
             code = code[:6]
-        # 6 digits: county, or a padded city / province code.
-        if code[4:] == "00":
-            if code[2:4] == "00":
-                return self._current.get(code[:2])
-            return self._current.get(code[:4]) or self._current.get(code)
-        return self._current.get(code)
+        return self._six.get(code)
 
     def existed(self, code6: str) -> bool:
         """Whether a 6-digit code ever existed in GB/T 2260 (as ID-number prefixes require)."""

@@ -1,0 +1,579 @@
+"""The service certificate (志愿服务记录证明) as signed data and as a printable A4 PDF.
+
+Pure functions, no database. The flow is::
+
+    content = certificate_content(certificate_no=..., verification_code=..., issued_on=...,
+                                  volunteer={...}, service={...}, issuer={...}, notes="")
+    signed = sign_certificate(content, keyring)      # {"content": ..., "signature": ...}
+    pdf = render_pdf(signed, base_url, font_path)     # bytes
+    extract_signed(pdf) == signed                     # the signed JSON travels in the PDF
+    verify_certificate(signed, jwks)                  # offline, with the public JWK set only
+
+The content carries the four groups of the national rules (《志愿服务记录证明出具办法》):
+the volunteer (name, ID type, *masked* ID number, volunteer number), the service (hours and
+what was done), the issuer, and the certificate's number, issue date and notes. The full ID
+number never enters a certificate. Hours are decimal strings with two places (``"12.50"``)
+and dates ISO strings, so the signed JSON has no floats (see :func:`gateway.signing.canonical_json`).
+
+The PDF embeds the signed JSON as a file attachment (``certificate-<no>.json``, a PDF
+``/EmbeddedFile`` in the catalog's ``/EmbeddedFiles`` name tree) so a downloaded copy can
+be checked offline with ``vgw verify-certificate``. What is *printed* on the page is not
+covered by the signature: a verifier must compare the signed content it is shown with the
+page (or follow the QR code to the gateway's verification page).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import zlib
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+from urllib.parse import quote
+from xml.sax.saxutils import escape
+
+from gateway.signing import ALG, KeyRing, b64url_decode, b64url_encode, canonical_json, verify_with_jwks
+
+__all__ = [
+    "CERTIFICATE_FORMAT",
+    "KNOWN_FONT_PATHS",
+    "FontMissing",
+    "certificate_content",
+    "content_fingerprint",
+    "extract_signed",
+    "find_font",
+    "render_pdf",
+    "sign_certificate",
+    "verification_url",
+    "verify_certificate",
+]
+
+log = logging.getLogger("gateway.certificates")
+
+CERTIFICATE_FORMAT = "vgw-certificate/1"
+TITLE = "志愿服务记录证明"
+
+# TrueType fonts with Chinese glyphs that reportlab can read, in order of preference (Debian
+# package in the comment). OpenType/CFF fonts such as Noto CJK cannot be embedded by reportlab.
+KNOWN_FONT_PATHS: tuple[str, ...] = (
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",          # fonts-wqy-microhei
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",            # fonts-wqy-zenhei
+    "/usr/share/fonts/truetype/arphic/uming.ttc",              # fonts-arphic-uming
+    "/usr/share/fonts/truetype/arphic/ukai.ttc",               # fonts-arphic-ukai
+    "/usr/share/fonts/truetype/arphic-gbsn00lp/gbsn00lp.ttf",  # fonts-arphic-gbsn00lp
+    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",  # fonts-droid-fallback
+)
+
+
+class FontMissing(RuntimeError):
+    """No usable TrueType font with Chinese glyphs: certificates cannot be printed."""
+
+
+# --------------------------------------------------------------------------- content
+
+def _text(value: Any, field: str, *, required: bool = False) -> str:
+    text = "" if value is None else str(value).strip()
+    if required and not text:
+        raise ValueError(f"certificate: {field} is required")
+    return text
+
+
+def _hours(value: Any, field: str) -> str:
+    """A non-negative number of hours as a string with exactly two decimals."""
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"certificate: {field} must be a number of hours")
+    try:
+        number = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
+    except InvalidOperation as exc:
+        raise ValueError(f"certificate: {field} {value!r} is not a number") from exc
+    if not number.is_finite() or number < 0:
+        raise ValueError(f"certificate: {field} must be a finite number ≥ 0")
+    return str(number.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def _day(value: Any, field: str, *, required: bool = True) -> str:
+    if value is None or value == "":
+        if required:
+            raise ValueError(f"certificate: {field} is required")
+        return ""
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, date):
+        return value.isoformat()
+    try:
+        return date.fromisoformat(str(value).strip()).isoformat()
+    except ValueError as exc:
+        raise ValueError(f"certificate: {field} {value!r} is not an ISO date") from exc
+
+
+def certificate_content(
+    *,
+    certificate_no: str,
+    verification_code: str,
+    issued_on: date | str,
+    volunteer: Mapping[str, Any],
+    service: Mapping[str, Any],
+    issuer: Mapping[str, Any],
+    notes: str | None = "",
+) -> dict[str, Any]:
+    """The content dict of a certificate, normalised from plain inputs.
+
+    ``volunteer``: name, id_type, id_number_masked (must contain ``*``: the full number is
+    refused), volunteer_no. ``service``: total_hours, period_from, period_to, items (each
+    project_name, team_name, from, to, hours). ``issuer``: name, team_no,
+    responsible_person, handler, contact. Hours become ``"12.50"``-style strings, dates ISO
+    strings. Raises ``ValueError`` naming the field on bad input.
+    """
+    masked = _text(volunteer.get("id_number_masked"), "volunteer.id_number_masked", required=True)
+    if "*" not in masked:
+        raise ValueError("certificate: volunteer.id_number_masked must be masked "
+                         "(e.g. privacy.mask_id_number); a full ID number is never signed")
+    items = []
+    for i, item in enumerate(service.get("items") or ()):
+        where = f"service.items[{i}]"
+        items.append({
+            "project_name": _text(item.get("project_name"), f"{where}.project_name", required=True),
+            "team_name": _text(item.get("team_name"), f"{where}.team_name"),
+            "from": _day(item.get("from"), f"{where}.from"),
+            "to": _day(item.get("to"), f"{where}.to"),
+            "hours": _hours(item.get("hours"), f"{where}.hours"),
+        })
+    return {
+        "format": CERTIFICATE_FORMAT,
+        "certificate_no": _text(certificate_no, "certificate_no", required=True),
+        "verification_code": _text(verification_code, "verification_code", required=True),
+        "issued_on": _day(issued_on, "issued_on"),
+        "volunteer": {
+            "name": _text(volunteer.get("name"), "volunteer.name", required=True),
+            "id_type": _text(volunteer.get("id_type"), "volunteer.id_type", required=True),
+            "id_number_masked": masked,
+            "volunteer_no": _text(volunteer.get("volunteer_no"), "volunteer.volunteer_no"),
+        },
+        "service": {
+            "total_hours": _hours(service.get("total_hours"), "service.total_hours"),
+            "period_from": _day(service.get("period_from"), "service.period_from", required=False),
+            "period_to": _day(service.get("period_to"), "service.period_to", required=False),
+            "items": items,
+        },
+        "issuer": {
+            "name": _text(issuer.get("name"), "issuer.name", required=True),
+            "team_no": _text(issuer.get("team_no"), "issuer.team_no"),
+            "responsible_person": _text(issuer.get("responsible_person"), "issuer.responsible_person"),
+            "handler": _text(issuer.get("handler"), "issuer.handler"),
+            "contact": _text(issuer.get("contact"), "issuer.contact"),
+        },
+        "notes": _text(notes, "notes"),
+    }
+
+
+def content_fingerprint(content: Mapping[str, Any]) -> str:
+    """A short human-comparable fingerprint: the first 64 bits of SHA-256(canonical content)."""
+    digest = hashlib.sha256(canonical_json(content)).hexdigest()[:16].upper()
+    return "-".join(digest[i:i + 4] for i in range(0, 16, 4))
+
+
+def sign_certificate(content: Mapping[str, Any], keyring: KeyRing) -> dict[str, Any]:
+    """``{"content": content, "signature": {"alg": "EdDSA", "kid", "value"}}`` over its JCS form."""
+    kid, signature = keyring.sign(canonical_json(content))
+    return {"content": content,
+            "signature": {"alg": ALG, "kid": kid, "value": b64url_encode(signature)}}
+
+
+def verify_certificate(signed: Any, jwks: Mapping[str, Any]) -> bool:
+    """True if ``signed`` carries a valid Ed25519 signature by a key of ``jwks``.
+
+    Works offline with only the public JWK set; anything malformed is simply invalid.
+    """
+    if not isinstance(signed, Mapping):
+        return False
+    content, signature = signed.get("content"), signed.get("signature")
+    if not isinstance(content, Mapping) or not isinstance(signature, Mapping):
+        return False
+    if signature.get("alg") != ALG:
+        return False
+    try:
+        value = b64url_decode(signature.get("value"))
+        data = canonical_json(content)
+    except (TypeError, ValueError):
+        return False
+    return verify_with_jwks(jwks, signature.get("kid"), data, value)
+
+
+def verification_url(base_url: str, certificate_no: str, code: str) -> str:
+    """``{base}/verify/{certificate_no}?code={code}``, both parts percent-encoded."""
+    return (f"{base_url.rstrip('/')}/verify/{quote(str(certificate_no), safe='')}"
+            f"?code={quote(str(code), safe='')}")
+
+
+# --------------------------------------------------------------------------- fonts
+
+@dataclass(frozen=True)
+class _Font:
+    name: str
+    path: str
+    glyphs: frozenset[int]
+
+    def missing(self, texts: Iterable[str]) -> set[str]:
+        return {ch for t in texts for ch in t if ord(ch) > 0x20 and ord(ch) not in self.glyphs}
+
+
+_FONTS: dict[str, _Font] = {}
+
+
+def find_font(font_path: str | None = None) -> str:
+    """The font file to use: ``font_path`` (setting CERTIFICATE_FONT) or a known system font."""
+    if font_path:
+        if not Path(font_path).is_file():
+            raise FontMissing(f"CERTIFICATE_FONT {font_path!r} is not a file; point it at a "
+                              "TrueType (.ttf/.ttc) font with Chinese glyphs")
+        return font_path
+    for candidate in KNOWN_FONT_PATHS:
+        if os.path.isfile(candidate):
+            return candidate
+    raise FontMissing(
+        "no TrueType font with Chinese glyphs found for certificate PDFs: install the Debian "
+        "package fonts-wqy-microhei (see scripts/system-deps.sh) or set CERTIFICATE_FONT "
+        "(GATEWAY_CERTIFICATE_FONT) to a .ttf/.ttc file; looked in " + ", ".join(KNOWN_FONT_PATHS)
+    )
+
+
+def _register_font(font_path: str | None) -> _Font:
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFError, TTFont
+
+    path = os.path.realpath(find_font(font_path))
+    if path in _FONTS:
+        return _FONTS[path]
+    name = "CertCJK-" + hashlib.sha256(path.encode()).hexdigest()[:8]
+    try:
+        # subfontIndex picks the first face of a .ttc collection; .ttf files ignore it.
+        font = TTFont(name, path, subfontIndex=0)
+    except (TTFError, OSError) as exc:
+        raise FontMissing(f"font {path} cannot be embedded ({exc}); use a TrueType font with "
+                          "Chinese glyphs, e.g. Debian package fonts-wqy-microhei") from exc
+    glyphs = frozenset(font.face.charToGlyph)
+    if not {ord(c) for c in TITLE} <= glyphs:
+        raise FontMissing(f"font {path} has no Chinese glyphs; install fonts-wqy-microhei "
+                          "or set CERTIFICATE_FONT")
+    pdfmetrics.registerFont(font)
+    _FONTS[path] = _Font(name=name, path=path, glyphs=glyphs)
+    return _FONTS[path]
+
+
+# --------------------------------------------------------------------------- PDF
+
+def _cn_date(iso: str) -> str:
+    if not iso:
+        return ""
+    d = date.fromisoformat(iso)
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+def _attachment_name(certificate_no: str) -> str:
+    return "certificate-" + (re.sub(r"[^A-Za-z0-9._-]+", "_", certificate_no) or "x") + ".json"
+
+
+def _attach_json(canvas: Any, filename: str, data: bytes, description: str) -> None:
+    """Add ``data`` as an embedded file (PDF 1.7 §7.11.4) to the document's catalog."""
+    from reportlab.pdfbase.pdfdoc import (
+        PDFArray, PDFDictionary, PDFName, PDFStream, PDFString, PDFZCompress,
+    )
+
+    stream = PDFStream(
+        PDFDictionary({"Type": PDFName("EmbeddedFile"), "Subtype": "/application#2Fjson",
+                       "Params": PDFDictionary({"Size": len(data)})}),
+        content=data, filters=[PDFZCompress])
+    filespec = PDFDictionary({
+        "Type": PDFName("Filespec"), "F": PDFString(filename), "UF": PDFString(filename),
+        "Desc": PDFString(description), "AFRelationship": PDFName("Data"),
+        "EF": PDFDictionary({"F": stream, "UF": stream}),
+    })
+    doc = canvas._doc  # reportlab has no public attachment API; the catalog takes /Names
+    doc.Catalog.Names = PDFDictionary({
+        "EmbeddedFiles": PDFDictionary({"Names": PDFArray([PDFString(filename), filespec])}),
+    })
+
+
+def _qr_flowable(data: str, size: float) -> Any:
+    """A flowable drawing the QR code of ``data`` as one vector path (no seams between modules)."""
+    import segno
+    from reportlab.platypus import Flowable
+
+    qr = segno.make(data, error="m", micro=False)
+
+    class QRFlowable(Flowable):
+        def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
+            return size, size
+
+        def draw(self) -> None:
+            matrix = [list(row) for row in qr.matrix]
+            n, quiet = len(matrix), 4
+            unit = size / (n + 2 * quiet)
+            canv = self.canv
+            canv.saveState()
+            canv.setFillColorRGB(1, 1, 1)
+            canv.rect(0, 0, size, size, stroke=0, fill=1)
+            canv.setFillColorRGB(0, 0, 0)
+            path = canv.beginPath()
+            for r, row in enumerate(matrix):
+                c = 0
+                while c < n:
+                    if not row[c]:
+                        c += 1
+                        continue
+                    start = c
+                    while c < n and row[c]:
+                        c += 1
+                    path.rect((quiet + start) * unit, size - (quiet + r + 1) * unit,
+                              (c - start) * unit, unit)
+            canv.drawPath(path, stroke=0, fill=1)
+            canv.restoreState()
+
+    return QRFlowable()
+
+
+def render_pdf(signed: Mapping[str, Any], base_url: str, font_path: str | None = None) -> bytes:
+    """An A4 PDF of the certificate with its QR code, footer and the signed JSON embedded.
+
+    ``font_path`` is the CERTIFICATE_FONT setting (empty: the first known system font); the
+    font is embedded as a subset. Raises :class:`FontMissing` when no usable font exists.
+    """
+    from reportlab.lib import colors
+    from reportlab.lib.enums import TA_CENTER, TA_RIGHT
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.platypus import (
+        KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle,
+    )
+
+    content, signature = signed["content"], signed["signature"]
+    vol, svc, iss = content["volunteer"], content["service"], content["issuer"]
+    font = _register_font(font_path)
+    missing = font.missing(_strings(content))
+    if missing:
+        log.warning("certificate %s: font %s lacks glyphs for %s; they will print as boxes",
+                    content["certificate_no"], font.path, "".join(sorted(missing)))
+
+    url = verification_url(base_url, content["certificate_no"], content["verification_code"])
+    fingerprint = content_fingerprint(content)
+    kid = str(signature.get("kid", ""))
+
+    def style(name: str, size: float, **kw: Any) -> ParagraphStyle:
+        kw.setdefault("leading", size * 1.45)
+        return ParagraphStyle(name, fontName=font.name, fontSize=size, wordWrap="CJK", **kw)
+
+    title = style("title", 24, alignment=TA_CENTER, spaceAfter=2 * mm, leading=32)
+    subtitle = style("subtitle", 9.5, alignment=TA_CENTER, textColor=colors.HexColor("#444444"))
+    heading = style("heading", 12, spaceBefore=3.5 * mm, spaceAfter=1.5 * mm,
+                    textColor=colors.HexColor("#8B1A1A"))
+    body = style("body", 10.5)
+    cell = style("cell", 9.5)
+    cell_r = style("cell_r", 9.5, alignment=TA_RIGHT)
+    label = style("label", 9.5, textColor=colors.HexColor("#333333"))
+    small = style("small", 8.5, textColor=colors.HexColor("#555555"))
+    sign_off = style("signoff", 11, alignment=TA_RIGHT, leading=20)
+
+    def P(text: str, st: ParagraphStyle = cell) -> Any:
+        return Paragraph(escape(text).replace("\n", "<br/>"), st)
+
+    page_w, _ = A4
+    margin = 20 * mm
+    width = page_w - 2 * margin
+    grid = colors.HexColor("#9A9A9A")
+    shade = colors.HexColor("#F1EEE8")
+
+    def kv_table(rows: list[list[tuple[str, str]]], total: float) -> Table:
+        """Label/value pairs, two per row; a row of one pair spans the full width."""
+        lw = 24 * mm
+        if all(len(pairs) == 1 for pairs in rows):
+            t = Table([[P(k, label), P(v or "—")] for (k, v), in rows], colWidths=[lw, total - lw])
+            extra: list[tuple[Any, ...]] = []
+        else:
+            half = total / 2
+            data, extra = [], []
+            for r, pairs in enumerate(rows):
+                if len(pairs) == 1:
+                    (k, v), = pairs
+                    data.append([P(k, label), P(v or "—"), "", ""])
+                    extra.append(("SPAN", (1, r), (3, r)))
+                else:
+                    (k1, v1), (k2, v2) = pairs
+                    data.append([P(k1, label), P(v1 or "—"), P(k2, label), P(v2 or "—")])
+                    extra.append(("BACKGROUND", (2, r), (2, r), shade))
+            t = Table(data, colWidths=[lw, half - lw, lw, half - lw])
+        t.setStyle(TableStyle([
+            ("GRID", (0, 0), (-1, -1), 0.5, grid),
+            ("BACKGROUND", (0, 0), (0, -1), shade),
+            ("FONTNAME", (0, 0), (-1, -1), font.name),
+            ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+            ("TOPPADDING", (0, 0), (-1, -1), 3),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 3.5),
+            *extra,
+        ]))
+        return t
+
+    story: list[Any] = [
+        P(TITLE, title),
+        P(f"证明编号  {content['certificate_no']}", subtitle),
+        Spacer(1, 3 * mm),
+        P("一、志愿者信息", heading),
+    ]
+    qr_size = 32 * mm
+    left_w = width - qr_size - 6 * mm
+    volunteer_table = kv_table([
+        [("姓　　名", vol["name"])],
+        [("证件类型", vol["id_type"])],
+        [("证件号码", vol["id_number_masked"])],
+        [("志愿者编号", vol["volunteer_no"])],
+    ], left_w)
+    qr_cell = [_qr_flowable(url, qr_size),
+               P("扫码核验", style("qrcap", 8, alignment=TA_CENTER, leading=10)),
+               P(f"验证码 {content['verification_code']}",
+                 style("qrcode", 8, alignment=TA_CENTER, leading=10))]
+    top = Table([[volunteer_table, qr_cell]], colWidths=[left_w, width - left_w])
+    top.setStyle(TableStyle([
+        ("FONTNAME", (0, 0), (-1, -1), font.name),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+        ("TOPPADDING", (0, 0), (-1, -1), 0), ("BOTTOMPADDING", (0, 0), (-1, -1), 0),
+        ("LEFTPADDING", (1, 0), (1, 0), 6 * mm), ("TOPPADDING", (1, 0), (1, 0), -2 * mm),
+    ]))
+    story.append(top)
+
+    period = ""
+    if svc["period_from"] or svc["period_to"]:
+        period = f"；服务期间：{_cn_date(svc['period_from'])} 至 {_cn_date(svc['period_to'])}"
+    story += [P("二、志愿服务信息", heading),
+              P(f"累计志愿服务时长：{svc['total_hours']} 小时{period}", body),
+              Spacer(1, 2 * mm)]
+    header = [P(h, label) for h in ("序号", "服务项目", "组织 / 队伍", "服务时间", "时长（小时）")]
+    rows = [header] + [
+        [P(str(i)), P(it["project_name"]), P(it["team_name"] or "—"),
+         P(f"{it['from']} 至 {it['to']}" if it["from"] != it["to"] else it["from"]),
+         P(it["hours"], cell_r)]
+        for i, it in enumerate(svc["items"], start=1)
+    ]
+    if svc["items"]:
+        rows.append([P(""), P("合计", label), P(""), P(""), P(svc["total_hours"], cell_r)])
+    else:
+        rows.append([P("—"), P("（无明细）"), P(""), P(""), P("")])
+    items_table = Table(rows, colWidths=[11 * mm, 57 * mm, 42 * mm, 34 * mm, width - 144 * mm],
+                        repeatRows=1)
+    items_table.setStyle(TableStyle([
+        ("GRID", (0, 0), (-1, -1), 0.5, grid),
+        ("BACKGROUND", (0, 0), (-1, 0), shade),
+        ("FONTNAME", (0, 0), (-1, -1), font.name),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ("TOPPADDING", (0, 0), (-1, -1), 2.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+    ]))
+    story.append(items_table)
+
+    story += [P("三、出具单位", heading), kv_table([
+        [("单位名称", iss["name"])],
+        [("团体编号", iss["team_no"]), ("联系方式", iss["contact"])],
+        [("负 责 人", iss["responsible_person"]), ("经 办 人", iss["handler"])],
+    ], width)]
+
+    story += [P("四、证明信息", heading), kv_table([
+        [("证明编号", content["certificate_no"]), ("出具日期", _cn_date(content["issued_on"]))],
+        [("验 证 码", content["verification_code"]), ("签名密钥", kid)],
+        [("备　　注", content["notes"])],
+    ], width)]
+
+    story += [KeepTogether([
+        Spacer(1, 5 * mm),
+        P("特此证明。", body),
+        Spacer(1, 2 * mm),
+        P(f"出具单位（盖章）：{iss['name']}", sign_off),
+        P(_cn_date(content["issued_on"]), sign_off),
+        Spacer(1, 6 * mm),
+        P("本证明免费出具。核验：扫描二维码或访问 " + url + " 。本 PDF 内嵌经网关电子签名的证明数据"
+          f"（附件 {_attachment_name(content['certificate_no'])}），可凭网关公布的公钥离线核验。",
+          small),
+    ])]
+
+    def footer(canv: Any, doc: Any) -> None:
+        canv.saveState()
+        canv.setFont(font.name, 7)
+        canv.setFillColorRGB(0.4, 0.4, 0.4)
+        canv.drawString(margin, 11 * mm,
+                        f"电子签名 Ed25519 · 密钥 {kid} · 内容指纹 SHA-256 {fingerprint}")
+        canv.drawRightString(page_w - margin, 11 * mm,
+                             f"{content['certificate_no']} · 第 {doc.page} 页")
+        canv.restoreState()
+
+    def first_page(canv: Any, doc: Any) -> None:
+        data = json.dumps(dict(signed), ensure_ascii=False, indent=2).encode("utf-8")
+        _attach_json(canv, _attachment_name(content["certificate_no"]), data,
+                     f"{TITLE} {content['certificate_no']} (signed JSON)")
+        footer(canv, doc)
+
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buffer, pagesize=A4, leftMargin=margin, rightMargin=margin, topMargin=18 * mm,
+        bottomMargin=20 * mm, initialFontName=font.name, initialFontSize=10,
+        title=f"{TITLE} {content['certificate_no']}",
+        author=iss["name"], subject=f"{TITLE} · {vol['name']} · {svc['total_hours']} 小时",
+        creator="志愿服务数据交换网关 (volunteer-service data exchange gateway)",
+        keywords=f"{CERTIFICATE_FORMAT}, kid={kid}, fingerprint={fingerprint}",
+    )
+    doc.build(story, onFirstPage=first_page, onLaterPages=footer)
+    return buffer.getvalue()
+
+
+def _strings(obj: Any) -> Iterable[str]:
+    if isinstance(obj, str):
+        yield obj
+    elif isinstance(obj, Mapping):
+        for v in obj.values():
+            yield from _strings(v)
+    elif isinstance(obj, (list, tuple)):
+        for v in obj:
+            yield from _strings(v)
+
+
+# --------------------------------------------------------------------------- reading back
+
+_STREAM_RE = re.compile(
+    rb"\d+\s+\d+\s+obj\s*<<((?:(?!endobj|stream).)*?)>>\s*stream\r?\n", re.DOTALL)
+
+
+def extract_signed(pdf_bytes: bytes) -> dict[str, Any] | None:
+    """The signed certificate JSON embedded by :func:`render_pdf`, or None if there is none.
+
+    A small reader for the PDFs this module writes (uncompressed object syntax, the
+    attachment stream Flate-compressed or plain); PDFs rewritten by other tools into object
+    streams may not be readable this way.
+    """
+    if not isinstance(pdf_bytes, (bytes, bytearray)) or not pdf_bytes.lstrip().startswith(b"%PDF"):
+        return None
+    data = bytes(pdf_bytes)
+    for match in _STREAM_RE.finditer(data):
+        dictionary = match.group(1)
+        if not re.search(rb"/Type\s*/EmbeddedFile\b", dictionary):
+            continue
+        length = re.search(rb"/Length\s+(\d+)\b(?!\s+\d+\s+R)", dictionary)
+        if not length:
+            continue
+        raw = data[match.end():match.end() + int(length.group(1))]
+        filters = re.findall(rb"/(\w+Decode)\b", dictionary)
+        try:
+            if filters == [b"FlateDecode"]:
+                raw = zlib.decompress(raw)
+            elif filters:
+                continue
+            signed = json.loads(raw.decode("utf-8"))
+        except (zlib.error, UnicodeDecodeError, ValueError):
+            continue
+        if (isinstance(signed, dict) and isinstance(signed.get("content"), dict)
+                and isinstance(signed.get("signature"), dict)):
+            return signed
+    return None
