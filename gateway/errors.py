@@ -84,7 +84,15 @@ def _from_unexpected(exc: Exception) -> Response:
                                     "The gateway failed to handle the request; nothing was changed."))
 
 
+def _from_service_error(exc) -> Response:
+    return problem_response(Problem(exc.status, exc.slug, exc.title, exc.detail,
+                                    errors=exc.issues, **exc.extra))
+
+
 def init_app(app: Flask) -> None:
+    from gateway.services.errors import ServiceError
+
+    app.register_error_handler(ServiceError, _from_service_error)
     app.register_error_handler(Problem, problem_response)
     app.register_error_handler(HTTPException, from_http_exception)
     app.register_error_handler(Exception, _from_unexpected)

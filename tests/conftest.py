@@ -36,7 +36,7 @@ def _keys_dir(tmp_path_factory):
 
 def _make_app(database_url: str, **overrides):
     return create_app({"TESTING": True, "DATABASE_URL": database_url, "KEYS_DIR": _KEYS_DIR[0],
-                       **overrides})
+                       "DEV_TOKENS": True, **overrides})
 
 
 @pytest.fixture(scope="session")
@@ -120,3 +120,24 @@ def client(app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+def make_caller(app, client_id: str = "test-client", *, region: str = "",
+                perms: dict[str, list[str]] | None = None, teams=(), pii: str = "masked") -> dict[str, str]:
+    """Register a client with a dev token; returns the headers that authenticate as it."""
+    from gateway import access
+
+    with store.session_scope(app) as session:
+        client = access.create_client(session, client_id, client_id, region_prefix=region,
+                                      team_nos=teams, permissions=perms or {}, pii_access=pii)
+        token = access.issue_dev_token(session, client)
+    return {"Authorization": f"Bearer {token}"}
+
+
+ALL_PERMS = {"*": ["read", "write", "review"]}
+
+
+@pytest.fixture
+def caller():
+    """Factory: ``caller(app, client_id, region=..., perms=...)`` -> auth headers."""
+    return make_caller

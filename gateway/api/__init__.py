@@ -25,10 +25,14 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("OPENAPI_URL_PREFIX", "/api")
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
     api = GatewayApi(app)
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer",
+                       "description": "Development token (vgw clients token), only with DEV_TOKENS on"})
     app.extensions["gateway.api"] = api
 
-    from gateway.api import catalog, health, validate
+    from gateway.api import (catalog, certificates, health, hours, projects, statistics, teams,
+                             validate, volunteers)
 
-    api.register_blueprint(validate.blp)
-    api.register_blueprint(catalog.blp)
+    for module in (validate, catalog, volunteers, teams, projects, hours, certificates, statistics):
+        api.register_blueprint(module.blp)
     app.register_blueprint(health.bp)

@@ -29,7 +29,8 @@ def cli() -> None:
 
 
 def init_app(app: Flask) -> None:
-    from gateway.cli import certificate_cmd, config_cmd, db, keys_cmd, pii, serve, validate
+    from gateway.cli import (certificate_cmd, clients_cmd, config_cmd, db, keys_cmd, pii, serve,
+                             validate)
 
     app.cli.add_command(db.db)
     app.cli.add_command(validate.validate)
@@ -38,6 +39,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(pii.pii)
     app.cli.add_command(keys_cmd.signing_keys)
     app.cli.add_command(certificate_cmd.verify_certificate_cmd)
+    app.cli.add_command(clients_cmd.clients)
 
 
 def main() -> None:

@@ -1,0 +1,17 @@
+"""The central store's models, one module per domain; import from here."""
+
+from gateway.store.models.activities import Enrollment, Post, Project
+from gateway.store.models.clients import Client, ClientToken
+from gateway.store.models.common import UTCDateTime, split_region, utcnow
+from gateway.store.models.hours import (Certificate, Commendation, Complaint, Evaluation,
+                                        ServiceRecord, Training)
+from gateway.store.models.meta import Change, GatewayMeta, NumberSequence
+from gateway.store.models.people import Team, TeamMember, Volunteer, VolunteerSource
+from gateway.store.models.stats import HoursTotal, VolunteerCount
+
+__all__ = [
+    "Certificate", "Change", "Client", "ClientToken", "Commendation", "Complaint", "Enrollment",
+    "Evaluation", "GatewayMeta", "HoursTotal", "NumberSequence", "Post", "Project",
+    "ServiceRecord", "Team", "TeamMember", "Training", "UTCDateTime", "Volunteer",
+    "VolunteerCount", "VolunteerSource", "split_region", "utcnow",
+]

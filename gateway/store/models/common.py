@@ -1,0 +1,93 @@
+"""Column types and mixins shared by the store's models."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, String, TypeDecorator
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.standard.regions import COUNTY, Regions
+
+# 64-bit keys on PostgreSQL; SQLite only auto-increments INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+# JSONB on PostgreSQL (indexable, compact), JSON text elsewhere.
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes stored as UTC; read back aware (SQLite keeps no zone of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Timestamps:
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class SourceRef:
+    """Where a record came from: the sending system and its own id for the record."""
+
+    source_system: Mapped[str | None] = mapped_column(String(64))
+    source_id: Mapped[str | None] = mapped_column(String(64))
+    source_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RegionColumns:
+    """A region code as given plus its province / city / county prefixes, each indexed.
+
+    A search by any level is then an equality on one indexed column (a province code finds
+    every county in it) instead of a LIKE scan.
+    """
+
+    area_code: Mapped[str | None] = mapped_column(String(18))
+    province: Mapped[str | None] = mapped_column(String(2), index=True)
+    city: Mapped[str | None] = mapped_column(String(4), index=True)
+    county: Mapped[str | None] = mapped_column(String(6), index=True)
+
+    def set_area(self, code: str | None, regions: "Regions") -> None:
+        self.area_code = code
+        self.province, self.city, self.county = split_region(code, regions)
+
+
+def split_region(code: str | None, regions: "Regions") -> tuple[str | None, str | None, str | None]:
+    """Province (2), city (4) and county (6) codes of a region code; None above its level.
+
+    Counties come from the region table, so county-level cities without districts
+    (东莞 441900, 中山 442000) count as counties.
+    """
+    if not code or len(code) < 6:
+        code = (code or "").ljust(6, "0")
+    six = code[:6]
+    region = regions.lookup(six)
+    province = six[:2] if six[:2] != "00" else None
+    if region is not None and region.level >= COUNTY:
+        return province, six[:4], six
+    city = six[:4] if six[2:4] != "00" else None
+    return province, city, None
+
+
+def json_safe(data: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``data`` without keys whose value is None (kept out of JSON columns)."""
+    return {k: v for k, v in data.items() if v is not None}

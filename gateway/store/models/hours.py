@@ -1,0 +1,127 @@
+"""Service time records, trainings, commendations, evaluations and complaints."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Date, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from gateway.store.base import Base
+from gateway.store.models.activities import Project
+from gateway.store.models.common import BigId, Json, SourceRef, Timestamps, UTCDateTime
+from gateway.store.models.people import Team, Volunteer
+
+
+class ServiceRecord(Timestamps, SourceRef, Base):
+    """One stretch of service (hours_status: only 2 已生效 counts towards totals).
+
+    A correction never edits a record in place: the original is set to 3 (已删除) with
+    ``superseded_by_id`` pointing at the new record, whose ``corrects_id`` points back.
+    """
+
+    __tablename__ = "service_records"
+    __table_args__ = (
+        Index("ix_service_records_volunteer_time", "volunteer_id", "status", "started_at"),
+        Index("ix_service_records_team_date", "team_id", "status", "local_date"),
+        Index("ix_service_records_project", "project_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    record_no: Mapped[str] = mapped_column(String(32), unique=True)
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"))
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    local_date: Mapped[date] = mapped_column(Date)  # the day of service in the gateway's zone
+    hours: Mapped[Decimal] = mapped_column(Numeric(6, 2))
+    source: Mapped[str | None] = mapped_column(String(1))
+    status: Mapped[str] = mapped_column(String(1))
+    kind: Mapped[str] = mapped_column(String(1), default="1")
+    recorded_at: Mapped[date | None] = mapped_column(Date)
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    description: Mapped[str | None] = mapped_column(Text)
+    corrects_id: Mapped[int | None] = mapped_column(ForeignKey("service_records.id"))
+    superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("service_records.id"))
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+
+    volunteer: Mapped[Volunteer] = relationship()
+    project: Mapped[Project] = relationship()
+    team: Mapped[Team] = relationship()
+
+
+class _Attached(Timestamps, SourceRef):
+    """Common shape of the smaller records: a number, links, and the standard's fields."""
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    data: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+
+
+class Training(_Attached, Base):
+    __tablename__ = "trainings"
+
+    training_no: Mapped[str] = mapped_column(String(32), unique=True)
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"), index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
+    held_on: Mapped[date] = mapped_column(Date)
+
+
+class Commendation(_Attached, Base):
+    __tablename__ = "commendations"
+
+    commendation_no: Mapped[str] = mapped_column(String(32), unique=True)
+    subject: Mapped[str] = mapped_column(String(10))
+    volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id"), index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
+    awarded_on: Mapped[date] = mapped_column(Date)
+
+
+class Evaluation(_Attached, Base):
+    __tablename__ = "evaluations"
+
+    evaluation_no: Mapped[str] = mapped_column(String(32), unique=True)
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"), index=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+
+
+class Complaint(_Attached, Base):
+    __tablename__ = "complaints"
+
+    complaint_no: Mapped[str] = mapped_column(String(32), unique=True)
+    kind: Mapped[str] = mapped_column(String(2))
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id"), index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), index=True)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Certificate(Timestamps, Base):
+    """A service certificate (志愿服务记录证明): the signed content is kept as issued.
+
+    Revocation keeps the record (status 'revoked', when and why). The verification code is
+    stored hashed; the public look-up needs the certificate number and the code.
+    """
+
+    __tablename__ = "certificates"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    certificate_no: Mapped[str] = mapped_column(String(32), unique=True)
+    verification_code_hash: Mapped[str] = mapped_column(String(64))
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"), index=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    period_from: Mapped[date] = mapped_column(Date)
+    period_to: Mapped[date] = mapped_column(Date)
+    hours: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    issued_on: Mapped[date] = mapped_column(Date)
+    signed: Mapped[dict[str, Any]] = mapped_column(Json)
+    status: Mapped[str] = mapped_column(String(10), default="valid")
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_reason: Mapped[str | None] = mapped_column(Text)
+    issued_by: Mapped[str | None] = mapped_column(String(64))
+
+    volunteer: Mapped[Volunteer] = relationship()
+    team: Mapped[Team] = relationship()
