@@ -22,6 +22,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(settings.load_settings(app.instance_path, overrides=overrides))
     app.config.update(extras)
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
+    # Chinese text as UTF-8, not \u escapes; keys in the order the gateway writes them.
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
     logging.getLogger("gateway").setLevel(app.config["LOG_LEVEL"].upper())
 
     from gateway import api, cli, privacy, signing, standard, store

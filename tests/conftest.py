@@ -8,9 +8,12 @@ except with CI=true, where it fails.
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import shutil
 import uuid
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -141,3 +144,48 @@ ALL_PERMS = {"*": ["read", "write", "review"]}
 def caller():
     """Factory: ``caller(app, client_id, region=..., perms=...)`` -> auth headers."""
     return make_caller
+
+
+# -- personal data never reaches a log: checked over the logs of the whole run -----------------
+
+_CITIZEN_ID = re.compile(r"(?<![0-9A-Za-z])[1-9]\d{16}[\dX](?![0-9A-Za-z])")
+_MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+LOG_DIR = Path(__file__).resolve().parents[1] / "build" / "test-logs"
+
+
+def known_personal_data() -> set[str]:
+    """Every citizen ID and mobile number the test data uses (read from tests/factories.py)."""
+    text = (Path(__file__).parent / "factories.py").read_text(encoding="utf-8")
+    return set(_CITIZEN_ID.findall(text)) | set(_MOBILE.findall(text))
+
+
+def pytest_configure(config):
+    """Each process (controller and every xdist worker) logs everything to its own file."""
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    handler = logging.FileHandler(LOG_DIR / f"{worker}.log", mode="w", encoding="utf-8")
+    handler.setLevel(logging.DEBUG)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    logging.getLogger().addHandler(handler)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """After the whole run, fail it if any known ID or mobile number appears in any log."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    secrets_ = known_personal_data()
+    leaks = []
+    for path in sorted(LOG_DIR.glob("*.log")):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        leaks.extend(f"{path.name}: {value[:3]}…" for value in secrets_ if value in text)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    size = sum(p.stat().st_size for p in LOG_DIR.glob("*.log"))
+    if leaks:
+        session.exitstatus = 1
+        if reporter:
+            reporter.write_line(f"PERSONAL DATA IN TEST LOGS ({LOG_DIR}): {leaks}", red=True)
+    elif reporter:
+        reporter.write_line(f"log check: {len(secrets_)} known ID/mobile numbers, none in "
+                            f"{size:,} bytes of test logs ({LOG_DIR})")
