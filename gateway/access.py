@@ -5,9 +5,11 @@ A caller is a registered :class:`~gateway.store.models.Client`. Its scope is a r
 ``write``, ``review``; ``*`` stands for every entity). Services check scope with
 :meth:`Caller.require` and :meth:`Caller.covers_region`.
 
-Authentication: until the signed exchange protocol lands, a development bearer token
-(``Authorization: Bearer …``, issued by ``vgw clients token``) identifies the caller, and
-only when the DEV_TOKENS setting is on. With it off, every protected endpoint answers 401.
+Authentication: a request signed with HTTP Message Signatures (RFC 9421) by one of the
+client's registered keys (:func:`gateway.exchange.signatures.verify_request`; the production
+path, docs/protocol.md). A development bearer token (``Authorization: Bearer …``, issued by
+``vgw clients token``) is also accepted, only when the DEV_TOKENS setting is on. Without
+either, every protected endpoint answers 401 ``/problems/signature-missing``.
 """
 
 from __future__ import annotations
@@ -122,8 +124,11 @@ def current_caller() -> Caller:
     """The authenticated caller of this request, or 401."""
     if "caller" in g:
         return g.caller
+    from gateway.exchange import signatures
     from gateway.store import get_session
 
+    if "Signature" in request.headers or "Signature-Input" in request.headers:
+        return signatures.verify_request(request)  # the production path
     header = request.headers.get("Authorization", "")
     if current_app.config["DEV_TOKENS"] and header.startswith("Bearer "):
         caller = caller_for_token(get_session(), header[len("Bearer "):].strip())
@@ -131,9 +136,10 @@ def current_caller() -> Caller:
             g.caller = caller
             return caller
         raise Unauthenticated("unknown, revoked or disabled token")
-    raise Unauthenticated("this endpoint needs a registered client's credentials"
-                          + ("" if current_app.config["DEV_TOKENS"] else
-                             " (development tokens are off: DEV_TOKENS=false)"))
+    dev = (" or a development token" if current_app.config["DEV_TOKENS"]
+           else " (development tokens are off: DEV_TOKENS=false)")
+    raise signatures.SignatureRejected("signature-missing", "this endpoint needs a request signed "
+                                       "with HTTP Message Signatures (docs/protocol.md)" + dev)
 
 
 def revoke_tokens(session: Session, client: Client) -> int:

@@ -67,6 +67,55 @@ def _age(value: int) -> str | None:
     return None if 0 <= value <= 18 else "must be between 0 and 18"
 
 
+def read_population_file(path: str | Path) -> dict[str, int]:
+    """Population figures ``{region code: population}`` from a ``code,population`` CSV.
+
+    Blank lines and lines starting with ``#`` are skipped. A bad row raises ValueError naming
+    its line.
+    """
+    with Path(path).open(encoding="utf-8-sig") as fh:
+        rows = [(n, line.strip()) for n, line in enumerate(fh, 1)
+                if line.strip() and not line.lstrip().startswith("#")]
+    if not rows or rows[0][1].replace(" ", "") != "code,population":
+        raise ValueError("the first row must be the header 'code,population'")
+    figures: dict[str, int] = {}
+    for number, line in rows[1:]:
+        code, _, population = (part.strip() for part in line.partition(","))
+        if not (code.isdigit() and len(code) in (2, 4, 6)):
+            raise ValueError(f"line {number}: region code must be 2, 4 or 6 digits")
+        if not population.isdigit() or int(population) <= 0:
+            raise ValueError(f"line {number}: population must be a whole number above 0")
+        if code in figures:
+            raise ValueError(f"line {number}: region {code} is listed twice")
+        figures[code] = int(population)
+    return figures
+
+
+def _population_file(value: str) -> str | None:
+    if not value:
+        return None
+    try:
+        read_population_file(value)
+    except OSError as exc:
+        return f"cannot read {value}: {exc.strerror}"
+    except ValueError as exc:
+        return f"{value}: {exc}"
+    return None
+
+
+def _rate_limit(value: str) -> str | None:
+    from limits import parse_many  # flask-limiter's notation: "30 per minute", "5/second; 100/day"
+
+    try:
+        return None if parse_many(value) else "no limit given"
+    except ValueError:
+        return 'not a rate limit such as "30 per minute" or "5/second; 100/day"'
+
+
+def _storage_uri(value: str) -> str | None:
+    return None if "://" in value else 'must be a storage URI such as "memory://" or "redis://host:6379"'
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("DATABASE_URL", str, "",
             "SQLAlchemy URL of the central store; empty means a SQLite file in the instance folder.",
@@ -99,8 +148,23 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CERTIFICATE_FONT", str, "",
             "TrueType (.ttf/.ttc) font with Chinese glyphs embedded in certificate PDFs; empty: "
             "the first of the known system fonts found."),
+    Setting("VERIFY_RATE_LIMIT", str, "30 per minute",
+            "Rate limit per client address of the public certificate verification page.",
+            _rate_limit),
+    Setting("RATELIMIT_STORAGE_URI", str, "memory://",
+            "Where rate-limit counters live: memory:// (per process) or a shared store such as "
+            "redis://127.0.0.1:6379 when several workers serve.", _storage_uri),
+    Setting("SIGNATURE_WINDOW_SECONDS", int, 300,
+            "How long a signed request is accepted after its `created` time (docs/protocol.md).",
+            _positive),
+    Setting("SIGNATURE_CLOCK_SKEW_SECONDS", int, 30,
+            "Tolerance for clients' clocks on `created` and `expires` of signed requests.",
+            _non_negative),
     Setting("DEV_TOKENS", bool, False,
             "Accept development bearer tokens (`vgw clients token`). Never in production."),
+    Setting("POPULATION_FILE", str, "",
+            "CSV `code,population` of region populations; statistics answer volunteers as a "
+            "share of population where a figure exists. Empty: no shares.", _population_file),
 )
 
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}

@@ -36,3 +36,7 @@ def init_app(app: Flask) -> None:
     for module in (validate, catalog, volunteers, teams, projects, hours, certificates, statistics):
         api.register_blueprint(module.blp)
     app.register_blueprint(health.bp)
+
+    from gateway.api import public
+
+    public.init_app(app)  # /verify/<no> and /.well-known/jwks.json: no login, rate-limited

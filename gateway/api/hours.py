@@ -1,5 +1,284 @@
-"""Placeholder blueprint for hours (replaced by its resource module in this change)."""
+"""Service hours over HTTP: team entry, applications and decisions, corrections, error
+reports, deletion, listings and a volunteer's totals (gateway.services.hours does the work)."""
 
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, request
+from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
 
-blp = Blueprint("hours", __name__, url_prefix="/api/v1")
+from gateway import jsonio
+from gateway.api.common import BEARER, DecisionSchema, PageArgs, PageMeta, service_context
+from gateway.errors import Problem
+from gateway.services import hours
+
+blp = Blueprint("hours", __name__, url_prefix="/api/v1",
+                description="Service hours (志愿服务时间): entry, applications, corrections, totals.")
+
+STATUS = validate.OneOf(["0", "1", "2", "3", "4", "5"])
+
+_RECORD_BODY = {
+    "required": True,
+    "description": "A service_record of the published schema (GET /api/v1/schemas/1/service_record). "
+                   "The store assigns record_no (a sender's own number is kept as source_id) "
+                   "and the status.",
+    "content": {"application/json": {"schema": {"type": "object"}}},
+}
+
+
+# -- schemas ---------------------------------------------------------------------------------
+
+class ServiceRecordHistorySchema(Schema):
+    action = fields.String(metadata={"description": "create, apply, approve, reject, correct, "
+                                                    "delete, dispute"})
+    actor = fields.String(metadata={"description": "client that made the change"})
+    source_system = fields.String()
+    at = fields.String(metadata={"description": "local date-time with offset"})
+    changes = fields.Dict(metadata={"description": "field → {old, new}"})
+    note = fields.String()
+
+
+class ServiceRecordSchema(Schema):
+    record_no = fields.String()
+    volunteer_no = fields.String()
+    project_no = fields.String()
+    project_name = fields.String()
+    team_no = fields.String()
+    started_at = fields.String(metadata={"description": "local date-time with offset"})
+    ended_at = fields.String()
+    local_date = fields.String(metadata={"description": "day of service in the gateway's zone"})
+    hours = fields.String(metadata={"description": "decimal, 2 places, e.g. \"3.50\""})
+    source = fields.String(metadata={"description": "codes/hours_source"})
+    status = fields.String(metadata={"description": "codes/hours_status; only 2 counts"})
+    status_label = fields.String()
+    kind = fields.String()
+    recorded_at = fields.String()
+    applied_at = fields.String()
+    description = fields.String()
+    source_system = fields.String()
+    source_id = fields.String()
+    corrects = fields.String(metadata={"description": "record this one corrects"})
+    superseded_by = fields.String(metadata={"description": "record that corrected this one"})
+    decided_by = fields.String()
+    created_at = fields.String()
+
+
+class ServiceRecordDetailSchema(ServiceRecordSchema):
+    history = fields.List(fields.Nested(ServiceRecordHistorySchema))
+
+
+class ServiceRecordPageSchema(PageMeta):
+    items = fields.List(fields.Nested(ServiceRecordSchema))
+
+
+class ServiceRecordListArgs(PageArgs):
+    team_no = fields.String()
+    volunteer_no = fields.String()
+    status = fields.String(validate=STATUS)
+    date_from = fields.Date(data_key="from", metadata={"description": "first local day of service"})
+    date_to = fields.Date(data_key="to", metadata={"description": "last local day of service"})
+
+
+class VolunteerHoursArgs(PageArgs):
+    status = fields.String(validate=STATUS, metadata={"description": "filter the records listed"})
+
+
+class ProjectHoursSchema(Schema):
+    project_no = fields.String()
+    project_name = fields.String()
+    team_no = fields.String()
+    hours = fields.String()
+    records = fields.Integer()
+
+
+class VolunteerHoursSchema(Schema):
+    volunteer_no = fields.String()
+    total_hours = fields.String(metadata={"description": "effective hours, derived by the store"})
+    star_level = fields.Integer(metadata={"description": "0–5, from total_hours (100/300/600/1000/1500)"})
+    star_label = fields.String(metadata={"description": "codes/star_level label; null for 0"})
+    effective_records = fields.Integer()
+    by_project = fields.List(fields.Nested(ProjectHoursSchema))
+    records = fields.Nested(ServiceRecordPageSchema)
+
+
+class HoursCorrectionSchema(Schema):
+    started_at = fields.String(required=True, metadata={"description": "local date-time"})
+    ended_at = fields.String(required=True)
+    hours = fields.Float(required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    description = fields.String(validate=validate.Length(min=1, max=2000))
+
+
+class HoursReasonSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+def _json_object() -> dict[str, Any]:
+    """The request body as a JSON object (problem+json 400 otherwise)."""
+    body = request.get_data(cache=False)
+    if not body.strip():
+        raise Problem(400, "empty-body", "Empty body", "send a service_record as a JSON object")
+    try:
+        value = jsonio.loads(body, current_app.config["MAX_JSON_DEPTH"])
+    except jsonio.InputError as exc:
+        raise Problem(400, exc.slug, "Malformed JSON", exc.message_en, message_zh=exc.message_zh) from None
+    if not isinstance(value, dict):
+        raise Problem(400, "not-an-object", "Not a JSON object", "send one service_record as a JSON object")
+    return value
+
+
+def _detail(ctx, record) -> dict[str, Any]:
+    return hours.record_view(ctx, record, history=True)
+
+
+_ERRORS = ((403, "Outside the caller's scope (problem+json)"),
+           (404, "No such record visible to the caller (problem+json)"),
+           (409, "The record's status does not allow this (problem+json)"),
+           (422, "A rule is broken: errors list pointer, rule id, messages (problem+json)"))
+
+
+def _alt(view):
+    for status, description in _ERRORS:
+        view = blp.alt_response(status, description=description)(view)
+    return view
+
+
+# -- resources -------------------------------------------------------------------------------
+
+@blp.route("/service-records")
+class ServiceRecords(MethodView):
+    @blp.doc(security=BEARER)
+    @blp.arguments(ServiceRecordListArgs, location="query")
+    @blp.response(200, ServiceRecordPageSchema)
+    def get(self, args):
+        """Service records visible to the caller, newest first (filters: team, volunteer,
+        status, from/to local day)."""
+        ctx = service_context()
+        return hours.list_records(ctx, **args)
+
+    @blp.doc(security=BEARER, requestBody=_RECORD_BODY)
+    @blp.response(201, ServiceRecordDetailSchema)
+    @_alt
+    def post(self):
+        """The team records service time: effective at once (status 2, source 1 unless given)."""
+        ctx = service_context()
+        record = hours.record_hours(ctx, _json_object())
+        answer = _detail(ctx, record)
+        ctx.session.commit()
+        return answer
+
+
+@blp.route("/service-records/applications")
+class Applications(MethodView):
+    @blp.doc(security=BEARER, requestBody=_RECORD_BODY)
+    @blp.response(201, ServiceRecordDetailSchema)
+    @_alt
+    def post(self):
+        """A volunteer applies for service time (status 0 申请中, source 2 个人申请)."""
+        ctx = service_context()
+        record = hours.apply_hours(ctx, _json_object())
+        answer = _detail(ctx, record)
+        ctx.session.commit()
+        return answer
+
+
+@blp.route("/service-records/<string:record_no>")
+class ServiceRecord(MethodView):
+    @blp.doc(security=BEARER)
+    @blp.response(200, ServiceRecordDetailSchema)
+    @blp.alt_response(404, description="No such record visible to the caller (problem+json)")
+    def get(self, record_no: str):
+        """One record with its correction chain (corrects / superseded_by) and history."""
+        return hours.get_record(service_context(), record_no)
+
+    @blp.doc(security=BEARER)
+    @blp.arguments(HoursReasonSchema)
+    @blp.response(200, ServiceRecordDetailSchema)
+    @_alt
+    def delete(self, args, record_no: str):
+        """The recording team deletes a record (status 3 已删除, kept with its history)."""
+        ctx = service_context()
+        record = hours.delete_hours(ctx, record_no, args["reason"])
+        answer = _detail(ctx, record)
+        ctx.session.commit()
+        return answer
+
+
+@blp.route("/service-records/<string:record_no>/approve")
+class Approve(MethodView):
+    @blp.doc(security=BEARER)
+    @blp.arguments(DecisionSchema)
+    @blp.response(200, ServiceRecordDetailSchema)
+    @_alt
+    def post(self, args, record_no: str):
+        """The team approves an application (review permission): checked against every rule
+        across records now, then effective."""
+        ctx = service_context()
+        record = hours.approve_hours(ctx, record_no, args.get("note"))
+        answer = _detail(ctx, record)
+        ctx.session.commit()
+        return answer
+
+
+@blp.route("/service-records/<string:record_no>/reject")
+class Reject(MethodView):
+    @blp.doc(security=BEARER)
+    @blp.arguments(DecisionSchema)
+    @blp.response(200, ServiceRecordDetailSchema)
+    @_alt
+    def post(self, args, record_no: str):
+        """The team rejects an application (status 4 已拒绝; review permission)."""
+        ctx = service_context()
+        record = hours.reject_hours(ctx, record_no, args.get("note"))
+        answer = _detail(ctx, record)
+        ctx.session.commit()
+        return answer
+
+
+@blp.route("/service-records/<string:record_no>/corrections")
+class Corrections(MethodView):
+    @blp.doc(security=BEARER)
+    @blp.arguments(HoursCorrectionSchema)
+    @blp.response(201, ServiceRecordDetailSchema)
+    @_alt
+    def post(self, args, record_no: str):
+        """The recording team corrects an effective record: the original is kept (status 3,
+        superseded_by) and the answer is the new record (corrects → the original)."""
+        ctx = service_context()
+        record = hours.correct_hours(ctx, record_no, args)
+        answer = _detail(ctx, record)
+        ctx.session.commit()
+        return answer
+
+
+@blp.route("/service-records/<string:record_no>/disputes")
+class Disputes(MethodView):
+    @blp.doc(security=BEARER)
+    @blp.arguments(HoursReasonSchema)
+    @blp.response(201, ServiceRecordDetailSchema)
+    @_alt
+    def post(self, args, record_no: str):
+        """The volunteer reports an error in a record (history action "dispute"); the
+        recording team then corrects it."""
+        ctx = service_context()
+        record = hours.dispute_hours(ctx, record_no, args["reason"])
+        answer = _detail(ctx, record)
+        ctx.session.commit()
+        return answer
+
+
+@blp.route("/volunteers/<string:volunteer_no>/hours")
+class VolunteerHours(MethodView):
+    @blp.doc(security=BEARER)
+    @blp.arguments(VolunteerHoursArgs, location="query")
+    @blp.response(200, VolunteerHoursSchema)
+    @blp.alt_response(404, description="No such volunteer in the caller's region (problem+json)")
+    def get(self, args, volunteer_no: str):
+        """A volunteer's total effective hours and star level (derived by the store), hours by
+        project, and their records (paged, optional status filter)."""
+        return hours.volunteer_hours(service_context(), volunteer_no, **args)

@@ -1,5 +1,253 @@
-"""Placeholder blueprint for teams (replaced by its resource module in this change)."""
+"""``/api/v1/teams``: team registration, review by management departments, membership."""
 
+from __future__ import annotations
+
+from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
 
-blp = Blueprint("teams", __name__, url_prefix="/api/v1")
+from gateway.api.common import BEARER, DecisionSchema, PageArgs, PageMeta, page_of, service_context
+from gateway.api.volunteers import REGION, read_json_object
+from gateway.services import registration as reg
+
+blp = Blueprint("teams", __name__, url_prefix="/api/v1",
+                description="Volunteer teams: registration, review (pending → approved / rejected "
+                            "/ suspended) and membership (apply, approve, leave).")
+
+TEAM_BODY = {
+    "required": True,
+    "description": "A team record of the standard (schemas/v1/team.schema.json, GET "
+                   "/api/v1/schemas/1/team), plus an optional `join_password` member beside the "
+                   "record's fields (not part of the standard; required for join policy 4, "
+                   "stored hashed). The team waits for review (status 2) whatever `status` says; "
+                   "the store assigns the team number.",
+    "content": {"application/json": {"schema": {
+        "type": "object",
+        "properties": {"join_password": {"type": "string", "minLength": 4, "maxLength": 64,
+                                         "writeOnly": True}}}}},
+}
+
+PROBLEMS = {
+    401: "No valid client credentials (problem+json)",
+    403: "Outside the caller's permissions, region or teams (problem+json)",
+    404: "No such team, volunteer or membership (problem+json)",
+    409: "Conflicts with the store's state: duplicate, wrong status (problem+json)",
+    422: "Invalid record or request: `errors` with pointer and rule id (problem+json)",
+}
+
+
+def problems(*statuses: int):
+    def decorate(func):
+        for status in statuses:
+            func = blp.alt_response(status, description=PROBLEMS[status])(func)
+        return func
+    return decorate
+
+
+class TeamReviewInfoSchema(Schema):
+    reviewed_by = fields.String(allow_none=True)
+    reviewed_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+    note = fields.String(allow_none=True)
+
+
+class TeamApprovingUnitSchema(Schema):
+    name = fields.String()
+    uscc = fields.String()
+    contact = fields.String()
+    phone = fields.String(metadata={"description": "a mobile is masked unless the caller has full PII access"})
+
+
+class TeamSchema(Schema):
+    team_no = fields.String(metadata={"description": "assigned by the store"})
+    name = fields.String()
+    team_type = fields.String()
+    unit_type = fields.String()
+    registration_dept = fields.String()
+    registration_authority = fields.String()
+    uscc = fields.String()
+    approving_unit = fields.Nested(TeamApprovingUnitSchema)
+    contact_name = fields.String()
+    contact_mobile = fields.String(metadata={"description": "masked unless the caller has full PII access"})
+    area = fields.String()
+    address = fields.String()
+    established_on = fields.String(metadata={"format": "date"})
+    status = fields.String(metadata={"description": "team_status: 2 pending, 1 approved, 0 rejected, 3 suspended"})
+    join_policy = fields.String()
+    parent_team_no = fields.String()
+    service_categories = fields.List(fields.String())
+    source_team_no = fields.String(metadata={"description": "the sender's own number for the team"})
+    has_join_password = fields.Boolean()
+    review = fields.Nested(TeamReviewInfoSchema)
+    created_at = fields.String(metadata={"format": "date-time"})
+    updated_at = fields.String(metadata={"format": "date-time"})
+
+
+class TeamPageSchema(PageMeta):
+    items = fields.List(fields.Nested(TeamSchema))
+
+
+class TeamListArgs(PageArgs):
+    region = fields.String(validate=REGION, metadata={
+        "description": "province (2), city (4) or county (6) code: the teams based in it"})
+    status = fields.String(validate=validate.OneOf(["0", "1", "2", "3", "4", "5"]))
+    name = fields.String(validate=validate.Length(min=1, max=100),
+                         metadata={"description": "part of the name"})
+
+
+class TeamReviewArgs(DecisionSchema):
+    decision = fields.String(required=True, validate=validate.OneOf(list(reg.REVIEW_TRANSITIONS)),
+                             metadata={"description": "approve / reject (pending teams), suspend "
+                                                      "(approved), reinstate (suspended)"})
+
+
+class TeamJoinArgs(Schema):
+    volunteer_no = fields.String(required=True, validate=validate.Length(min=1, max=18))
+    password = fields.String(load_default=None, validate=validate.Length(max=64),
+                             metadata={"description": "the team's join password (join policy 4)",
+                                       "writeOnly": True})
+
+
+class TeamMembershipSchema(Schema):
+    team_no = fields.String()
+    volunteer_no = fields.String()
+    name = fields.String()
+    status = fields.String(metadata={"description": "team_membership: 1 member, 2 applied, 3 rejected"})
+    current_member = fields.Boolean()
+    applied_at = fields.String(metadata={"format": "date-time"})
+    decided_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+    left_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+
+
+class TeamMembershipPageSchema(PageMeta):
+    items = fields.List(fields.Nested(TeamMembershipSchema))
+
+
+class TeamMemberListArgs(PageArgs):
+    status = fields.String(validate=validate.OneOf(["1", "2", "3"]))
+    current = fields.Boolean(metadata={"description": "true: not left; false: left"})
+
+
+# -- teams and review ---------------------------------------------------------------------------
+
+@blp.route("/teams")
+class Teams(MethodView):
+    @blp.doc(security=BEARER)
+    @blp.arguments(TeamListArgs, location="query", as_kwargs=True)
+    @blp.response(200, TeamPageSchema)
+    @problems(401, 403)
+    def get(self, page: int, per_page: int, **filters):
+        """Teams in the caller's region, filtered by region, status and name."""
+        ctx = service_context()
+        rows, total = reg.list_teams(ctx, page=page, per_page=per_page, **filters)
+        return page_of([reg.team_view(ctx, t) for t in rows], page, per_page, total)
+
+    @blp.doc(security=BEARER, requestBody=TEAM_BODY)
+    @blp.response(201, TeamSchema, headers={"Location": {
+        "description": "the new team", "schema": {"type": "string"}}})
+    @problems(401, 403, 409, 422)
+    def post(self):
+        """Register a team; it waits for review by a management department of its region."""
+        ctx = service_context()
+        body = read_json_object()
+        join_password = None
+        if isinstance(body, dict):
+            body = dict(body)
+            join_password = body.pop("join_password", None)
+        team = reg.register_team(ctx, body, join_password=join_password,
+                                 source_system=ctx.caller.client_id)
+        ctx.session.commit()
+        return reg.team_view(ctx, team), 201, {"Location": f"{blp.url_prefix}/teams/{team.team_no}"}
+
+
+@blp.route("/teams/<string:team_no>")
+class TeamItem(MethodView):
+    @blp.doc(security=BEARER)
+    @blp.response(200, TeamSchema)
+    @problems(401, 403, 404)
+    def get(self, team_no: str):
+        """One team of the caller's region."""
+        ctx = service_context()
+        return reg.team_view(ctx, reg.get_team_for_read(ctx, team_no))
+
+
+@blp.route("/teams/<string:team_no>/review")
+class TeamReview(MethodView):
+    @blp.doc(security=BEARER)
+    @blp.arguments(TeamReviewArgs)
+    @blp.response(200, TeamSchema)
+    @problems(401, 403, 404, 409)
+    def post(self, args, team_no: str):
+        """A management department's decision on a team of its region."""
+        ctx = service_context()
+        team = reg.review_team(ctx, team_no, args["decision"], args.get("note"))
+        ctx.session.commit()
+        return reg.team_view(ctx, team)
+
+
+# -- membership ---------------------------------------------------------------------------------
+
+@blp.route("/teams/<string:team_no>/members")
+class Members(MethodView):
+    @blp.doc(security=BEARER)
+    @blp.arguments(TeamMemberListArgs, location="query", as_kwargs=True)
+    @blp.response(200, TeamMembershipPageSchema)
+    @problems(401, 403, 404)
+    def get(self, team_no: str, page: int, per_page: int, **filters):
+        """The team's members and applications, current and past."""
+        ctx = service_context()
+        rows, total = reg.list_members(ctx, team_no, page=page, per_page=per_page, **filters)
+        return page_of([reg.membership_view(ctx, m) for m in rows], page, per_page, total)
+
+    @blp.doc(security=BEARER)
+    @blp.arguments(TeamJoinArgs)
+    @blp.response(201, TeamMembershipSchema)
+    @problems(401, 403, 404, 409, 422)
+    def post(self, args, team_no: str):
+        """A volunteer applies to the team: pending review, member at once, or refused by the
+        team's join policy (4: with the join password)."""
+        ctx = service_context()
+        row = reg.apply_membership(ctx, team_no, args["volunteer_no"], args.get("password"))
+        ctx.session.commit()
+        return reg.membership_view(ctx, row), 201, {
+            "Location": f"{blp.url_prefix}/teams/{team_no}/members/{args['volunteer_no']}"}
+
+
+@blp.route("/teams/<string:team_no>/members/<string:volunteer_no>")
+class Member(MethodView):
+    @blp.doc(security=BEARER)
+    @blp.response(200, TeamMembershipSchema)
+    @problems(401, 403, 404)
+    def delete(self, team_no: str, volunteer_no: str):
+        """The volunteer leaves the team (or withdraws an application); the record stays."""
+        ctx = service_context()
+        row = reg.leave_membership(ctx, team_no, volunteer_no)
+        ctx.session.commit()
+        return reg.membership_view(ctx, row)
+
+
+@blp.route("/teams/<string:team_no>/members/<string:volunteer_no>/approve")
+class MemberApprove(MethodView):
+    @blp.doc(security=BEARER)
+    @blp.arguments(DecisionSchema)
+    @blp.response(200, TeamMembershipSchema)
+    @problems(401, 403, 404, 409)
+    def post(self, args, team_no: str, volunteer_no: str):
+        """The team admits a pending applicant."""
+        ctx = service_context()
+        row = reg.decide_membership(ctx, team_no, volunteer_no, "approve", args.get("note"))
+        ctx.session.commit()
+        return reg.membership_view(ctx, row)
+
+
+@blp.route("/teams/<string:team_no>/members/<string:volunteer_no>/reject")
+class MemberReject(MethodView):
+    @blp.doc(security=BEARER)
+    @blp.arguments(DecisionSchema)
+    @blp.response(200, TeamMembershipSchema)
+    @problems(401, 403, 404, 409)
+    def post(self, args, team_no: str, volunteer_no: str):
+        """The team turns a pending application down."""
+        ctx = service_context()
+        row = reg.decide_membership(ctx, team_no, volunteer_no, "reject", args.get("note"))
+        ctx.session.commit()
+        return reg.membership_view(ctx, row)

@@ -41,6 +41,14 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(certificate_cmd.verify_certificate_cmd)
     app.cli.add_command(clients_cmd.clients)
 
+    from gateway.cli import keys_client_cmd
+
+    app.cli.add_command(keys_client_cmd.keys)
+
+    from gateway.cli import stats_cmd
+
+    app.cli.add_command(stats_cmd.stats)
+
 
 def main() -> None:
     """Entry point of the ``vgw`` console script."""

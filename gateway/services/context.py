@@ -18,9 +18,17 @@ from gateway.standard.engine import Engine
 from gateway.standard.issues import Report
 from gateway.store.models import Change, NumberSequence
 
+
+def _mask_guardian(guardian: Any) -> Any:
+    """A volunteer's guardian block with the guardian's mobile masked."""
+    if not isinstance(guardian, Mapping):
+        return guardian
+    return {k: mask_mobile(v) if k == "mobile" and v is not None else v for k, v in guardian.items()}
+
+
 # Fields whose values are personal data: history keeps them masked.
 PERSONAL_FIELDS = {"id_number": mask_id_number, "mobile": mask_mobile,
-                   "contact_mobile": mask_mobile}
+                   "contact_mobile": mask_mobile, "guardian": _mask_guardian}
 
 
 @dataclass

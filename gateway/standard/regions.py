@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import schemas
 
@@ -40,6 +41,11 @@ class Regions:
 
     @classmethod
     def load(cls) -> "Regions":
+        """The shipped tables, read once per process (they are immutable data, shared by apps)."""
+        return _load_shipped()
+
+    @classmethod
+    def _read(cls) -> "Regions":
         current: dict[str, Region] = {}
         for table, level in (("provinces", PROVINCE), ("cities", CITY),
                              ("areas", COUNTY), ("streets", TOWN)):
@@ -80,3 +86,8 @@ class Regions:
     def name(self, code: str) -> str | None:
         region = self.lookup(code)
         return region.name if region else None
+
+
+@lru_cache(maxsize=1)
+def _load_shipped() -> Regions:
+    return Regions._read()

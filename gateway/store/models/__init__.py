@@ -3,15 +3,18 @@
 from gateway.store.models.activities import Enrollment, Post, Project
 from gateway.store.models.clients import Client, ClientToken
 from gateway.store.models.common import UTCDateTime, split_region, utcnow
+from gateway.store.models.exchange import ClientKey, RequestNonce
 from gateway.store.models.hours import (Certificate, Commendation, Complaint, Evaluation,
                                         ServiceRecord, Training)
 from gateway.store.models.meta import Change, GatewayMeta, NumberSequence
 from gateway.store.models.people import Team, TeamMember, Volunteer, VolunteerSource
-from gateway.store.models.stats import HoursTotal, VolunteerCount
+from gateway.store.models.stats import (HoursProvinceTotal, HoursTotal, VolunteerCount,
+                                        VolunteerProvinceCount)
 
 __all__ = [
-    "Certificate", "Change", "Client", "ClientToken", "Commendation", "Complaint", "Enrollment",
-    "Evaluation", "GatewayMeta", "HoursTotal", "NumberSequence", "Post", "Project",
-    "ServiceRecord", "Team", "TeamMember", "Training", "UTCDateTime", "Volunteer",
+    "Certificate", "Change", "Client", "ClientKey", "ClientToken", "Commendation", "Complaint",
+    "Enrollment", "Evaluation", "GatewayMeta", "HoursTotal", "NumberSequence", "Post", "Project",
+    "RequestNonce", "ServiceRecord", "Team", "TeamMember", "Training", "UTCDateTime", "Volunteer",
     "VolunteerCount", "VolunteerSource", "split_region", "utcnow",
+    "HoursProvinceTotal", "VolunteerProvinceCount",
 ]

@@ -15,16 +15,29 @@ from gateway.store.models.common import (BigId, Json, RegionColumns, SourceRef, 
 from gateway.store.models.people import Team, Volunteer
 
 
+# Search indexes end in the sort key and ``id`` (the tie-break), so a page is read in index
+# order without a sort; on PostgreSQL they also carry (INCLUDE) the other columns a search
+# filters on, so counting and paging run as index-only scans (see the search in
+# gateway/services/activities.py and benchmarks/project_search.py).
+_COVER = {"postgresql_include": ["ends_on", "recruit_scope", "team_id"]}
+_COVER_STATUS = {"postgresql_include": ["ends_on", "status", "recruit_scope", "team_id"]}
+
+
 class Project(Timestamps, SourceRef, RegionColumns, Base):
     """A volunteer service project published by a team (project_status codes)."""
 
     __tablename__ = "projects"
     __table_args__ = (
-        Index("ix_projects_province_search", "province", "status", "starts_on"),
-        Index("ix_projects_city_search", "city", "status", "starts_on"),
-        Index("ix_projects_county_search", "county", "status", "starts_on"),
-        Index("ix_projects_category_starts", "service_category", "starts_on"),
-        Index("ix_projects_dates", "starts_on", "ends_on"),
+        Index("ix_projects_province_search", "province", "status", "starts_on", "id", **_COVER),
+        Index("ix_projects_city_search", "city", "status", "starts_on", "id", **_COVER),
+        Index("ix_projects_county_search", "county", "status", "starts_on", "id", **_COVER),
+        Index("ix_projects_status_starts", "status", "starts_on", "id", **_COVER),
+        Index("ix_projects_category_starts", "service_category", "starts_on", "id", **_COVER_STATUS),
+        Index("ix_projects_dates", "starts_on", "id", **_COVER_STATUS),
+        Index("ix_projects_name_sort", "name", "id"),
+        Index("ix_projects_created", "created_at", "id"),
+        # PostgreSQL only, made by migration 0002: ix_projects_name_trgm, a pg_trgm GIN index
+        # on name for keyword search (ILIKE '%kw%').
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -36,7 +49,8 @@ class Project(Timestamps, SourceRef, RegionColumns, Base):
     service_category: Mapped[str] = mapped_column(String(4))
     status: Mapped[str] = mapped_column(String(2), default="3")
     recruit_scope: Mapped[str] = mapped_column(String(1), default="1")
-    recruit_password_hash: Mapped[str | None] = mapped_column(String(128))
+    # werkzeug.security hash (scrypt by default: about 160 characters).
+    recruit_password_hash: Mapped[str | None] = mapped_column(String(255))
     description: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
 

@@ -103,7 +103,11 @@ class Certificate(Timestamps, Base):
     """A service certificate (志愿服务记录证明): the signed content is kept as issued.
 
     Revocation keeps the record (status 'revoked', when and why). The verification code is
-    stored hashed; the public look-up needs the certificate number and the code.
+    stored hashed (``verification_code_hash``, for the public look-up by number + code) and
+    encrypted with the personal-data vault (``verification_code_enc``, to print it again);
+    ``signed`` is the signed document as issued *without* ``content.verification_code``,
+    which gateway.services.certificates puts back from the encrypted copy before the
+    signature is checked or the PDF printed.
     """
 
     __tablename__ = "certificates"
@@ -111,6 +115,7 @@ class Certificate(Timestamps, Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     certificate_no: Mapped[str] = mapped_column(String(32), unique=True)
     verification_code_hash: Mapped[str] = mapped_column(String(64))
+    verification_code_enc: Mapped[str] = mapped_column(Text)
     volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"), index=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
     period_from: Mapped[date] = mapped_column(Date)

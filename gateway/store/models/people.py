@@ -61,6 +61,9 @@ class VolunteerSource(Base):
     volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id", ondelete="CASCADE"), index=True)
     source_system: Mapped[str] = mapped_column(String(64))
     source_id: Mapped[str] = mapped_column(String(64))
+    # The source's own volunteer number for the person, when it sent one (the store always
+    # assigns its own unified number; this maps the source's number to it).
+    source_volunteer_no: Mapped[str | None] = mapped_column(String(18), index=True)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     volunteer: Mapped[Volunteer] = relationship(back_populates="sources")

@@ -3,6 +3,12 @@
 Counting 1 million volunteers or summing 10 million service records on each request is too
 slow; these small tables are updated in the same transaction as the rows they summarise, so
 they are always exact, and ``vgw stats rebuild`` recomputes them from the base tables.
+
+Two levels: by county (``county`` holds the most precise code known — 6 digits, or 4 / 2
+when the record's region stops at city / province, '' when unknown) for answers about a
+province and below, and by province for answers about the whole country. At national sizes
+the county-level tables hold millions of cells (2,978 counties x months x categories or birth
+years), too many to sum within a second; the province-level ones hold a few ten thousand.
 """
 
 from __future__ import annotations
@@ -35,6 +41,30 @@ class HoursTotal(Base):
     __tablename__ = "stat_hours"
 
     county: Mapped[str] = mapped_column(String(6), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    service_category: Mapped[str] = mapped_column(String(4), primary_key=True)
+    hours: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=Decimal("0"))
+    records: Mapped[int] = mapped_column(Count, default=0)
+
+
+class VolunteerProvinceCount(Base):
+    """stat_volunteers rolled up to the province ('' when unknown), for national answers."""
+
+    __tablename__ = "stat_volunteers_province"
+
+    province: Mapped[str] = mapped_column(String(2), primary_key=True)
+    birth_year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    gender: Mapped[str] = mapped_column(String(1), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    count: Mapped[int] = mapped_column(Count, default=0)
+
+
+class HoursProvinceTotal(Base):
+    """stat_hours rolled up to the project's province ('' when unknown), for national answers."""
+
+    __tablename__ = "stat_hours_province"
+
+    province: Mapped[str] = mapped_column(String(2), primary_key=True)
     month: Mapped[str] = mapped_column(String(7), primary_key=True)
     service_category: Mapped[str] = mapped_column(String(4), primary_key=True)
     hours: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=Decimal("0"))

@@ -67,6 +67,22 @@ def upgrade() -> None:
     sa.Column('count', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.PrimaryKeyConstraint('county', 'birth_year', 'gender', 'month', name=op.f('pk_stat_volunteers'))
     )
+    op.create_table('stat_hours_province',
+    sa.Column('province', sa.String(length=2), nullable=False),
+    sa.Column('month', sa.String(length=7), nullable=False),
+    sa.Column('service_category', sa.String(length=4), nullable=False),
+    sa.Column('hours', sa.Numeric(precision=16, scale=2), nullable=False),
+    sa.Column('records', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.PrimaryKeyConstraint('province', 'month', 'service_category', name=op.f('pk_stat_hours_province'))
+    )
+    op.create_table('stat_volunteers_province',
+    sa.Column('province', sa.String(length=2), nullable=False),
+    sa.Column('birth_year', sa.Integer(), nullable=False),
+    sa.Column('gender', sa.String(length=1), nullable=False),
+    sa.Column('month', sa.String(length=7), nullable=False),
+    sa.Column('count', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.PrimaryKeyConstraint('province', 'birth_year', 'gender', 'month', name=op.f('pk_stat_volunteers_province'))
+    )
     op.create_table('teams',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('team_no', sa.String(length=32), nullable=False),
@@ -150,6 +166,7 @@ def upgrade() -> None:
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('certificate_no', sa.String(length=32), nullable=False),
     sa.Column('verification_code_hash', sa.String(length=64), nullable=False),
+    sa.Column('verification_code_enc', sa.Text(), nullable=False),
     sa.Column('volunteer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('team_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('period_from', sa.Date(), nullable=False),
@@ -217,7 +234,7 @@ def upgrade() -> None:
     sa.Column('service_category', sa.String(length=4), nullable=False),
     sa.Column('status', sa.String(length=2), nullable=False),
     sa.Column('recruit_scope', sa.String(length=1), nullable=False),
-    sa.Column('recruit_password_hash', sa.String(length=128), nullable=True),
+    sa.Column('recruit_password_hash', sa.String(length=255), nullable=True),
     sa.Column('description', sa.Text(), nullable=True),
     sa.Column('data', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
@@ -234,14 +251,21 @@ def upgrade() -> None:
     sa.UniqueConstraint('project_no', name=op.f('uq_projects_project_no'))
     )
     with op.batch_alter_table('projects', schema=None) as batch_op:
-        batch_op.create_index('ix_projects_category_starts', ['service_category', 'starts_on'], unique=False)
+        # Search indexes: sort key + id last (pages in index order); INCLUDE (PostgreSQL) the
+        # other filtered columns so counts and pages are index-only scans.
+        cover = {'postgresql_include': ['ends_on', 'recruit_scope', 'team_id']}
+        cover_status = {'postgresql_include': ['ends_on', 'status', 'recruit_scope', 'team_id']}
+        batch_op.create_index('ix_projects_category_starts', ['service_category', 'starts_on', 'id'], unique=False, **cover_status)
         batch_op.create_index(batch_op.f('ix_projects_city'), ['city'], unique=False)
-        batch_op.create_index('ix_projects_city_search', ['city', 'status', 'starts_on'], unique=False)
+        batch_op.create_index('ix_projects_city_search', ['city', 'status', 'starts_on', 'id'], unique=False, **cover)
         batch_op.create_index(batch_op.f('ix_projects_county'), ['county'], unique=False)
-        batch_op.create_index('ix_projects_county_search', ['county', 'status', 'starts_on'], unique=False)
-        batch_op.create_index('ix_projects_dates', ['starts_on', 'ends_on'], unique=False)
+        batch_op.create_index('ix_projects_county_search', ['county', 'status', 'starts_on', 'id'], unique=False, **cover)
+        batch_op.create_index('ix_projects_created', ['created_at', 'id'], unique=False)
+        batch_op.create_index('ix_projects_dates', ['starts_on', 'id'], unique=False, **cover_status)
+        batch_op.create_index('ix_projects_name_sort', ['name', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_projects_province'), ['province'], unique=False)
-        batch_op.create_index('ix_projects_province_search', ['province', 'status', 'starts_on'], unique=False)
+        batch_op.create_index('ix_projects_province_search', ['province', 'status', 'starts_on', 'id'], unique=False, **cover)
+        batch_op.create_index('ix_projects_status_starts', ['status', 'starts_on', 'id'], unique=False, **cover)
         batch_op.create_index(batch_op.f('ix_projects_team_id'), ['team_id'], unique=False)
 
     op.create_table('team_members',
@@ -286,6 +310,7 @@ def upgrade() -> None:
     sa.Column('volunteer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('source_system', sa.String(length=64), nullable=False),
     sa.Column('source_id', sa.String(length=64), nullable=False),
+    sa.Column('source_volunteer_no', sa.String(length=18), nullable=True),
     sa.Column('first_seen_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['volunteer_id'], ['volunteers.id'], name=op.f('fk_volunteer_sources_volunteer_id_volunteers'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_volunteer_sources')),
@@ -293,6 +318,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('volunteer_sources', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_volunteer_sources_volunteer_id'), ['volunteer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_volunteer_sources_source_volunteer_no'), ['source_volunteer_no'], unique=False)
 
     op.create_table('complaints',
     sa.Column('complaint_no', sa.String(length=32), nullable=False),
@@ -451,6 +477,7 @@ def downgrade() -> None:
 
     op.drop_table('complaints')
     with op.batch_alter_table('volunteer_sources', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_volunteer_sources_source_volunteer_no'))
         batch_op.drop_index(batch_op.f('ix_volunteer_sources_volunteer_id'))
 
     op.drop_table('volunteer_sources')
@@ -465,9 +492,12 @@ def downgrade() -> None:
     op.drop_table('team_members')
     with op.batch_alter_table('projects', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_projects_team_id'))
+        batch_op.drop_index('ix_projects_status_starts')
         batch_op.drop_index('ix_projects_province_search')
         batch_op.drop_index(batch_op.f('ix_projects_province'))
+        batch_op.drop_index('ix_projects_name_sort')
         batch_op.drop_index('ix_projects_dates')
+        batch_op.drop_index('ix_projects_created')
         batch_op.drop_index('ix_projects_county_search')
         batch_op.drop_index(batch_op.f('ix_projects_county'))
         batch_op.drop_index('ix_projects_city_search')
@@ -506,6 +536,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_teams_city'))
 
     op.drop_table('teams')
+    op.drop_table('stat_volunteers_province')
+    op.drop_table('stat_hours_province')
     op.drop_table('stat_volunteers')
     op.drop_table('stat_hours')
     op.drop_table('number_sequences')

@@ -1,0 +1,396 @@
+"""Signed requests in, signed responses out: HTTP Message Signatures (RFC 9421) and
+Content-Digest (RFC 9530).
+
+Canonicalisation, signature bases, algorithms and digests are the maintained
+``http_message_signatures`` library's; this module only decides *policy*: which components
+must be covered, which parameters must be present, the time window, replays, and which key
+belongs to which client. docs/protocol.md is the integrator's version of the same rules.
+
+**A request** must carry exactly one signature (``Signature-Input`` + ``Signature``) that
+
+- covers ``"@method"``, ``"@target-uri"``, ``"client-id"`` and — when the request has a body
+  or a Content-Digest field — ``"content-digest"``, each without parameters;
+- has the parameters ``created``, ``expires``, ``nonce``, ``keyid`` and ``alg``;
+- verifies with the client key registered under ``keyid`` (active, client not disabled),
+  whose algorithm must equal ``alg``;
+- is inside the window: ``created`` no more than SIGNATURE_CLOCK_SKEW_SECONDS in the future,
+  no more than SIGNATURE_WINDOW_SECONDS (+ skew) in the past, and ``expires`` not passed
+  (− skew);
+- has a Content-Digest (sha-256 or sha-512) equal to the digest of the body as received;
+- names, in the covered ``Client-Id`` field, the client that owns the key;
+- uses a nonce not seen before with that key (:mod:`gateway.exchange.nonces`).
+
+Each refusal is a 401 problem+json with its own stable ``type`` (:data:`PROBLEMS`).
+
+**A response** that carries records is signed by the gateway's active Ed25519 key
+(:class:`gateway.signing.KeyRing`, ``keyid`` = the key's kid, published in the JWK set) over
+``"@status"``, ``"content-digest"`` and ``"content-type"`` with ``created`` and ``expires``:
+use :func:`signed` on a view or :func:`sign_responses` on a blueprint.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+from urllib.parse import quote
+
+import http_sf
+from flask import Blueprint, Flask, Request, Response, current_app, g
+from flask import request as flask_request
+from http_message_signatures import (
+    ContentDigest,
+    HTTPMessageSigner,
+    HTTPMessageVerifier,
+    HTTPSignatureKeyResolver,
+    InvalidSignature,
+    MappingKeyResolver,
+    algorithms,
+)
+from http_message_signatures.exceptions import HTTPMessageSignaturesException
+from http_message_signatures.structures import CaseInsensitiveDict
+
+from gateway.access import Caller, Unauthenticated
+from gateway.exchange import keys as client_keys
+from gateway.exchange.nonces import NonceStore, SqlNonceStore
+from gateway.store.models import ClientKey, utcnow
+
+__all__ = [
+    "PROBLEMS",
+    "REQUIRED_COMPONENTS",
+    "REQUIRED_PARAMETERS",
+    "RESPONSE_COMPONENTS",
+    "SignatureRejected",
+    "SignedRequest",
+    "current_signature",
+    "nonce_store",
+    "sign_response",
+    "sign_responses",
+    "signed",
+    "target_uri",
+    "verify_request",
+]
+
+ALGORITHM_CLASSES = {"ed25519": algorithms.ED25519,
+                     "ecdsa-p256-sha256": algorithms.ECDSA_P256_SHA256}
+#: Components every signed request covers; "content-digest" too when there is a body.
+REQUIRED_COMPONENTS = ("@method", "@target-uri", "client-id")
+DIGEST_COMPONENT = "content-digest"
+REQUIRED_PARAMETERS = ("created", "expires", "nonce", "keyid", "alg")
+#: What the gateway covers when it signs a response.
+RESPONSE_COMPONENTS = ("@status", "content-digest", "content-type")
+RESPONSE_LABEL = "gw"
+CLIENT_ID_HEADER = "Client-Id"
+NONCE_RE = re.compile(r"^[\x21-\x7e]{8,128}$")  # visible ASCII: fits the nonces table
+
+#: slug → title. The slugs are a stable contract (``type`` = ``/problems/<slug>``), documented
+#: in docs/protocol.md; every one answers 401.
+PROBLEMS: dict[str, str] = {
+    "signature-missing": "Request is not signed",
+    "signature-invalid": "Signature does not verify",
+    "signature-parameters": "Signature parameters missing or wrong",
+    "signature-components": "Signature does not cover the required components",
+    "signature-unknown-key": "Unknown signing key",
+    "signature-revoked-key": "Signing key revoked",
+    "client-disabled": "Client disabled",
+    "signature-expired": "Signature expired",
+    "signature-not-yet-valid": "Signature not yet valid",
+    "digest-mismatch": "Content-Digest missing or does not match the body",
+    "signature-client-mismatch": "Client-Id does not match the signing key's client",
+    "signature-replayed": "Signature nonce already used",
+}
+
+
+class SignatureRejected(Unauthenticated):
+    """A signed request refused: 401 with the problem type ``/problems/<slug>``."""
+
+    def __init__(self, slug: str, detail: str, **extra: Any):
+        super().__init__(detail, **extra)
+        self.slug = slug
+        self.title = PROBLEMS[slug]
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    """What was verified about this request; kept in ``g`` for the message log."""
+
+    client_id: str
+    key_id: str
+    algorithm: str
+    created: dt.datetime
+    expires: dt.datetime
+    nonce: str
+    content_digest: str | None
+    signature_input: str
+    signature: str
+
+
+def current_signature() -> SignedRequest | None:
+    """The verified signature of the current request, or None when it was not signed."""
+    return g.get("signed_request")
+
+
+# -- the replay guard ----------------------------------------------------------------------------
+
+def nonce_store(app: Flask | None = None) -> NonceStore:
+    """The app's nonce store, made on first use (swap: ``app.extensions["exchange.nonces"]``)."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    store = app.extensions.get("exchange.nonces")
+    if store is None:
+        store = app.extensions.setdefault("exchange.nonces",
+                                          SqlNonceStore(app.extensions["store.sessionmaker"]))
+    return store
+
+
+# -- verifying requests ---------------------------------------------------------------------------
+
+@dataclass
+class _RequestMessage:
+    """The request as http_message_signatures sees it: method, URL as sent, header fields."""
+
+    method: str
+    url: str
+    headers: Any
+
+
+class _OneKey(HTTPSignatureKeyResolver):
+    def __init__(self, key_id: str, public_key: Any):
+        self.key_id, self.public_key = key_id, public_key
+
+    def resolve_public_key(self, key_id: str):
+        return self.public_key if key_id == self.key_id else None
+
+
+def target_uri(req: Request) -> str:
+    """The request's target URI as the client addressed it: scheme://Host + path?query as sent.
+
+    The path and query come from the raw request line (RAW_URI / REQUEST_URI, set by gunicorn
+    and werkzeug), not from the decoded path, so percent-encodings stay as signed. Behind a
+    reverse proxy the proxy must keep Host and the request target unchanged and say the
+    scheme (X-Forwarded-Proto, honoured when the app is wrapped in werkzeug's ProxyFix).
+    """
+    raw = req.environ.get("RAW_URI") or req.environ.get("REQUEST_URI") or ""
+    if raw and not raw.startswith("/") and "://" in raw:  # absolute-form request line
+        rest = raw.split("://", 1)[1]
+        raw = rest[rest.find("/"):] if "/" in rest else "/"
+    if not raw.startswith("/"):
+        raw = quote(req.script_root + req.path)
+        if req.query_string:
+            raw += "?" + req.query_string.decode("latin-1")
+    return f"{req.scheme}://{req.host}{raw}"
+
+
+def _reject(slug: str, detail: str, **extra: Any) -> SignatureRejected:
+    return SignatureRejected(slug, detail, **extra)
+
+
+def _parse_dictionary(name: str, value: str) -> dict[str, tuple[Any, dict[str, Any]]]:
+    def refuse_duplicates(key: str, context: str) -> None:
+        if context == "dictionary":
+            raise ValueError(f"duplicate label {key!r}")
+
+    try:
+        parsed = http_sf.parse(value.encode("latin-1"), tltype="dictionary",
+                               on_duplicate_key=refuse_duplicates)
+    except (ValueError, TypeError, UnicodeEncodeError) as exc:
+        raise _reject("signature-invalid",
+                      f"{name} is not a valid Structured Field dictionary: {exc}") from None
+    return parsed  # type: ignore[return-value]
+
+
+def _signature_input(req: Request) -> tuple[str, list[tuple[str, dict]], dict[str, Any]]:
+    """The single signature's label, covered components and parameters (not yet verified)."""
+    sig_input, sig = req.headers.get("Signature-Input"), req.headers.get("Signature")
+    if not sig_input and not sig:
+        raise _reject("signature-missing", "this endpoint needs a request signed with HTTP "
+                      "Message Signatures (RFC 9421): Signature-Input and Signature fields; see "
+                      "docs/protocol.md")
+    if not sig_input or not sig:
+        missing = "Signature" if not sig else "Signature-Input"
+        raise _reject("signature-missing", f"the {missing} field is missing")
+    inputs = _parse_dictionary("Signature-Input", sig_input)
+    signatures = _parse_dictionary("Signature", sig)
+    if len(inputs) != 1 or inputs.keys() != signatures.keys():
+        raise _reject("signature-invalid", "exactly one signature is expected, with the same "
+                      "label in Signature-Input and Signature")
+    (label, (members, params)), = inputs.items()
+    if not isinstance(members, list) or not isinstance(signatures[label][0], bytes):
+        raise _reject("signature-invalid", "Signature-Input must be an inner list of "
+                      "components and Signature a byte sequence")
+    return label, members, params
+
+
+def _check_parameters(params: dict[str, Any]) -> None:
+    missing = [p for p in REQUIRED_PARAMETERS if p not in params]
+    if missing:
+        raise _reject("signature-parameters", "the signature lacks the parameter(s) "
+                      + ", ".join(missing), missing=missing, required=list(REQUIRED_PARAMETERS))
+    for name in ("created", "expires"):
+        if type(params[name]) is not int:
+            raise _reject("signature-parameters", f"{name} must be an integer (UNIX seconds)")
+    for name in ("nonce", "keyid", "alg"):
+        if not isinstance(params[name], str):
+            raise _reject("signature-parameters", f"{name} must be a string")
+    if not NONCE_RE.match(params["nonce"]):
+        raise _reject("signature-parameters", "nonce must be 8–128 visible ASCII characters")
+    if params["expires"] <= params["created"]:
+        raise _reject("signature-parameters", "expires must be later than created")
+
+
+def _find_key(key_id: str) -> ClientKey:
+    from gateway.store import get_session
+
+    key = client_keys.find_key(get_session(), key_id)
+    if key is None:
+        raise _reject("signature-unknown-key", f"no key {key_id!r} is registered", keyid=key_id)
+    if key.status != "active":
+        raise _reject("signature-revoked-key", f"key {key_id!r} was revoked", keyid=key_id)
+    if key.client.disabled:
+        raise _reject("client-disabled", f"client {key.client.client_id!r} is disabled",
+                      keyid=key_id)
+    return key
+
+
+def _check_window(params: dict[str, Any], now: dt.datetime, window: int, skew: int) -> dt.datetime:
+    """Refuse signatures outside the window; return until when the nonce must be remembered."""
+    now_ts = now.timestamp()
+    created, expires = params["created"], params["expires"]
+    if created > now_ts + skew:
+        raise _reject("signature-not-yet-valid", f"created is {int(created - now_ts)} s in the "
+                      f"future (clock skew allowed: {skew} s)", window_seconds=window,
+                      clock_skew_seconds=skew)
+    if expires < now_ts - skew:
+        raise _reject("signature-expired", f"expires passed {int(now_ts - expires)} s ago",
+                      window_seconds=window, clock_skew_seconds=skew)
+    if created < now_ts - window - skew:
+        raise _reject("signature-expired", f"created is {int(now_ts - created)} s old; "
+                      f"signatures are accepted for {window} s", window_seconds=window,
+                      clock_skew_seconds=skew)
+    # The last moment this signature passes the checks above, plus a second for rounding.
+    last = min(expires, created + window) + skew + 1
+    return dt.datetime.fromtimestamp(last, tz=dt.timezone.utc)
+
+
+def _check_components(members: Iterable[tuple[Any, dict]], need_digest: bool) -> None:
+    covered = {value for value, component_params in members
+               if isinstance(value, str) and not component_params}
+    required = list(REQUIRED_COMPONENTS) + ([DIGEST_COMPONENT] if need_digest else [])
+    missing = [c for c in required if c not in covered]
+    if missing:
+        raise _reject("signature-components", "the signature must cover "
+                      + ", ".join(f'"{c}"' for c in missing) + " (without parameters)",
+                      missing=missing, required=required)
+
+
+def verify_request(req: Request | None = None) -> Caller:
+    """Verify the request's signature; return the calling client as a Caller or raise 401.
+
+    The body is read through ``request.get_data()`` (Flask enforces MAX_CONTENT_LENGTH while
+    reading, answering 413 beyond it) and stays cached for the view. On success the caller
+    is also put in ``g.caller`` and what was verified in ``g.signed_request``.
+    """
+    req = req if req is not None else flask_request
+    config = current_app.config
+    window, skew = config["SIGNATURE_WINDOW_SECONDS"], config["SIGNATURE_CLOCK_SKEW_SECONDS"]
+    now = utcnow()
+
+    _label, members, params = _signature_input(req)
+    _check_parameters(params)
+    key = _find_key(params["keyid"])
+    if params["alg"] != key.algorithm:
+        raise _reject("signature-parameters", f"alg {params['alg']!r} does not match key "
+                      f"{key.key_id!r}, which is {key.algorithm}")
+    remember_until = _check_window(params, now, window, skew)
+
+    body = req.get_data(cache=True)
+    has_digest_field = "Content-Digest" in req.headers
+    if body and not has_digest_field:
+        raise _reject("digest-mismatch", "a request with a body needs a Content-Digest field "
+                      "(RFC 9530)")
+    _check_components(members, need_digest=bool(body) or has_digest_field)
+
+    public_key = client_keys.load_public_key(key.public_key_pem)
+    verifier = HTTPMessageVerifier(signature_algorithm=ALGORITHM_CLASSES[key.algorithm],
+                                   key_resolver=_OneKey(key.key_id, public_key))
+    verifier.max_clock_skew = dt.timedelta(seconds=skew)
+    message = _RequestMessage(req.method, target_uri(req), req.headers)
+    try:
+        (result,) = verifier.verify(message, max_age=dt.timedelta(seconds=window),
+                                    require_components=REQUIRED_COMPONENTS)
+    except (InvalidSignature, HTTPMessageSignaturesException) as exc:
+        raise _reject("signature-invalid", f"the signature does not verify: {exc}", keyid=key.key_id
+                      ) from None
+
+    digest = result.covered_components.get(f'"{DIGEST_COMPONENT}"')
+    if digest is not None:
+        try:
+            ContentDigest.verify_components(result.covered_components, body)
+        except (InvalidSignature, HTTPMessageSignaturesException) as exc:
+            raise _reject("digest-mismatch", str(exc)) from None
+
+    client = key.client
+    claimed = result.covered_components.get(f'"{CLIENT_ID_HEADER.lower()}"')
+    if claimed != client.client_id:
+        raise _reject("signature-client-mismatch", f"Client-Id {claimed!r} is not the client of "
+                      f"key {key.key_id!r}", keyid=key.key_id)
+
+    if not nonce_store().remember(key.key_id, params["nonce"], now=now, expires_at=remember_until):
+        raise _reject("signature-replayed", "this signature's nonce was already used with this "
+                      "key; sign every request anew", keyid=key.key_id)
+
+    g.signed_request = SignedRequest(
+        client_id=client.client_id, key_id=key.key_id, algorithm=key.algorithm,
+        created=dt.datetime.fromtimestamp(params["created"], tz=dt.timezone.utc),
+        expires=dt.datetime.fromtimestamp(params["expires"], tz=dt.timezone.utc),
+        nonce=params["nonce"], content_digest=digest,
+        signature_input=req.headers["Signature-Input"], signature=req.headers["Signature"])
+    g.caller = Caller.from_client(client)
+    return g.caller
+
+
+# -- signing responses ----------------------------------------------------------------------------
+
+@dataclass
+class _ResponseMessage:
+    status_code: int
+    headers: CaseInsensitiveDict
+
+
+def sign_response(response: Response) -> Response:
+    """Add Content-Digest, Signature-Input and Signature (the gateway's active key) to ``response``.
+
+    The body is buffered to digest it. Returns the same response object, so it can serve as an
+    ``after_request`` function.
+    """
+    app = current_app
+    key = app.extensions["signing.keyring"].active
+    body = response.get_data()
+    created = utcnow().replace(microsecond=0)
+    expires = created + dt.timedelta(seconds=app.config["SIGNATURE_WINDOW_SECONDS"])
+    message = _ResponseMessage(response.status_code,
+                               CaseInsensitiveDict({"Content-Type": response.content_type or ""}))
+    resolver = MappingKeyResolver(public_keys={}, private_keys={key.kid: key.private_key})
+    signer = HTTPMessageSigner(signature_algorithm=algorithms.ED25519, key_resolver=resolver)
+    signer.sign(message, key_id=key.kid, created=created, expires=expires, label=RESPONSE_LABEL,
+                covered_component_ids=RESPONSE_COMPONENTS, body=body)
+    for name in ("Content-Digest", "Signature-Input", "Signature"):
+        response.headers[name] = message.headers[name]
+    return response
+
+
+def signed(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorator: sign whatever the view answers (see :func:`sign_response`)."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        return sign_response(current_app.make_response(view(*args, **kwargs)))
+
+    return wrapper
+
+
+def sign_responses(blueprint: Blueprint) -> Blueprint:
+    """Sign every response of ``blueprint`` (errors included) in an ``after_request`` hook."""
+    blueprint.after_request(sign_response)
+    return blueprint

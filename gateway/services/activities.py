@@ -1,0 +1,734 @@
+"""Activities and recruitment: projects with posts, project search, enrolment into posts.
+
+Projects
+    A team publishes a project (:func:`publish_project`): the record is validated by the
+    standard's engine, then the rules across records are checked here (the team exists and is
+    approved, each post's window lies inside the project's dates, post numbers are unique).
+    The store always assigns its own project number (``P`` + 6-digit area + sequence); a
+    ``project_no`` the source sends is its own number for the project and is kept as
+    ``data["source_project_no"]`` (and as ``source_id`` when the record has none).
+
+Search
+    :func:`search_projects` filters on the indexed region columns (a province code finds every
+    county in it through the ``province`` column, not a LIKE), service category, an
+    overlapping date range, status and a keyword on the name (PostgreSQL: ``ILIKE`` served by
+    the pg_trgm index ``ix_projects_name_trgm``). Recruitment is public information: any
+    caller with ``project:read`` finds every project except the not-public ones
+    (recruit_scope 4), which only callers acting for the organising team see.
+
+Enrolment (LBX02, enrollment_status codes)
+    1 正常申请 pending, 2 审批加入 approved, 3 邀请加入 invitation accepted, 4 邀请中 invited,
+    5 免审加入 admitted without review, 6 本团体加入 team member admitted, 7 拒绝 rejected,
+    8 脱离 left. Statuses 2/3/5/6 hold a place in the post. A place is taken by one atomic
+    ``UPDATE posts SET admitted = admitted + 1 WHERE id = … AND admitted < headcount``: the
+    database serialises concurrent takers on the post's row (PostgreSQL re-checks the
+    condition after the first taker commits; SQLite has one writer at a time), so a post is
+    never over-filled. Status changes are conditional updates on the status that was read, so
+    two concurrent decisions on one enrolment cannot both succeed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any, Iterable, Mapping, Sequence
+
+from sqlalchemy import Select, and_, false, func, or_, select, true, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from gateway.privacy import mask_mobile
+from gateway.services.context import ServiceContext
+from gateway.services.errors import Conflict, Invalid, NotFound, OutOfScope
+from gateway.services.lookups import get_project
+from gateway.standard.issues import Issue, pointer
+from gateway.standard.regions import CITY, PROVINCE
+from gateway.standard.rules.common import parse_date, parse_local_datetime
+from gateway.store.models import Enrollment, Post, Project, Team, Volunteer
+from gateway.store.models.common import json_safe
+
+__all__ = [
+    "ADMITTED", "PENDING", "RECRUITING", "SORTS", "ProjectSearch",
+    "publish_project", "project_view", "project_summary", "read_project", "set_project_status",
+    "search_projects", "search_statements",
+    "apply", "invite", "approve", "reject", "accept", "decline", "withdraw",
+    "get_enrollment", "enrollment_view", "project_enrollments", "volunteer_enrollments",
+    "admitted_enrollment", "take_place", "free_place",
+]
+
+# -- codes ------------------------------------------------------------------------------------
+
+RECRUITING = "3"                         # project_status 招募中
+ADMITTED = frozenset({"2", "3", "5", "6"})  # enrollment statuses that hold a place
+PENDING = frozenset({"1", "4"})
+APPLIED, APPROVED, ACCEPTED, INVITED, SELF_ADMITTED, TEAM_ADMITTED, REJECTED, LEFT = \
+    "1", "2", "3", "4", "5", "6", "7", "8"
+SCOPE_OPEN, SCOPE_TEAM, SCOPE_PASSWORD, SCOPE_CLOSED, SCOPE_BACKFILL = "1", "2", "3", "4", "5"
+PASSWORD_MAX = 64
+
+# What the caller sends that is not part of the standard record.
+RECRUIT_PASSWORD = "recruit_password"
+
+
+# -- small helpers ------------------------------------------------------------------------------
+
+def _conflict(detail: str, rule: str, zh: str, en: str, ptr: str = "") -> Conflict:
+    return Conflict(detail, [Issue(ptr, rule, zh, en)])
+
+
+def _local(ctx: ServiceContext, value: datetime | None) -> str | None:
+    return value.astimezone(ctx.tz).isoformat(timespec="seconds") if value else None
+
+
+def _covers_team(ctx: ServiceContext, team: Team) -> bool:
+    return ctx.caller.covers_team(team.team_no, team.area_code)
+
+
+def _require_team(ctx: ServiceContext, team: Team) -> None:
+    ctx.caller.require_team(team.team_no, team.area_code)
+
+
+# -- projects -----------------------------------------------------------------------------------
+
+def publish_project(ctx: ServiceContext, record: Mapping[str, Any],
+                    recruit_password: str | None = None) -> Project:
+    """Store a new project with its posts for its (approved) team; returns the flushed row.
+
+    ``recruit_password`` is the 免审密码 of a password-scope project (recruit_scope 3); it is
+    not part of the standard record, required for that scope and refused for any other, and
+    only its hash is stored.
+    """
+    ctx.caller.require("project", "write")
+    record = dict(record)
+    ctx.validate("project", record)
+
+    team = ctx.session.execute(select(Team).where(Team.team_no == record["team_no"])).scalar_one_or_none()
+    if team is None:
+        raise Invalid("the organising team does not exist", [Issue(
+            "/team_no", "project.team_exists", "发起队伍不存在（team_no）",
+            "the organising team (team_no) does not exist in the store")])
+    _require_team(ctx, team)
+
+    issues: list[Issue] = []
+    if team.status != "1":
+        issues.append(Issue("/team_no", "project.team_approved",
+                             "发起队伍尚未通过审核，不能发布项目",
+                             "the organising team is not approved (team status 1) and cannot publish"))
+    scope = record.get("recruit_scope", SCOPE_OPEN)
+    issues.extend(_password_issues(scope, recruit_password))
+    starts_on, ends_on = parse_date(record["starts_on"]), parse_date(record["ends_on"])
+    posts = list(record.get("posts") or [])
+    post_nos = _post_numbers(posts, issues)
+    issues.extend(_post_window_issues(ctx, posts, starts_on, ends_on))
+    if issues:
+        raise Invalid(f"the project breaks {len(issues)} rule(s) across records", issues)
+
+    area = record["area"]
+    given_no = record.get("project_no")
+    project = Project(
+        project_no=ctx.number("P", area), team_id=team.id, name=record["name"],
+        starts_on=starts_on, ends_on=ends_on, service_category=record["service_category"],
+        status=record.get("status", RECRUITING), recruit_scope=scope,
+        recruit_password_hash=generate_password_hash(recruit_password) if scope == SCOPE_PASSWORD else None,
+        description=record.get("description"),
+        data=_project_data(ctx, record, given_no),
+        source_system=ctx.caller.client_id, source_id=record.get("source_id") or given_no,
+        source_updated_at=parse_local_datetime(record.get("source_updated_at"), ctx.tz),
+        created_at=ctx.now, updated_at=ctx.now,
+    )
+    project.team = team
+    project.set_area(area, ctx.regions)
+    for post, post_no in zip(posts, post_nos):
+        project.posts.append(Post(
+            post_no=post_no, name=post["name"], headcount=post["headcount"], admitted=0,
+            starts_at=parse_local_datetime(post.get("starts_at"), ctx.tz),
+            ends_at=parse_local_datetime(post.get("ends_at"), ctx.tz),
+            description=post.get("description")))
+    ctx.session.add(project)
+    ctx.session.flush()
+    ctx.record_change("project", project.project_no, "publish", None, _history(project, record),
+                      source_system=project.source_system)
+    return project
+
+
+def _password_issues(scope: str, password: str | None) -> Iterable[Issue]:
+    if scope == SCOPE_PASSWORD:
+        if not isinstance(password, str) or not 4 <= len(password) <= PASSWORD_MAX:
+            yield Issue(f"/{RECRUIT_PASSWORD}", "project.recruit_password",
+                         f"免审密码招募（recruit_scope 3）须设置 4–{PASSWORD_MAX} 位的招募密码",
+                         f"recruit_scope 3 needs a recruit_password of 4 to {PASSWORD_MAX} characters")
+    elif password is not None:
+        yield Issue(f"/{RECRUIT_PASSWORD}", "project.recruit_password",
+                     "只有免审密码招募（recruit_scope 3）的项目可以设置招募密码",
+                     "a recruit_password is only for projects with recruit_scope 3")
+
+
+def _post_numbers(posts: Sequence[Mapping[str, Any]], issues: list[Issue]) -> list[str]:
+    """Each post's number: as given, else the smallest of "1", "2", … not given to another."""
+    taken: dict[str, int] = {}
+    for i, post in enumerate(posts):
+        no = post.get("post_no")
+        if no is None:
+            continue
+        if no in taken:
+            issues.append(Issue(pointer("posts", i, "post_no"), "project.post_no_unique",
+                                 f"第 {i + 1} 个岗位的编号与第 {taken[no] + 1} 个重复",
+                                 f"post {i + 1} repeats the post_no of post {taken[no] + 1}"))
+        else:
+            taken[no] = i
+    numbers, counter = [], 0
+    for post in posts:
+        if post.get("post_no") is not None:
+            numbers.append(post["post_no"])
+            continue
+        counter += 1
+        while str(counter) in taken:
+            counter += 1
+        numbers.append(str(counter))
+    return numbers
+
+
+def _post_window_issues(ctx: ServiceContext, posts: Sequence[Mapping[str, Any]],
+                        starts_on: date, ends_on: date) -> Iterable[Issue]:
+    """Each post's window, where given, lies inside the project's days (local time)."""
+    first = datetime.combine(starts_on, time.min, ctx.tz)
+    after_last = datetime.combine(ends_on + timedelta(days=1), time.min, ctx.tz)
+    for i, post in enumerate(posts):
+        for key in ("starts_at", "ends_at"):
+            value = parse_local_datetime(post.get(key), ctx.tz)
+            if value is None:
+                continue
+            inside = first <= value < after_last if key == "starts_at" else first < value <= after_last
+            if not inside:
+                yield Issue(pointer("posts", i, key), "project.post_within_dates",
+                             f"第 {i + 1} 个岗位的时间应在项目日期（starts_on–ends_on）之内",
+                             f"post {i + 1}: {key} must fall within the project's dates "
+                             "(starts_on to ends_on)")
+
+
+def _project_data(ctx: ServiceContext, record: Mapping[str, Any], given_no: str | None) -> dict[str, Any]:
+    data = {key: record.get(key) for key in ("service_objects", "guarantees", "address",
+                                             "funding_source", "checkin_points")}
+    contact = record.get("contact")
+    if contact:
+        contact = dict(contact)
+        mobile = contact.pop("mobile", None)
+        if mobile is not None:
+            contact["mobile_enc"] = ctx.vault.encrypt(mobile)
+            contact["mobile_masked"] = mask_mobile(mobile)
+        data["contact"] = contact
+    data["source_project_no"] = given_no
+    return json_safe(data)
+
+
+def _history(project: Project, record: Mapping[str, Any]) -> dict[str, Any]:
+    """What a publish sets, for the change history (the contact mobile masked by ctx)."""
+    return {
+        "project_no": project.project_no, "name": project.name, "team_no": record["team_no"],
+        "starts_on": record["starts_on"], "ends_on": record["ends_on"],
+        "service_category": project.service_category, "status": project.status,
+        "recruit_scope": project.recruit_scope, "area": project.area_code,
+        "recruit_password": "set" if project.recruit_password_hash else None,
+        "source_project_no": project.data.get("source_project_no"),
+        "contact_mobile": (record.get("contact") or {}).get("mobile"),
+        "posts": [{"post_no": p.post_no, "name": p.name, "headcount": p.headcount} for p in project.posts],
+    }
+
+
+def read_project(ctx: ServiceContext, project_no: str) -> Project:
+    """A project any ``project:read`` caller may see (not-public ones only for their team)."""
+    ctx.caller.require("project", "read")
+    project = get_project(ctx, project_no, in_scope=False)
+    if project.recruit_scope == SCOPE_CLOSED and not _covers_team(ctx, project.team):
+        raise NotFound(f"no project {project_no}")
+    return project
+
+
+def _team_project(ctx: ServiceContext, project_no: str, entity: str, permission: str,
+                  for_update: bool = False) -> Project:
+    """A project the caller acts on for its organising team (403 outside the team's scope)."""
+    ctx.caller.require(entity, permission)
+    project = get_project(ctx, project_no, in_scope=False, for_update=for_update)
+    _require_team(ctx, project.team)
+    return project
+
+
+def set_project_status(ctx: ServiceContext, project_no: str, status: str,
+                       note: str | None = None) -> Project:
+    """Change a project's status (project_status codes) for its team; history kept."""
+    project = _team_project(ctx, project_no, "project", "write", for_update=True)
+    old = project.status
+    if old != status:
+        project.status = status
+        project.updated_at = ctx.now
+        ctx.record_change("project", project.project_no, "status", {"status": old},
+                          {"status": status}, note=note)
+        ctx.session.flush()
+    return project
+
+
+def _contact_view(ctx: ServiceContext, contact: Mapping[str, Any] | None, team_side: bool) -> dict | None:
+    """The contact as the caller may see it: the team sees everything (mobile masked unless
+    the caller has full personal-data access); others only what the team made public."""
+    if not contact:
+        return None
+    out = {k: v for k, v in contact.items() if k not in ("mobile_enc", "mobile_masked")}
+    if "mobile_enc" in contact:
+        if (team_side and ctx.caller.pii_full) or contact.get("mobile_public"):
+            out["mobile"] = ctx.vault.decrypt(contact["mobile_enc"])
+        elif team_side:
+            out["mobile"] = contact.get("mobile_masked")
+    if not team_side:
+        for key in ("name", "landline"):
+            if not contact.get(f"{key}_public"):
+                out.pop(key, None)
+    return out
+
+
+def project_summary(ctx: ServiceContext, project: Project) -> dict[str, Any]:
+    """The fields a search result shows."""
+    return {
+        "project_no": project.project_no, "name": project.name, "team_no": project.team.team_no,
+        "team_name": project.team.name, "starts_on": project.starts_on.isoformat(),
+        "ends_on": project.ends_on.isoformat(), "service_category": project.service_category,
+        "area": project.area_code, "status": project.status, "recruit_scope": project.recruit_scope,
+    }
+
+
+def project_view(ctx: ServiceContext, project: Project) -> dict[str, Any]:
+    """A project with its posts (headcount and admitted) as the caller may see it."""
+    data = project.data or {}
+    team_side = _covers_team(ctx, project.team)
+    view = project_summary(ctx, project)
+    view.update({
+        "description": project.description,
+        "service_objects": data.get("service_objects"), "guarantees": data.get("guarantees"),
+        "address": data.get("address"), "funding_source": data.get("funding_source"),
+        "contact": _contact_view(ctx, data.get("contact"), team_side),
+        "checkin_points": data.get("checkin_points"),
+        "posts": [{"post_no": p.post_no, "name": p.name, "headcount": p.headcount,
+                   "admitted": p.admitted, "starts_at": _local(ctx, p.starts_at),
+                   "ends_at": _local(ctx, p.ends_at), "description": p.description}
+                  for p in project.posts],
+        "source_system": project.source_system, "source_id": project.source_id,
+        "source_project_no": data.get("source_project_no"),
+        "created_at": _local(ctx, project.created_at), "updated_at": _local(ctx, project.updated_at),
+    })
+    return {k: v for k, v in view.items() if v is not None}
+
+
+# -- search --------------------------------------------------------------------------------------
+
+SORTS = {
+    "-starts_on": (Project.starts_on.desc(), Project.id.desc()),
+    "starts_on": (Project.starts_on.asc(), Project.id.asc()),
+    "name": (Project.name.asc(), Project.id.asc()),
+    "-created_at": (Project.created_at.desc(), Project.id.desc()),
+}
+
+
+@dataclass
+class ProjectSearch:
+    """Search filters; every one optional. ``region``: 2, 4, 6 or 9+ digits."""
+
+    region: str | None = None
+    service_categories: list[str] = field(default_factory=list)
+    date_from: date | None = None
+    date_to: date | None = None
+    statuses: list[str] = field(default_factory=list)
+    q: str | None = None
+    page: int = 1
+    per_page: int = 20
+    sort: str = "-starts_on"
+
+
+def _region_condition(ctx: ServiceContext, region: str):
+    """One equality on an indexed region column (plus a prefix below county level)."""
+    if len(region) == 2:
+        return Project.province == region
+    if len(region) == 4:
+        return Project.city == region
+    if len(region) == 6:
+        found = ctx.regions.lookup(region)
+        if found is not None and found.level == PROVINCE:
+            return Project.province == region[:2]
+        if found is not None and found.level == CITY:
+            return Project.city == region[:4]
+        return Project.county == region
+    # 9, 12 or 18 digits: drop trailing all-zero groups (18 = 6+3+3+6) so that the prefix
+    # names the town / village; the county equality lets the county index do the work.
+    code = region
+    for width in (6, 3, 3):
+        if len(code) > 6 and set(code[-width:]) == {"0"}:
+            code = code[:-width]
+    if len(code) == 6:
+        return Project.county == code
+    return and_(Project.county == code[:6], Project.area_code.startswith(code, autoescape=True))
+
+
+def _visibility_condition(ctx: ServiceContext):
+    """Not-public projects (recruit_scope 4) only for callers acting for their team."""
+    caller = ctx.caller
+    if not caller.region_prefix and not caller.team_nos:
+        return None
+    teams = select(Team.id)
+    prefix = caller.region_prefix
+    if prefix:
+        # The indexed region column of the prefix's level (same as area_code LIKE 'prefix%').
+        column = {2: Team.province, 4: Team.city, 6: Team.county}.get(len(prefix))
+        teams = teams.where(column == prefix if column is not None
+                            else Team.area_code.startswith(prefix, autoescape=True))
+    if caller.team_nos:
+        teams = teams.where(Team.team_no.in_(sorted(caller.team_nos)))
+    return or_(Project.recruit_scope != SCOPE_CLOSED, Project.team_id.in_(teams))
+
+
+def _keyword_condition(dialect: str, keyword: str):
+    escaped = keyword.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    if dialect == "postgresql":
+        return Project.name.ilike(pattern, escape="\\")  # served by ix_projects_name_trgm
+    return Project.name.like(pattern, escape="\\")  # SQLite: LIKE is case-insensitive for ASCII
+
+
+def search_statements(ctx: ServiceContext, search: ProjectSearch,
+                      dialect: str | None = None) -> tuple[Select, Select]:
+    """The page query and the count query for ``search`` (also used by the benchmark)."""
+    dialect = dialect or ctx.session.get_bind().dialect.name
+    conditions = []
+    if search.region:
+        conditions.append(_region_condition(ctx, search.region))
+    if search.service_categories:
+        conditions.append(Project.service_category == search.service_categories[0]
+                          if len(search.service_categories) == 1
+                          else Project.service_category.in_(search.service_categories))
+    if search.statuses:
+        conditions.append(Project.status == search.statuses[0] if len(search.statuses) == 1
+                          else Project.status.in_(search.statuses))
+    # Overlapping [from, to]: starts no later than `to` and ends no earlier than `from`.
+    if search.date_to is not None:
+        conditions.append(Project.starts_on <= search.date_to)
+    if search.date_from is not None:
+        conditions.append(Project.ends_on >= search.date_from)
+    if search.q:
+        conditions.append(_keyword_condition(dialect, search.q))
+    visible = _visibility_condition(ctx)
+    if visible is not None:
+        conditions.append(visible)
+    where = and_(true(), *conditions)
+    order = SORTS[search.sort]
+    # Deferred join: the page's ids first, from the index alone (an index-only scan on
+    # PostgreSQL even deep into the results), then only those rows.
+    ids = (select(Project.id).where(where).order_by(*order)
+           .offset((search.page - 1) * search.per_page).limit(search.per_page))
+    page = select(Project).where(Project.id.in_(ids)).order_by(*order)
+    count = select(func.count()).select_from(Project).where(where)
+    return page, count
+
+
+def search_projects(ctx: ServiceContext, search: ProjectSearch) -> tuple[list[Project], int]:
+    """One page of projects matching ``search`` and the total number of matches."""
+    ctx.caller.require("project", "read")
+    page, count = search_statements(ctx, search)
+    total = ctx.session.execute(count).scalar_one()
+    if total <= (search.page - 1) * search.per_page:
+        return [], total
+    rows = ctx.session.execute(page.options(selectinload(Project.team))).scalars().all()
+    return list(rows), total
+
+
+# -- places in a post -----------------------------------------------------------------------------
+
+def take_place(session: Session, post_id: int) -> bool:
+    """Take one place in the post if one is free; atomic under concurrency."""
+    result = session.execute(update(Post).where(Post.id == post_id, Post.admitted < Post.headcount)
+                             .values(admitted=Post.admitted + 1)
+                             .execution_options(synchronize_session=False))
+    return result.rowcount == 1
+
+
+def free_place(session: Session, post_id: int) -> None:
+    """Give a place back (an admitted volunteer left)."""
+    session.execute(update(Post).where(Post.id == post_id, Post.admitted > 0)
+                    .values(admitted=Post.admitted - 1)
+                    .execution_options(synchronize_session=False))
+
+
+def _take_place_or_conflict(ctx: ServiceContext, post: Post) -> None:
+    if not take_place(ctx.session, post.id):
+        raise _conflict(f"post {post.post_no} is full", "enrollment.post_full",
+                        f"岗位已满（招募 {post.headcount} 人）",
+                        f"the post is full ({post.headcount} places)", "/post_no")
+    ctx.session.expire(post, ["admitted"])
+
+
+def admitted_enrollment(session: Session, volunteer_id: int, project_id: int) -> Enrollment | None:
+    """The volunteer's admitted enrolment (status 2/3/5/6) in any post of the project."""
+    return session.execute(
+        select(Enrollment).where(Enrollment.volunteer_id == volunteer_id,
+                                 Enrollment.project_id == project_id,
+                                 Enrollment.status.in_(sorted(ADMITTED)))
+        .order_by(Enrollment.id).limit(1)
+    ).scalar_one_or_none()
+
+
+# -- enrolment -------------------------------------------------------------------------------------
+
+def _is_member(session: Session, team_id: int, volunteer_id: int) -> bool:
+    """Whether the volunteer is a current member of the team (registration's rule)."""
+    from gateway.services.registration import is_member  # the registration service owns membership
+
+    return is_member(session, team_id, volunteer_id)
+
+
+def _post(ctx: ServiceContext, project: Project, post_no: str) -> Post:
+    post = ctx.session.execute(select(Post).where(Post.project_id == project.id,
+                                                  Post.post_no == post_no)).scalar_one_or_none()
+    if post is None:
+        raise NotFound(f"project {project.project_no} has no post {post_no}")
+    return post
+
+
+def _volunteer(ctx: ServiceContext, volunteer_no: str) -> Volunteer:
+    volunteer = ctx.session.execute(select(Volunteer).where(Volunteer.volunteer_no == volunteer_no)
+                                    ).scalar_one_or_none()
+    if volunteer is None:
+        raise NotFound(f"no volunteer {volunteer_no}")
+    return volunteer
+
+
+def _require_recruiting(project: Project) -> None:
+    if project.status != RECRUITING:
+        raise _conflict(f"project {project.project_no} is not recruiting (status {project.status})",
+                        "enrollment.not_recruiting", "项目不在招募中（项目状态须为 3 招募中）",
+                        "the project is not recruiting (project status must be 3)")
+
+
+def _refuse_duplicate(ctx: ServiceContext, volunteer: Volunteer, post: Post) -> None:
+    existing = ctx.session.execute(select(Enrollment.enrollment_no).where(
+        Enrollment.volunteer_id == volunteer.id, Enrollment.post_id == post.id)).scalar_one_or_none()
+    if existing is not None:
+        raise Conflict(f"the volunteer already has enrolment {existing} for this post",
+                       [Issue("/volunteer_no", "enrollment.duplicate", "该志愿者已报名（或受邀）此岗位",
+                              "the volunteer already has an enrolment for this post")],
+                       enrollment_no=existing)
+
+
+def _insert_enrollment(ctx: ServiceContext, project: Project, post: Post, volunteer: Volunteer,
+                       status: str, invited: bool) -> Enrollment:
+    decided = status in ADMITTED
+    enrollment = Enrollment(
+        enrollment_no=ctx.number("E", project.area_code), volunteer_id=volunteer.id,
+        project_id=project.id, post_id=post.id, status=status, invited=invited,
+        applied_at=ctx.now, decided_at=ctx.now if decided else None,
+        decided_by=ctx.caller.client_id if decided else None,
+        source_system=ctx.caller.client_id, created_at=ctx.now, updated_at=ctx.now)
+    enrollment.volunteer, enrollment.project, enrollment.post = volunteer, project, post
+    ctx.session.add(enrollment)
+    try:
+        ctx.session.flush()
+    except IntegrityError:
+        # A concurrent request enrolled the same volunteer first (unique volunteer + post).
+        raise Conflict("the volunteer already has an enrolment for this post",
+                       [Issue("/volunteer_no", "enrollment.duplicate", "该志愿者已报名（或受邀）此岗位",
+                              "the volunteer already has an enrolment for this post")]) from None
+    ctx.record_change("enrollment", enrollment.enrollment_no, "invite" if invited else "apply", None,
+                      {"volunteer_no": volunteer.volunteer_no, "project_no": project.project_no,
+                       "post_no": post.post_no, "status": status})
+    return enrollment
+
+
+def apply(ctx: ServiceContext, project_no: str, post_no: str, volunteer_no: str,
+          password: str | None = None) -> Enrollment:
+    """A volunteer applies to a post; the recruitment scope decides what happens.
+
+    1 open → pending (1); 2 team-only → members only, admitted at once (6); 3 password → the
+    right password admits at once (5); 4 not public and 5 backfill → refused. The caller
+    acts for the volunteer (covers their region) or for the organising team.
+    """
+    ctx.caller.require("enrollment", "write")
+    project = get_project(ctx, project_no, in_scope=False)
+    team_side = _covers_team(ctx, project.team)
+    volunteer = _volunteer(ctx, volunteer_no)
+    if not team_side and not _acts_for_volunteer(ctx, volunteer):
+        # Neither the volunteer's system nor the team's: the volunteer reads as unknown.
+        raise NotFound(f"no volunteer {volunteer_no}")
+    if project.recruit_scope == SCOPE_CLOSED:
+        raise _conflict(f"project {project_no} does not recruit publicly", "enrollment.closed",
+                        "该项目不公开招募，只能由队伍邀请", "the project does not take applications "
+                        "(recruit_scope 4): the team invites volunteers")
+    if project.recruit_scope == SCOPE_BACKFILL:
+        raise _conflict(f"project {project_no} is a backfill project", "enrollment.backfill_only",
+                        "补录项目不接受报名，由队伍直接补录时长",
+                        "a backfill project (recruit_scope 5) takes no applications; the team records the hours")
+    _require_recruiting(project)
+    post = _post(ctx, project, post_no)
+    _refuse_duplicate(ctx, volunteer, post)
+
+    status = APPLIED
+    if project.recruit_scope == SCOPE_TEAM:
+        if not _is_member(ctx.session, project.team_id, volunteer.id):
+            raise Invalid("only members of the organising team may apply", [Issue(
+                "/volunteer_no", "enrollment.team_only", "该项目只招募发起队伍的成员",
+                "the project recruits members of the organising team only (recruit_scope 2)")])
+        status = TEAM_ADMITTED
+    elif project.recruit_scope == SCOPE_PASSWORD:
+        if not (isinstance(password, str) and project.recruit_password_hash
+                and check_password_hash(project.recruit_password_hash, password)):
+            raise Invalid("wrong or missing recruitment password", [Issue(
+                "/password", "enrollment.password", "招募密码不正确",
+                "the recruitment password is missing or wrong (recruit_scope 3)")])
+        status = SELF_ADMITTED
+    if status in ADMITTED:
+        _take_place_or_conflict(ctx, post)
+    return _insert_enrollment(ctx, project, post, volunteer, status, invited=False)
+
+
+def invite(ctx: ServiceContext, project_no: str, post_no: str, volunteer_no: str) -> Enrollment:
+    """The organising team invites a volunteer to a post (status 4 邀请中)."""
+    project = _team_project(ctx, project_no, "enrollment", "write")
+    _require_recruiting(project)
+    post = _post(ctx, project, post_no)
+    volunteer = _volunteer(ctx, volunteer_no)
+    _refuse_duplicate(ctx, volunteer, post)
+    return _insert_enrollment(ctx, project, post, volunteer, INVITED, invited=True)
+
+
+def get_enrollment(ctx: ServiceContext, enrollment_no: str, permission: str = "read") -> Enrollment:
+    """An enrolment seen from the volunteer's side or the team's; otherwise not found."""
+    ctx.caller.require("enrollment", permission)
+    enrollment = ctx.session.execute(
+        select(Enrollment).where(Enrollment.enrollment_no == enrollment_no)
+        .options(selectinload(Enrollment.volunteer), selectinload(Enrollment.post),
+                 selectinload(Enrollment.project).selectinload(Project.team))).scalar_one_or_none()
+    if enrollment is None or not (_covers_team(ctx, enrollment.project.team)
+                                  or _acts_for_volunteer(ctx, enrollment.volunteer)):
+        raise NotFound(f"no enrollment {enrollment_no}")
+    return enrollment
+
+
+def _change_status(ctx: ServiceContext, enrollment: Enrollment, allowed: frozenset[str] | set[str],
+                   new: str, action: str, note: str | None) -> Enrollment:
+    """Move the enrolment from its current status (one of ``allowed``) to ``new``, taking or
+    freeing a place as the statuses say; a concurrent change to it is a conflict."""
+    old = enrollment.status
+    if old not in allowed:
+        raise _conflict(f"enrollment {enrollment.enrollment_no} is in status {old}",
+                        "enrollment.status", f"报名当前状态（{old}）不允许此操作",
+                        f"the enrolment's status ({old}) does not allow '{action}'", "/status")
+    changed = ctx.session.execute(
+        update(Enrollment).where(Enrollment.id == enrollment.id, Enrollment.status == old)
+        .values(status=new, decided_at=ctx.now, decided_by=ctx.caller.client_id, updated_at=ctx.now)
+        .execution_options(synchronize_session=False)).rowcount
+    if changed != 1:
+        raise _conflict(f"enrollment {enrollment.enrollment_no} changed meanwhile", "enrollment.status",
+                        "报名状态已被他人修改，请刷新后重试",
+                        "the enrolment changed meanwhile; reload and retry", "/status")
+    if new in ADMITTED and old not in ADMITTED:
+        _take_place_or_conflict(ctx, enrollment.post)
+    elif old in ADMITTED and new not in ADMITTED:
+        free_place(ctx.session, enrollment.post_id)
+        ctx.session.expire(enrollment.post, ["admitted"])
+    ctx.session.expire(enrollment, ["status", "decided_at", "decided_by", "updated_at"])
+    ctx.record_change("enrollment", enrollment.enrollment_no, action, {"status": old},
+                      {"status": new}, note=note)
+    return enrollment
+
+
+def _team_decision(ctx: ServiceContext, enrollment_no: str) -> Enrollment:
+    enrollment = get_enrollment(ctx, enrollment_no, "write")
+    _require_team(ctx, enrollment.project.team)
+    return enrollment
+
+
+def _acts_for_volunteer(ctx: ServiceContext, volunteer: Volunteer) -> bool:
+    """Whether the caller is the volunteer's own system: their region covered, and not a
+    client limited to certain teams (a team's system answers for the team, not for people)."""
+    return not ctx.caller.team_nos and ctx.caller.covers_region(volunteer.area_code)
+
+
+def _volunteer_decision(ctx: ServiceContext, enrollment_no: str) -> Enrollment:
+    enrollment = get_enrollment(ctx, enrollment_no, "write")
+    if not _acts_for_volunteer(ctx, enrollment.volunteer):
+        raise OutOfScope(f"only the volunteer's own system acts for them on enrollment {enrollment_no}")
+    return enrollment
+
+
+def approve(ctx: ServiceContext, enrollment_no: str, note: str | None = None) -> Enrollment:
+    """The team approves a pending application (1 → 2), taking a place."""
+    return _change_status(ctx, _team_decision(ctx, enrollment_no), {APPLIED}, APPROVED, "approve", note)
+
+
+def reject(ctx: ServiceContext, enrollment_no: str, note: str | None = None) -> Enrollment:
+    """The team rejects a pending application or withdraws an open invitation (1/4 → 7)."""
+    return _change_status(ctx, _team_decision(ctx, enrollment_no), PENDING, REJECTED, "reject", note)
+
+
+def accept(ctx: ServiceContext, enrollment_no: str, note: str | None = None) -> Enrollment:
+    """The volunteer accepts an invitation (4 → 3), taking a place while the project recruits."""
+    enrollment = _volunteer_decision(ctx, enrollment_no)
+    _require_recruiting(enrollment.project)
+    return _change_status(ctx, enrollment, {INVITED}, ACCEPTED, "accept", note)
+
+
+def decline(ctx: ServiceContext, enrollment_no: str, note: str | None = None) -> Enrollment:
+    """The volunteer declines an invitation (4 → 7)."""
+    return _change_status(ctx, _volunteer_decision(ctx, enrollment_no), {INVITED}, REJECTED, "decline", note)
+
+
+def withdraw(ctx: ServiceContext, enrollment_no: str, note: str | None = None) -> Enrollment:
+    """The volunteer withdraws an application or leaves the post (→ 8), freeing a held place."""
+    return _change_status(ctx, _volunteer_decision(ctx, enrollment_no), {APPLIED} | ADMITTED, LEFT,
+                          "withdraw", note)
+
+
+def enrollment_view(ctx: ServiceContext, enrollment: Enrollment) -> dict[str, Any]:
+    view = {
+        "enrollment_no": enrollment.enrollment_no,
+        "volunteer_no": enrollment.volunteer.volunteer_no, "volunteer_name": enrollment.volunteer.name,
+        "project_no": enrollment.project.project_no, "project_name": enrollment.project.name,
+        "post_no": enrollment.post.post_no, "status": enrollment.status,
+        "invited": enrollment.invited, "applied_at": _local(ctx, enrollment.applied_at),
+        "decided_at": _local(ctx, enrollment.decided_at), "decided_by": enrollment.decided_by,
+    }
+    return {k: v for k, v in view.items() if v is not None}
+
+
+def _enrollment_page(ctx: ServiceContext, where: list, page: int, per_page: int
+                     ) -> tuple[list[Enrollment], int]:
+    total = ctx.session.execute(select(func.count()).select_from(Enrollment).where(*where)).scalar_one()
+    rows = ctx.session.execute(
+        select(Enrollment).where(*where).order_by(Enrollment.id)
+        .offset((page - 1) * per_page).limit(per_page)
+        .options(selectinload(Enrollment.volunteer), selectinload(Enrollment.post),
+                 selectinload(Enrollment.project))).scalars().all()
+    return list(rows), total
+
+
+def project_enrollments(ctx: ServiceContext, project_no: str, statuses: Sequence[str] = (),
+                        post_no: str | None = None, page: int = 1, per_page: int = 20
+                        ) -> tuple[list[Enrollment], int]:
+    """The team's view: enrolments of its project, optionally by status and post."""
+    project = _team_project(ctx, project_no, "enrollment", "read")
+    where = [Enrollment.project_id == project.id]
+    if statuses:
+        where.append(Enrollment.status.in_(list(statuses)))
+    if post_no is not None:
+        post = ctx.session.execute(select(Post.id).where(Post.project_id == project.id,
+                                                         Post.post_no == post_no)).scalar_one_or_none()
+        where.append(Enrollment.post_id == post if post is not None else false())
+    return _enrollment_page(ctx, where, page, per_page)
+
+
+def volunteer_enrollments(ctx: ServiceContext, volunteer_no: str, statuses: Sequence[str] = (),
+                          page: int = 1, per_page: int = 20) -> tuple[list[Enrollment], int]:
+    """The volunteer's own view (their system: the caller covers their region)."""
+    ctx.caller.require("enrollment", "read")
+    volunteer = _volunteer(ctx, volunteer_no)
+    if not _acts_for_volunteer(ctx, volunteer):
+        raise NotFound(f"no volunteer {volunteer_no}")
+    where = [Enrollment.volunteer_id == volunteer.id]
+    if statuses:
+        where.append(Enrollment.status.in_(list(statuses)))
+    return _enrollment_page(ctx, where, page, per_page)

@@ -1,0 +1,877 @@
+"""Registration: volunteers (one row per real person), teams with review, team membership.
+
+Volunteers
+    A person is identified by the keyed blind index of (document type, document number):
+    ``vault.blind_index(f"id:{id_type}", id_number)``. The document type is part of the key, so
+    the legacy codes 6 / 7 / 9 and the current 06 / 07 / 99 are different types and never
+    match each other. Registering a person the store already has is refused (409, rule
+    ``volunteer.duplicate``, with ``existing_volunteer_no``); the exchange uses
+    :func:`upsert_volunteer`, which updates the existing person instead.
+
+    The store always assigns the unified volunteer number (``ctx.volunteer_no(area)``). A
+    ``volunteer_no`` in the input is the *source's* number for the person: it is kept on the
+    source's :class:`VolunteerSource` row (``source_volunteer_no``), never used as the store's.
+    ``total_hours`` and ``star_level`` are derived from service records and ignored on input.
+
+    ID number, mobile and the guardian block are encrypted at rest (the guardian as JSON);
+    the ID and mobile numbers also keep a masked copy (for output) and a blind index (for
+    look-up). Nothing personal is ever logged or kept in clear in the history.
+
+Teams
+    A new team waits for review (status 2) whatever the input says; a management department
+    whose region covers the team approves (1) or rejects (0) it, and may suspend (3) and
+    reinstate (1) an approved one. The store assigns the team number (``T`` + area + sequence);
+    a source's own ``team_no`` is kept as ``data["source_team_no"]``.
+
+Membership
+    A volunteer applies to an approved team; the team's join policy decides: 1 the team
+    reviews the application, 2 member at once, 3 closed, 4 member at once with the team's
+    join password. Leaving keeps the row (``left_at``) and its history.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from datetime import date, datetime
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any, Mapping
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from gateway.privacy import mask_id_number, mask_mobile
+from gateway.services.aggregates import count_volunteer
+from gateway.services.context import ServiceContext
+from gateway.services.errors import Conflict, Invalid, NotFound, OutOfScope
+from gateway.services.lookups import get_team, get_volunteer
+from gateway.standard.issues import Issue
+from gateway.standard.rules.common import parse_date, parse_local_datetime
+from gateway.standard.rules.volunteer import id_birth_date, mainland_id
+from gateway.store.models import Change, Team, TeamMember, Volunteer, VolunteerSource
+
+__all__ = [
+    "register_volunteer", "upsert_volunteer", "update_volunteer", "volunteer_view",
+    "find_volunteer_by_document", "find_volunteers_by_number", "list_volunteers",
+    "volunteer_history", "change_view", "volunteer_record", "get_volunteer_for_read",
+    "get_team_for_read",
+    "register_team", "review_team", "team_view", "list_teams",
+    "apply_membership", "decide_membership", "leave_membership", "list_members",
+    "membership_view", "is_member", "hash_password", "check_password",
+    "ID_TYPES", "REVIEW_TRANSITIONS",
+]
+
+# Every document type of the standard (id_type code table); legacy 6/7/9 stay distinct.
+ID_TYPES = ("6", "7", "9", "01", "02", "03", "04", "05", "06", "07", "99")
+
+# -- volunteer fields -------------------------------------------------------------------------
+
+# Derived by the store, never taken from input (readOnly in the schema).
+_READ_ONLY = ("total_hours", "star_level")
+# The source's bookkeeping, not the person's data.
+_SOURCE_KEYS = ("volunteer_no", "source_id", "source_updated_at")
+_VOLUNTEER_COLUMNS = ("name", "id_type", "gender", "birth_date", "registered_at",
+                      "real_name_status")
+_VOLUNTEER_PERSONAL = ("id_number", "mobile", "guardian")
+_NOT_DATA = set(_READ_ONLY) | set(_SOURCE_KEYS) | set(_VOLUNTEER_COLUMNS) | set(_VOLUNTEER_PERSONAL)
+
+# The standard's keys in its order, for output.
+VOLUNTEER_KEYS = (
+    "name", "id_type", "id_number", "gender", "birth_date", "nationality", "ethnicity",
+    "political_status", "education", "employment_status", "mobile", "email", "address",
+    "residence_area", "service_area", "service_categories", "skills", "availability",
+    "languages", "registered_at", "registration_area", "real_name_status", "guardian",
+)
+
+# Area of a volunteer, for scope, numbering and statistics: the first of these present.
+_AREA_KEYS = ("service_area", "residence_area", "registration_area")
+
+
+def _area_of(record: Mapping[str, Any]) -> str | None:
+    for key in _AREA_KEYS:
+        value = record.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _standard_fields(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The person's fields of a record: without the derived and the source's bookkeeping keys."""
+    return {k: v for k, v in record.items() if k not in _READ_ONLY and k not in _SOURCE_KEYS}
+
+
+def _without_read_only(record: Any) -> Any:
+    if isinstance(record, dict):
+        return {k: v for k, v in record.items() if k not in _READ_ONLY}
+    return record
+
+
+def _id_index(ctx: ServiceContext, id_type: str, id_number: str) -> str:
+    return ctx.vault.blind_index(f"id:{id_type}", id_number)
+
+
+def _mobile_index(ctx: ServiceContext, mobile: str) -> str:
+    return ctx.vault.blind_index("mobile", mobile)
+
+
+def _iso(value: date | datetime | None, ctx: ServiceContext | None = None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime) and ctx is not None:
+        value = value.astimezone(ctx.tz)
+    return value.isoformat()
+
+
+def volunteer_record(ctx: ServiceContext, volunteer: Volunteer) -> dict[str, Any]:
+    """The stored person as a standard record, personal data decrypted (never log it)."""
+    vault = ctx.vault
+    record: dict[str, Any] = {"name": volunteer.name, "id_type": volunteer.id_type,
+                              "id_number": vault.decrypt(volunteer.id_number_enc),
+                              "gender": volunteer.gender,
+                              "mobile": vault.decrypt(volunteer.mobile_enc)}
+    if volunteer.birth_date is not None:
+        record["birth_date"] = volunteer.birth_date.isoformat()
+    if volunteer.registered_at is not None:
+        record["registered_at"] = volunteer.registered_at.isoformat()
+    if volunteer.real_name_status is not None:
+        record["real_name_status"] = volunteer.real_name_status
+    if volunteer.guardian_enc:
+        record["guardian"] = json.loads(vault.decrypt(volunteer.guardian_enc))
+    record.update(volunteer.data or {})
+    return record
+
+
+def _stat_key(volunteer: Volunteer) -> tuple:
+    """What the volunteer aggregate cell depends on."""
+    return (volunteer.county, volunteer.birth_date, volunteer.gender, volunteer.registered_at)
+
+
+def _apply_volunteer(ctx: ServiceContext, volunteer: Volunteer, record: Mapping[str, Any],
+                     old: Mapping[str, Any] | None = None) -> None:
+    """Set every stored field of ``volunteer`` from the valid standard ``record``.
+
+    Personal values are re-encrypted only when they changed (``old`` is the stored record).
+    """
+    old = old or {}
+    vault = ctx.vault
+    volunteer.name = record["name"]
+    volunteer.id_type = record["id_type"]
+    volunteer.gender = record["gender"]
+    birth = parse_date(record.get("birth_date"))
+    if birth is None:
+        number = mainland_id(dict(record))
+        birth = id_birth_date(number) if number else None
+    volunteer.birth_date = birth
+    volunteer.registered_at = (parse_date(record.get("registered_at")) or volunteer.registered_at
+                               or ctx.now.date())
+    volunteer.real_name_status = record.get("real_name_status")
+    if record["id_number"] != old.get("id_number") or record["id_type"] != old.get("id_type"):
+        volunteer.id_index = _id_index(ctx, record["id_type"], record["id_number"])
+        volunteer.id_number_enc = vault.encrypt(record["id_number"])
+        volunteer.id_number_masked = mask_id_number(record["id_number"])
+    if record["mobile"] != old.get("mobile"):
+        volunteer.mobile_index = _mobile_index(ctx, record["mobile"])
+        volunteer.mobile_enc = vault.encrypt(record["mobile"])
+        volunteer.mobile_masked = mask_mobile(record["mobile"])
+    guardian = record.get("guardian")
+    if guardian != old.get("guardian"):
+        volunteer.guardian_enc = (vault.encrypt(json.dumps(guardian, ensure_ascii=False, sort_keys=True))
+                                  if guardian else None)
+    # A new dict, so SQLAlchemy sees the JSON column change.
+    volunteer.data = {k: v for k, v in record.items() if k not in _NOT_DATA}
+    volunteer.set_area(_area_of(record), ctx.regions)
+
+
+def _duplicate(existing: Volunteer) -> Conflict:
+    return Conflict(
+        f"this person is already registered as volunteer {existing.volunteer_no}",
+        [Issue("/id_number", "volunteer.duplicate",
+               f"该证件类型和证件号码的志愿者已注册（志愿者编号 {existing.volunteer_no}），不能重复注册",
+               f"a volunteer with this document type and number is already registered "
+               f"(volunteer number {existing.volunteer_no})")],
+        existing_volunteer_no=existing.volunteer_no)
+
+
+def _by_index(session: Session, id_index: str) -> Volunteer | None:
+    return session.execute(select(Volunteer).where(Volunteer.id_index == id_index)).scalar_one_or_none()
+
+
+def find_volunteer_by_document(ctx: ServiceContext, id_type: str, id_number: str, *,
+                               in_scope: bool = True) -> Volunteer | None:
+    """The volunteer holding this document, found through the blind index; None if none
+    (or, with ``in_scope``, if they are outside the caller's region)."""
+    if not id_type or not id_number or not id_number.strip():
+        return None
+    volunteer = _by_index(ctx.session, _id_index(ctx, id_type, id_number))
+    if volunteer is not None and in_scope and not ctx.caller.covers_region(volunteer.area_code):
+        return None
+    return volunteer
+
+
+def find_volunteers_by_number(ctx: ServiceContext, id_number: str,
+                              id_type: str | None = None) -> list[str]:
+    """Blind indexes to look ``id_number`` up under one document type, or under every type."""
+    if not id_number or not id_number.strip():
+        return []
+    types = (id_type,) if id_type else ID_TYPES
+    return [_id_index(ctx, t, id_number) for t in types]
+
+
+def _source_key(source_id: str | None, source_no: str | None, volunteer_no: str) -> str:
+    # A source that sent no id of its own knows the person by its number for them, or else
+    # by the number the store gave back.
+    return source_id or source_no or volunteer_no
+
+
+def _check_source_free(ctx: ServiceContext, source_system: str | None, source_id: str | None,
+                       volunteer: Volunteer | None) -> None:
+    """Refuse a source id the same source already uses for another person."""
+    if not source_system or not source_id:
+        return
+    row = ctx.session.execute(select(VolunteerSource).where(
+        VolunteerSource.source_system == source_system,
+        VolunteerSource.source_id == source_id)).scalar_one_or_none()
+    if row is not None and (volunteer is None or row.volunteer_id != volunteer.id):
+        raise Conflict(
+            f"source {source_system!r} already uses this source_id for another volunteer",
+            [Issue("/source_id", "volunteer.source_id_taken",
+                   "来源系统已将该记录标识用于另一名志愿者",
+                   "the sending system already uses this source_id for another volunteer")])
+
+
+def _attach_source(ctx: ServiceContext, volunteer: Volunteer, source_system: str | None,
+                   source_id: str | None, source_no: str | None) -> VolunteerSource | None:
+    """Record that ``source_system`` knows this person (a VolunteerSource row), once."""
+    if not source_system:
+        return None
+    key = _source_key(source_id, source_no, volunteer.volunteer_no)
+    row = ctx.session.execute(select(VolunteerSource).where(
+        VolunteerSource.source_system == source_system,
+        VolunteerSource.source_id == key)).scalar_one_or_none()
+    if row is None:
+        row = VolunteerSource(volunteer_id=volunteer.id, source_system=source_system, source_id=key,
+                              source_volunteer_no=source_no, first_seen_at=ctx.now)
+        ctx.session.add(row)
+    elif source_no and row.source_volunteer_no != source_no:
+        row.source_volunteer_no = source_no
+    return row
+
+
+def _history_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A record as the history keeps it (record_change masks the personal fields)."""
+    return _standard_fields(record)
+
+
+def _validated(ctx: ServiceContext, record: Any) -> dict[str, Any]:
+    record = _without_read_only(record)
+    ctx.validate("volunteer", record)
+    return record
+
+
+def register_volunteer(ctx: ServiceContext, record: Any, source_system: str | None = None,
+                       source_id: str | None = None) -> Volunteer:
+    """Register a new person; refuse one the store already has (409 ``volunteer.duplicate``)."""
+    ctx.caller.require("volunteer", "write")
+    record = _validated(ctx, record)
+    ctx.caller.require_region(_area_of(record), "the volunteer's service area")
+    existing = _by_index(ctx.session, _id_index(ctx, record["id_type"], record["id_number"]))
+    if existing is not None:
+        raise _duplicate(existing)
+    source_id = source_id or record.get("source_id")
+    return _create_volunteer(ctx, record, source_system, source_id)
+
+
+def _create_volunteer(ctx: ServiceContext, record: dict[str, Any], source_system: str | None,
+                      source_id: str | None) -> Volunteer:
+    source_no = record.get("volunteer_no")
+    _check_source_free(ctx, source_system, source_id or source_no, None)
+    session = ctx.session
+    volunteer = Volunteer(total_hours=Decimal("0"), star_level=0,
+                          source_system=source_system, source_id=source_id,
+                          source_updated_at=parse_local_datetime(record.get("source_updated_at"), ctx.tz))
+    _apply_volunteer(ctx, volunteer, record)
+    volunteer.volunteer_no = ctx.volunteer_no(volunteer.area_code)
+    volunteer.provenance = ({k: source_system for k in _standard_fields(record)}
+                            if source_system else {})
+    try:
+        with session.begin_nested():
+            session.add(volunteer)
+            session.flush()
+    except IntegrityError:
+        # Registered concurrently by someone else between our look-up and our insert.
+        existing = _by_index(session, volunteer.id_index)
+        if existing is not None:
+            raise _duplicate(existing) from None
+        raise
+    _attach_source(ctx, volunteer, source_system, source_id, source_no)
+    count_volunteer(session, volunteer, +1)
+    after = _history_record(volunteer_record(ctx, volunteer))
+    ctx.record_change("volunteer", volunteer.volunteer_no, "create", {}, after,
+                      note=f"source volunteer number {source_no}" if source_no else None,
+                      source_system=source_system)
+    session.flush()
+    return volunteer
+
+
+def _change_volunteer(ctx: ServiceContext, volunteer: Volunteer, old: dict[str, Any],
+                      new: dict[str, Any], source_system: str | None, action: str) -> bool:
+    """Store ``new`` (valid, whole) over ``old``; history, provenance, aggregates. False if equal."""
+    if new == old:
+        return False
+    if (new["id_type"], new["id_number"]) != (old["id_type"], old["id_number"]):
+        other = _by_index(ctx.session, _id_index(ctx, new["id_type"], new["id_number"]))
+        if other is not None and other.id != volunteer.id:
+            raise _duplicate(other)
+    before_key = _stat_key(volunteer)
+    # The aggregate cell the volunteer leaves (count_volunteer only reads these attributes).
+    snapshot = SimpleNamespace(county=volunteer.county, birth_date=volunteer.birth_date,
+                               gender=volunteer.gender, registered_at=volunteer.registered_at,
+                               created_at=volunteer.created_at)
+    _apply_volunteer(ctx, volunteer, new, old)
+    volunteer.updated_at = ctx.now
+    try:
+        with ctx.session.begin_nested():
+            ctx.session.flush()
+    except IntegrityError:
+        # Another writer gave the same document to someone else meanwhile.
+        other = _by_index(ctx.session, _id_index(ctx, new["id_type"], new["id_number"]))
+        if other is not None:
+            raise _duplicate(other) from None
+        raise
+    if _stat_key(volunteer) != before_key:
+        count_volunteer(ctx.session, snapshot, -1)  # type: ignore[arg-type]
+        count_volunteer(ctx.session, volunteer, +1)
+    changed = {k for k in set(old) | set(new) if old.get(k) != new.get(k)}
+    who = source_system or ctx.caller.client_id
+    provenance = dict(volunteer.provenance or {})
+    for key in changed:
+        if key in new:
+            provenance[key] = who
+        else:
+            provenance.pop(key, None)
+    volunteer.provenance = provenance
+    ctx.record_change("volunteer", volunteer.volunteer_no, action, _history_record(old),
+                      _history_record(new), source_system=source_system)
+    return True
+
+
+def upsert_volunteer(ctx: ServiceContext, record: Any, source_system: str,
+                     source_id: str | None = None) -> tuple[str, Volunteer]:
+    """Create the person, or update the one the store has: ``("created"|"updated"|"unchanged", v)``.
+
+    Fields the source sends replace the stored ones (each remembered in ``provenance`` as
+    coming from ``source_system``); fields it leaves out are kept (another source may have
+    sent them). Updating a person registered outside the caller's region is refused (403).
+    """
+    ctx.caller.require("volunteer", "write")
+    record = _validated(ctx, record)
+    ctx.caller.require_region(_area_of(record), "the volunteer's service area")
+    source_id = source_id or record.get("source_id")
+    existing = _by_index(ctx.session, _id_index(ctx, record["id_type"], record["id_number"]))
+    if existing is None:
+        return "created", _create_volunteer(ctx, record, source_system, source_id)
+    volunteer = existing
+    if not ctx.caller.covers_region(volunteer.area_code):
+        raise OutOfScope("the person is registered outside the caller's region",
+                         region_prefix=ctx.caller.region_prefix)
+    source_no = record.get("volunteer_no")
+    _check_source_free(ctx, source_system, _source_key(source_id, source_no, volunteer.volunteer_no),
+                       volunteer)
+    old = volunteer_record(ctx, volunteer)
+    new = {**old, **_standard_fields(record)}
+    if new != old:
+        ctx.validate("volunteer", new)
+        ctx.caller.require_region(_area_of(new), "the volunteer's service area")
+    changed = _change_volunteer(ctx, volunteer, old, new, source_system, "update")
+    _attach_source(ctx, volunteer, source_system, source_id, source_no)
+    ctx.session.flush()
+    return ("updated" if changed else "unchanged"), volunteer
+
+
+def _merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON Merge Patch: objects merge, null removes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = _merge_patch(result.get(key), value)
+    return result
+
+
+def update_volunteer(ctx: ServiceContext, volunteer_no: str, changes: Any) -> Volunteer:
+    """Change a volunteer (merge-patch semantics); the whole result is validated again."""
+    ctx.caller.require("volunteer", "write")
+    volunteer = get_volunteer(ctx, volunteer_no, in_scope=False, for_update=True)
+    ctx.caller.require_region(volunteer.area_code, f"volunteer {volunteer_no}")
+    if not isinstance(changes, dict):
+        raise Invalid("the changes must be a JSON object",
+                      [Issue("", "schema.type", "修改内容必须是 JSON 对象", "the changes must be a JSON object")])
+    given_no = changes.get("volunteer_no")
+    if given_no is not None and given_no != volunteer.volunteer_no:
+        raise Invalid("the volunteer number is assigned by the store and cannot change",
+                      [Issue("/volunteer_no", "volunteer.number_assigned",
+                             "志愿者编号由中心库分配，不能修改",
+                             "the volunteer number is assigned by the central store and cannot change")])
+    patch = {k: v for k, v in changes.items() if k not in _READ_ONLY and k not in _SOURCE_KEYS}
+    old = volunteer_record(ctx, volunteer)
+    new = _merge_patch(old, patch)
+    ctx.validate("volunteer", new)
+    ctx.caller.require_region(_area_of(new), "the volunteer's new service area")
+    _change_volunteer(ctx, volunteer, old, new, None, "update")
+    ctx.session.flush()
+    return volunteer
+
+
+def _mask_guardian(guardian: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: mask_mobile(v) if k == "mobile" else v for k, v in guardian.items()}
+
+
+def volunteer_view(ctx: ServiceContext, volunteer: Volunteer) -> dict[str, Any]:
+    """The volunteer as the API answers: the standard's keys, ID and mobiles masked unless the
+    caller may see them in full, plus the store's number, derived totals and timestamps."""
+    full = ctx.caller.pii_full
+    data = volunteer.data or {}
+    values: dict[str, Any] = {
+        **data,
+        "name": volunteer.name, "id_type": volunteer.id_type,
+        "id_number": ctx.vault.decrypt(volunteer.id_number_enc) if full else volunteer.id_number_masked,
+        "gender": volunteer.gender,
+        "birth_date": _iso(volunteer.birth_date),
+        "mobile": ctx.vault.decrypt(volunteer.mobile_enc) if full else volunteer.mobile_masked,
+        "registered_at": _iso(volunteer.registered_at),
+        "real_name_status": volunteer.real_name_status,
+    }
+    if volunteer.guardian_enc:
+        guardian = json.loads(ctx.vault.decrypt(volunteer.guardian_enc))
+        values["guardian"] = guardian if full else _mask_guardian(guardian)
+    view: dict[str, Any] = {"volunteer_no": volunteer.volunteer_no}
+    for key in VOLUNTEER_KEYS:
+        if values.get(key) is not None:
+            view[key] = values[key]
+    view["star_level"] = str(volunteer.star_level) if volunteer.star_level else None
+    view["total_hours"] = f"{Decimal(volunteer.total_hours or 0):.2f}"
+    view["sources"] = [{"source_system": s.source_system, "source_id": s.source_id,
+                        "source_volunteer_no": s.source_volunteer_no}
+                       for s in sorted(volunteer.sources, key=lambda s: s.id)]
+    view["created_at"] = _iso(volunteer.created_at, ctx)
+    view["updated_at"] = _iso(volunteer.updated_at, ctx)
+    return view
+
+
+def _region_clause(model, prefix: str):
+    """Equality on the indexed province / city / county column for a 2/4/6-digit prefix."""
+    column = {2: model.province, 4: model.city, 6: model.county}.get(len(prefix))
+    if column is None:
+        return model.area_code.startswith(prefix)
+    return column == prefix
+
+
+def _scoped(stmt, model, ctx: ServiceContext, region: str | None):
+    if ctx.caller.region_prefix:
+        stmt = stmt.where(_region_clause(model, ctx.caller.region_prefix))
+    if region:
+        stmt = stmt.where(_region_clause(model, region))
+    return stmt
+
+
+def _page(ctx: ServiceContext, stmt, order_by, page: int, per_page: int,
+          options: tuple = ()) -> tuple[list, int]:
+    total = ctx.session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
+    rows = ctx.session.execute(stmt.options(*options).order_by(order_by)
+                               .offset((page - 1) * per_page).limit(per_page)).scalars().all()
+    return list(rows), total
+
+
+def list_volunteers(ctx: ServiceContext, *, region: str | None = None, name: str | None = None,
+                    id_type: str | None = None, id_number: str | None = None,
+                    mobile: str | None = None, page: int = 1,
+                    per_page: int = 20) -> tuple[list[Volunteer], int]:
+    """Volunteers in the caller's region, filtered; personal data is matched by blind index only."""
+    ctx.caller.require("volunteer", "read")
+    stmt = _scoped(select(Volunteer), Volunteer, ctx, region)
+    if name:
+        stmt = stmt.where(Volunteer.name.contains(name, autoescape=True))
+    if id_number:
+        stmt = stmt.where(Volunteer.id_index.in_(find_volunteers_by_number(ctx, id_number, id_type)))
+    elif id_type:
+        stmt = stmt.where(Volunteer.id_type == id_type)
+    if mobile:
+        stmt = stmt.where(Volunteer.mobile_index == _mobile_index(ctx, mobile))
+    return _page(ctx, stmt, Volunteer.id, page, per_page, (selectinload(Volunteer.sources),))
+
+
+def get_volunteer_for_read(ctx: ServiceContext, volunteer_no: str) -> Volunteer:
+    ctx.caller.require("volunteer", "read")
+    return get_volunteer(ctx, volunteer_no)
+
+
+def volunteer_history(ctx: ServiceContext, volunteer_no: str, page: int = 1,
+                      per_page: int = 20) -> tuple[list[Change], int]:
+    """The recorded changes of a volunteer in the caller's region, oldest first (masked)."""
+    volunteer = get_volunteer_for_read(ctx, volunteer_no)
+    stmt = select(Change).where(Change.entity == "volunteer",
+                                Change.entity_no == volunteer.volunteer_no)
+    return _page(ctx, stmt, Change.id, page, per_page)
+
+
+def change_view(ctx: ServiceContext, change: Change) -> dict[str, Any]:
+    return {"id": change.id, "entity": change.entity, "entity_no": change.entity_no,
+            "action": change.action, "actor": change.actor, "source_system": change.source_system,
+            "at": _iso(change.at, ctx), "changes": change.changes or {}, "note": change.note}
+
+
+# -- passwords (team join password; reusable for recruitment passwords) -----------------------
+
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2 ** 14, 8, 1
+
+
+def hash_password(password: str) -> str:
+    """``scrypt$n$r$p$salt$hash`` (base64), about 90 characters: fits a String(128) column."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R,
+                            p=_SCRYPT_P, dklen=32)
+    b64 = lambda b: base64.urlsafe_b64encode(b).decode("ascii").rstrip("=")  # noqa: E731
+    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${b64(salt)}${b64(digest)}"
+
+
+def check_password(stored: str | None, password: Any) -> bool:
+    """Whether ``password`` matches a hash made by :func:`hash_password` (constant time)."""
+    if not stored or not isinstance(password, str):
+        return False
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        unb64 = lambda s: base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))  # noqa: E731
+        expected = unb64(digest)
+        actual = hashlib.scrypt(password.encode("utf-8"), salt=unb64(salt), n=int(n), r=int(r),
+                                p=int(p), dklen=len(expected))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(actual, expected)
+
+
+# -- teams --------------------------------------------------------------------------------------
+
+TEAM_PENDING, TEAM_APPROVED, TEAM_REJECTED, TEAM_SUSPENDED = "2", "1", "0", "3"
+
+# decision -> {from status: to status}
+REVIEW_TRANSITIONS: dict[str, dict[str, str]] = {
+    "approve": {TEAM_PENDING: TEAM_APPROVED},
+    "reject": {TEAM_PENDING: TEAM_REJECTED},
+    "suspend": {TEAM_APPROVED: TEAM_SUSPENDED},
+    "reinstate": {TEAM_SUSPENDED: TEAM_APPROVED},
+}
+
+_TEAM_COLUMNS = ("name", "team_type", "unit_type", "uscc", "status", "join_policy",
+                 "contact_name")
+_TEAM_NOT_DATA = set(_TEAM_COLUMNS) | {"team_no", "contact_mobile", "area", "parent_team_no",
+                                       "source_id", "source_updated_at"}
+TEAM_KEYS = (
+    "team_no", "name", "team_type", "unit_type", "registration_dept", "registration_authority",
+    "uscc", "approving_unit", "contact_name", "contact_mobile", "area", "address",
+    "established_on", "status", "join_policy", "parent_team_no", "service_categories",
+)
+JOIN_PASSWORD_LENGTH = (4, 64)
+
+
+def _looks_mobile(value: Any) -> bool:
+    return isinstance(value, str) and len(value) == 11 and value.isdigit() and value[0] == "1"
+
+
+def _team_history(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The team record as history keeps it: an approving unit's mobile masked too."""
+    out = dict(record)
+    unit = out.get("approving_unit")
+    if isinstance(unit, dict) and _looks_mobile(unit.get("phone")):
+        out["approving_unit"] = {**unit, "phone": mask_mobile(unit["phone"])}
+    return out
+
+
+def register_team(ctx: ServiceContext, record: Any, join_password: Any = None,
+                  source_system: str | None = None) -> Team:
+    """Register a team; it waits for review (status 2) whatever the record says."""
+    ctx.caller.require("team", "write")
+    ctx.validate("team", record)
+    area = record["area"]
+    ctx.caller.require_region(area, "the team's area")
+    session = ctx.session
+    issues: list[Issue] = []
+    parent = None
+    if record.get("parent_team_no"):
+        parent = session.execute(select(Team).where(Team.team_no == record["parent_team_no"])
+                                 ).scalar_one_or_none()
+        if parent is None:
+            issues.append(Issue("/parent_team_no", "team.parent_exists",
+                                "上级队伍编号不存在", "no team has this parent_team_no"))
+    if join_password is not None and not (
+            isinstance(join_password, str)
+            and JOIN_PASSWORD_LENGTH[0] <= len(join_password) <= JOIN_PASSWORD_LENGTH[1]):
+        issues.append(Issue("/join_password", "team.join_password_required",
+                            "加入密码应为 4–64 个字符的字符串",
+                            "the join password must be a string of 4-64 characters"))
+    elif record.get("join_policy") == "4" and not join_password:
+        issues.append(Issue("/join_password", "team.join_password_required",
+                            "加入方式为免审密码加入（4）时必须设置加入密码",
+                            "join policy 4 (join with a password) needs a join_password"))
+    if issues:
+        raise Invalid(f"the team record breaks {len(issues)} rule(s) of the store", issues)
+    uscc = record.get("uscc")
+    if uscc:
+        existing = session.execute(select(Team).where(Team.uscc == uscc).limit(1)).scalar_one_or_none()
+        if existing is not None:
+            raise Conflict(f"a team with this unified social credit code is already registered "
+                           f"({existing.team_no})",
+                           [Issue("/uscc", "team.duplicate_uscc",
+                                  f"该统一社会信用代码已登记（队伍编号 {existing.team_no}）",
+                                  f"a team with this unified social credit code is already "
+                                  f"registered (team number {existing.team_no})")],
+                           existing_team_no=existing.team_no)
+    team = Team(name=record["name"], team_type=record["team_type"], unit_type=record.get("unit_type"),
+                uscc=uscc, status=TEAM_PENDING, join_policy=record.get("join_policy"),
+                contact_name=record.get("contact_name"),
+                parent_id=parent.id if parent is not None else None,
+                source_system=source_system, source_id=record.get("source_id"),
+                source_updated_at=parse_local_datetime(record.get("source_updated_at"), ctx.tz))
+    mobile = record.get("contact_mobile")
+    if mobile:
+        team.contact_mobile_enc = ctx.vault.encrypt(mobile)
+        team.contact_mobile_masked = mask_mobile(mobile)
+    if join_password:
+        team.join_password_hash = hash_password(join_password)
+    data = {k: v for k, v in record.items() if k not in _TEAM_NOT_DATA}
+    if record.get("team_no"):
+        data["source_team_no"] = record["team_no"]
+    team.data = data
+    team.set_area(area, ctx.regions)
+    team.team_no = ctx.number("T", area)
+    session.add(team)
+    session.flush()
+    after = {k: v for k, v in record.items() if k not in ("team_no", "status")}
+    after["status"] = TEAM_PENDING
+    ctx.record_change("team", team.team_no, "create", {}, _team_history(after),
+                      note=f"source team number {record['team_no']}" if record.get("team_no") else None,
+                      source_system=source_system)
+    return team
+
+
+def review_team(ctx: ServiceContext, team_no: str, decision: str, note: str | None = None) -> Team:
+    """A management department's decision on a team in its region (see REVIEW_TRANSITIONS)."""
+    ctx.caller.require("team", "review")
+    if decision not in REVIEW_TRANSITIONS:
+        raise Invalid(f"unknown decision {decision!r}",
+                      [Issue("/decision", "team.review_decision", "审核决定应为 approve、reject、suspend 或 reinstate",
+                             "the decision must be approve, reject, suspend or reinstate")])
+    team = get_team(ctx, team_no, in_scope=False, for_update=True)
+    ctx.caller.require_region(team.area_code, f"team {team_no}")
+    target = REVIEW_TRANSITIONS[decision].get(team.status)
+    if target is None:
+        raise Conflict(f"invalid transition: cannot {decision} a team in status {team.status}",
+                       team_status=team.status, decision=decision)
+    before = {"status": team.status}
+    team.status = target
+    team.reviewed_by = ctx.caller.client_id
+    team.reviewed_at = ctx.now
+    team.review_note = note
+    team.updated_at = ctx.now
+    ctx.record_change("team", team.team_no, decision, before, {"status": target}, note=note)
+    ctx.session.flush()
+    return team
+
+
+def team_view(ctx: ServiceContext, team: Team) -> dict[str, Any]:
+    """The team as the API answers: the standard's keys (contact mobile masked unless the
+    caller may see it), the review and timestamps."""
+    full = ctx.caller.pii_full
+    data = dict(team.data or {})
+    unit = data.get("approving_unit")
+    if not full and isinstance(unit, dict) and _looks_mobile(unit.get("phone")):
+        data["approving_unit"] = {**unit, "phone": mask_mobile(unit["phone"])}
+    values = {
+        **data, "team_no": team.team_no, "name": team.name, "team_type": team.team_type,
+        "unit_type": team.unit_type, "uscc": team.uscc, "contact_name": team.contact_name,
+        "contact_mobile": (ctx.vault.decrypt(team.contact_mobile_enc) if full and team.contact_mobile_enc
+                           else team.contact_mobile_masked),
+        "area": team.area_code, "status": team.status, "join_policy": team.join_policy,
+        "parent_team_no": team.parent.team_no if team.parent is not None else None,
+    }
+    view = {key: values[key] for key in TEAM_KEYS if values.get(key) is not None}
+    if data.get("source_team_no"):
+        view["source_team_no"] = data["source_team_no"]
+    view["has_join_password"] = team.join_password_hash is not None
+    view["review"] = {"reviewed_by": team.reviewed_by, "reviewed_at": _iso(team.reviewed_at, ctx),
+                      "note": team.review_note}
+    view["created_at"] = _iso(team.created_at, ctx)
+    view["updated_at"] = _iso(team.updated_at, ctx)
+    return view
+
+
+def get_team_for_read(ctx: ServiceContext, team_no: str) -> Team:
+    ctx.caller.require("team", "read")
+    return get_team(ctx, team_no)
+
+
+def list_teams(ctx: ServiceContext, *, region: str | None = None, status: str | None = None,
+               name: str | None = None, page: int = 1, per_page: int = 20) -> tuple[list[Team], int]:
+    ctx.caller.require("team", "read")
+    stmt = _scoped(select(Team), Team, ctx, region)
+    if status:
+        stmt = stmt.where(Team.status == status)
+    if name:
+        stmt = stmt.where(Team.name.contains(name, autoescape=True))
+    return _page(ctx, stmt, Team.id, page, per_page)
+
+
+# -- membership ---------------------------------------------------------------------------------
+
+MEMBER, APPLIED, REJECTED = "1", "2", "3"
+
+
+def is_member(session: Session, team_id: int, volunteer_id: int) -> bool:
+    """Whether the volunteer is a current member of the team (status 1, not left)."""
+    return session.execute(select(TeamMember.id).where(
+        TeamMember.team_id == team_id, TeamMember.volunteer_id == volunteer_id,
+        TeamMember.status == MEMBER, TeamMember.left_at.is_(None))).first() is not None
+
+
+def _membership_no(team: Team, volunteer: Volunteer) -> str:
+    return f"{team.team_no}/{volunteer.volunteer_no}"
+
+
+def _for_volunteer(ctx: ServiceContext, volunteer: Volunteer) -> bool:
+    return ctx.caller.can("volunteer", "write") and ctx.caller.covers_region(volunteer.area_code)
+
+
+def _for_team(ctx: ServiceContext, team: Team) -> bool:
+    return ctx.caller.can("team", "write") and ctx.caller.covers_team(team.team_no, team.area_code)
+
+
+def _membership(ctx: ServiceContext, team: Team, volunteer: Volunteer,
+                for_update: bool = False) -> TeamMember | None:
+    stmt = select(TeamMember).where(TeamMember.team_id == team.id,
+                                    TeamMember.volunteer_id == volunteer.id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return ctx.session.execute(stmt).scalar_one_or_none()
+
+
+def _member_state(row: TeamMember | None) -> dict[str, Any]:
+    if row is None:
+        return {}
+    return {"status": row.status, "left": row.left_at is not None}
+
+
+def apply_membership(ctx: ServiceContext, team_no: str, volunteer_no: str,
+                     password: Any = None) -> TeamMember:
+    """A volunteer applies to join a team; the team's join policy decides what follows.
+
+    The caller is the volunteer's own system (volunteer write, covering the volunteer) or the
+    team's (team write, covering the team).
+    """
+    team = get_team(ctx, team_no, in_scope=False, for_update=True)
+    volunteer = get_volunteer(ctx, volunteer_no, in_scope=False)
+    if not (_for_volunteer(ctx, volunteer) or _for_team(ctx, team)):
+        raise OutOfScope(f"client {ctx.caller.client_id!r} may act neither for volunteer "
+                         f"{volunteer_no} nor for team {team_no}")
+    if team.status != TEAM_APPROVED:
+        raise Conflict(f"team {team_no} is not approved (status {team.status}); it takes no members",
+                       team_status=team.status)
+    policy = team.join_policy or "1"
+    if policy == "3":
+        raise Conflict(f"team {team_no} accepts no applications (join policy 3)", join_policy=policy)
+    if policy == "4" and not check_password(team.join_password_hash, password):
+        raise Invalid("wrong join password",
+                      [Issue("/password", "team.join_password", "加入密码不正确",
+                             "the team's join password is wrong or missing")])
+    row = _membership(ctx, team, volunteer, for_update=True)
+    if row is not None and row.left_at is None and row.status in (MEMBER, APPLIED):
+        raise Conflict(f"volunteer {volunteer_no} is already "
+                       f"{'a member of' if row.status == MEMBER else 'applying to'} team {team_no}",
+                       membership_status=row.status)
+    before = _member_state(row)
+    status = APPLIED if policy == "1" else MEMBER
+    if row is None:
+        row = TeamMember(team_id=team.id, volunteer_id=volunteer.id)
+        ctx.session.add(row)
+    row.status = status
+    row.applied_at = ctx.now
+    row.decided_at = ctx.now if status == MEMBER else None
+    row.left_at = None
+    ctx.session.flush()
+    ctx.record_change("team_member", _membership_no(team, volunteer),
+                      "join" if status == MEMBER else "apply", before, _member_state(row),
+                      note=f"join policy {policy}")
+    return row
+
+
+def decide_membership(ctx: ServiceContext, team_no: str, volunteer_no: str, decision: str,
+                      note: str | None = None) -> TeamMember:
+    """The team approves or rejects a pending application (status 2)."""
+    ctx.caller.require("team", "write")
+    team = get_team(ctx, team_no, in_scope=False, for_update=True)
+    ctx.caller.require_team(team.team_no, team.area_code)
+    volunteer = get_volunteer(ctx, volunteer_no, in_scope=False)
+    row = _membership(ctx, team, volunteer, for_update=True)
+    if row is None:
+        raise NotFound(f"volunteer {volunteer_no} has not applied to team {team_no}")
+    if row.status != APPLIED or row.left_at is not None:
+        raise Conflict(f"only a pending application can be decided (status {row.status})",
+                       membership_status=row.status)
+    before = _member_state(row)
+    row.status = MEMBER if decision == "approve" else REJECTED
+    row.decided_at = ctx.now
+    ctx.session.flush()
+    ctx.record_change("team_member", _membership_no(team, volunteer), decision, before,
+                      _member_state(row), note=note)
+    return row
+
+
+def leave_membership(ctx: ServiceContext, team_no: str, volunteer_no: str,
+                     note: str | None = None) -> TeamMember:
+    """End a membership (or withdraw an application): the row stays, with ``left_at``."""
+    team = get_team(ctx, team_no, in_scope=False, for_update=True)
+    volunteer = get_volunteer(ctx, volunteer_no, in_scope=False)
+    if not (_for_volunteer(ctx, volunteer) or _for_team(ctx, team)):
+        raise OutOfScope(f"client {ctx.caller.client_id!r} may act neither for volunteer "
+                         f"{volunteer_no} nor for team {team_no}")
+    row = _membership(ctx, team, volunteer, for_update=True)
+    if row is None or row.left_at is not None or row.status not in (MEMBER, APPLIED):
+        raise NotFound(f"volunteer {volunteer_no} is not a member of team {team_no}")
+    before = _member_state(row)
+    row.left_at = ctx.now
+    ctx.session.flush()
+    ctx.record_change("team_member", _membership_no(team, volunteer), "leave", before,
+                      _member_state(row), note=note)
+    return row
+
+
+def list_members(ctx: ServiceContext, team_no: str, *, status: str | None = None,
+                 current: bool | None = None, page: int = 1,
+                 per_page: int = 20) -> tuple[list[TeamMember], int]:
+    """A team's memberships (current and past), for a caller who may read the team."""
+    team = get_team_for_read(ctx, team_no)
+    stmt = select(TeamMember).where(TeamMember.team_id == team.id)
+    if status:
+        stmt = stmt.where(TeamMember.status == status)
+    if current is True:
+        stmt = stmt.where(TeamMember.left_at.is_(None))
+    elif current is False:
+        stmt = stmt.where(TeamMember.left_at.is_not(None))
+    return _page(ctx, stmt, TeamMember.id, page, per_page,
+                 (selectinload(TeamMember.volunteer), selectinload(TeamMember.team)))
+
+
+def membership_view(ctx: ServiceContext, row: TeamMember) -> dict[str, Any]:
+    return {"team_no": row.team.team_no, "volunteer_no": row.volunteer.volunteer_no,
+            "name": row.volunteer.name, "status": row.status,
+            "current_member": row.status == MEMBER and row.left_at is None,
+            "applied_at": _iso(row.applied_at, ctx), "decided_at": _iso(row.decided_at, ctx),
+            "left_at": _iso(row.left_at, ctx)}
