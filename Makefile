@@ -17,9 +17,15 @@ $(STAMP): setup.cfg pyproject.toml
 install: $(STAMP)
 
 ## run: install, migrate the embedded SQLite store and serve on http://$(HOST):$(PORT)
+##      DEMO=1 also loads demo data and turns development tokens on (for the README tour)
 run: install
 	$(BIN)/vgw db upgrade
+ifeq ($(DEMO),1)
+	GATEWAY_DEV_TOKENS=true $(BIN)/vgw demo load
+	GATEWAY_DEV_TOKENS=true $(BIN)/vgw serve --host $(HOST) --port $(PORT)
+else
 	$(BIN)/vgw serve --host $(HOST) --port $(PORT)
+endif
 
 ## test: the whole suite (SQLite and PostgreSQL); CI runs exactly this
 test: install

@@ -163,6 +163,9 @@ def pytest_configure(config):
     """Each process (controller and every xdist worker) logs everything to its own file."""
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    if worker == "main":  # the controller starts first: drop files of earlier runs
+        for stale in LOG_DIR.glob("*.log"):
+            stale.unlink(missing_ok=True)
     handler = logging.FileHandler(LOG_DIR / f"{worker}.log", mode="w", encoding="utf-8")
     handler.setLevel(logging.DEBUG)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))

@@ -40,6 +40,9 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(keys_cmd.signing_keys)
     app.cli.add_command(certificate_cmd.verify_certificate_cmd)
     app.cli.add_command(clients_cmd.clients)
+    from gateway.cli import demo_cmd
+
+    app.cli.add_command(demo_cmd.demo)
 
     from gateway.cli import keys_client_cmd
 
