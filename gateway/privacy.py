@@ -228,7 +228,8 @@ def _load_or_create_key_file(config: Mapping[str, Any]) -> tuple[Path, dict[str,
         stored = _read_key_file(path)
         if str(path) not in _warned_key_files:
             _warned_key_files.add(str(path))
-            log.warning(
+            # Loud once, when the file is made; afterwards every CLI command would repeat it.
+            (log.warning if created else log.info)(
                 "personal-data keys %s %s are in use: back this file up (data encrypted under "
                 "it is lost without it) and set PII_ENCRYPTION_KEYS / PII_INDEX_KEY in production",
                 "generated in" if created else "from the generated key file", path,
