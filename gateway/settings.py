@@ -112,6 +112,13 @@ def _rate_limit(value: str) -> str | None:
         return 'not a rate limit such as "30 per minute" or "5/second; 100/day"'
 
 
+def _client_list(value: str) -> str | None:
+    names = [part.strip() for part in value.split(",")]
+    if value.strip() and (not all(names) or len(set(names)) != len(names)):
+        return "must be client ids separated by commas, each listed once"
+    return None
+
+
 def _storage_uri(value: str) -> str | None:
     return None if "://" in value else 'must be a storage URI such as "memory://" or "redis://host:6379"'
 
@@ -162,6 +169,16 @@ SETTINGS: tuple[Setting, ...] = (
             _non_negative),
     Setting("DEV_TOKENS", bool, False,
             "Accept development bearer tokens (`vgw clients token`). Never in production."),
+    Setting("MAX_PUSH_BYTES", int, 256 * 1024 * 1024,
+            "Largest batch accepted by POST /api/v1/exchange/batches (JSON or NDJSON; spooled to "
+            "a temporary file, never held in memory).", _positive),
+    Setting("SOURCE_PRIORITY", str, "",
+            "Comma-separated client ids, highest priority first: a field a higher-priority source "
+            "provided is not overwritten by a lower one; between equal priorities (and clients not "
+            "listed) the newer source_updated_at wins.", _client_list),
+    Setting("MESSAGE_LOG_RETENTION_DAYS", int, 90,
+            "`vgw log purge` drops message-log bodies older than this; the evidence summary "
+            "(digest, signature, key, counts) stays.", _positive),
     Setting("POPULATION_FILE", str, "",
             "CSV `code,population` of region populations; statistics answer volunteers as a "
             "share of population where a figure exists. Empty: no shares.", _population_file),

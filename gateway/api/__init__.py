@@ -37,6 +37,14 @@ def init_app(app: Flask) -> None:
         api.register_blueprint(module.blp)
     app.register_blueprint(health.bp)
 
+    from gateway.api import exchange
+
+    api.register_blueprint(exchange.blp)  # POST /api/v1/exchange/batches
+
+    from gateway.api import exchange_feed
+
+    api.register_blueprint(exchange_feed.blp)  # GET /api/v1/exchange/changes
+
     from gateway.api import public
 
     public.init_app(app)  # /verify/<no> and /.well-known/jwks.json: no login, rate-limited

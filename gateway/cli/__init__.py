@@ -28,6 +28,13 @@ def cli() -> None:
     pass
 
 
+# `vgw push` / `vgw pull` are clients of a remote gateway: on the root group, so running them
+# never builds the app (no settings, no store).
+from gateway.cli import exchange_cmd  # noqa: E402
+
+exchange_cmd.register(cli)
+
+
 def init_app(app: Flask) -> None:
     from gateway.cli import (certificate_cmd, clients_cmd, config_cmd, db, keys_cmd, pii, serve,
                              validate)
@@ -51,6 +58,10 @@ def init_app(app: Flask) -> None:
     from gateway.cli import stats_cmd
 
     app.cli.add_command(stats_cmd.stats)
+
+    from gateway.cli import log_cmd
+
+    app.cli.add_command(log_cmd.log_group)
 
 
 def main() -> None:

@@ -26,15 +26,25 @@ Each refusal is a 401 problem+json with its own stable ``type`` (:data:`PROBLEMS
 (:class:`gateway.signing.KeyRing`, ``keyid`` = the key's kid, published in the JWK set) over
 ``"@status"``, ``"content-digest"`` and ``"content-type"`` with ``created`` and ``expires``:
 use :func:`signed` on a view or :func:`sign_responses` on a blueprint.
+
+**Streamed bodies.** An endpoint that takes bodies too large to hold in memory (the exchange
+push) calls :func:`verify_streamed_request`: the signature is verified over the header
+fields first (nothing unsigned gets its body read), then the body is spooled to a temporary
+file while it is hashed (:func:`spool_body`), and the Content-Digest is checked against
+those hashes — before the endpoint reads a single record. A streamed answer is signed with
+:func:`streamed_response_headers` from the digest computed while it was written.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
+import hmac
 import re
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+import tempfile
+from dataclasses import dataclass, field
+from typing import IO, Any, Callable, Iterable
 from urllib.parse import quote
 
 import http_sf
@@ -64,13 +74,18 @@ __all__ = [
     "RESPONSE_COMPONENTS",
     "SignatureRejected",
     "SignedRequest",
+    "SpooledBody",
     "current_signature",
+    "digest_matches",
     "nonce_store",
     "sign_response",
     "sign_responses",
     "signed",
+    "spool_body",
+    "streamed_response_headers",
     "target_uri",
     "verify_request",
+    "verify_streamed_request",
 ]
 
 ALGORITHM_CLASSES = {"ed25519": algorithms.ED25519,
@@ -142,6 +157,88 @@ def nonce_store(app: Flask | None = None) -> NonceStore:
         store = app.extensions.setdefault("exchange.nonces",
                                           SqlNonceStore(app.extensions["store.sessionmaker"]))
     return store
+
+
+# -- bodies too large for memory -----------------------------------------------------------------
+
+DIGEST_HASHERS = {"sha-256": hashlib.sha256, "sha-512": hashlib.sha512}
+SPOOL_CHUNK = 1 << 16
+SPOOL_IN_MEMORY = 1 << 20  # bodies up to this size stay in memory; larger ones go to disk
+
+
+@dataclass
+class SpooledBody:
+    """A request body copied to a temporary file, with its size and digests (RFC 9530 names).
+
+    ``sha-256`` is always computed (the message log and idempotency keys use it); ``sha-512``
+    when the request's Content-Digest names it. Close it (or use it as a context manager).
+    """
+
+    file: IO[bytes]
+    size: int
+    digests: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def sha256_hex(self) -> str:
+        return self.digests["sha-256"].hex()
+
+    def matches(self, content_digest: str) -> bool:
+        return digest_matches(content_digest, self.digests)
+
+    def close(self) -> None:
+        self.file.close()
+
+    def __enter__(self) -> "SpooledBody":
+        return self
+
+    def __exit__(self, *_exc: Any) -> None:
+        self.close()
+
+
+def digest_matches(content_digest: str, digests: dict[str, bytes]) -> bool:
+    """Whether every member of a Content-Digest field value equals the computed digest.
+
+    A malformed field, an algorithm other than sha-256/sha-512, or one not in ``digests``
+    does not match.
+    """
+    try:
+        parsed = http_sf.parse(content_digest.encode("latin-1"), tltype="dictionary")
+    except (ValueError, TypeError, UnicodeEncodeError):
+        return False
+    if not parsed:
+        return False
+    for algorithm, (value, _params) in parsed.items():  # type: ignore[union-attr]
+        computed = digests.get(algorithm)
+        if computed is None or not isinstance(value, bytes) or not hmac.compare_digest(value, computed):
+            return False
+    return True
+
+
+def spool_body(req: Request | None = None, *, limit: int | None = None) -> SpooledBody:
+    """Copy the request body to a temporary file in chunks while hashing it (flat memory).
+
+    ``limit`` replaces MAX_CONTENT_LENGTH for this request (Flask ≥ 3.1): a larger body is
+    refused with 413 while it is read. Must be called before anything reads the body.
+    """
+    req = req if req is not None else flask_request
+    if limit is not None:
+        req.max_content_length = limit
+    names = ["sha-256"] + (["sha-512"] if "sha-512" in req.headers.get("Content-Digest", "") else [])
+    hashers = {name: DIGEST_HASHERS[name]() for name in names}
+    out = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+    size = 0
+    try:
+        stream = req.stream
+        while chunk := stream.read(SPOOL_CHUNK):
+            out.write(chunk)
+            size += len(chunk)
+            for hasher in hashers.values():
+                hasher.update(chunk)
+    except BaseException:
+        out.close()
+        raise
+    out.seek(0)
+    return SpooledBody(out, size, {name: h.digest() for name, h in hashers.items()})
 
 
 # -- verifying requests ---------------------------------------------------------------------------
@@ -284,12 +381,17 @@ def _check_components(members: Iterable[tuple[Any, dict]], need_digest: bool) ->
                       missing=missing, required=required)
 
 
-def verify_request(req: Request | None = None) -> Caller:
+def verify_request(req: Request | None = None, *,
+                   spool: Callable[[Request], SpooledBody] | None = None) -> Caller:
     """Verify the request's signature; return the calling client as a Caller or raise 401.
 
     The body is read through ``request.get_data()`` (Flask enforces MAX_CONTENT_LENGTH while
     reading, answering 413 beyond it) and stays cached for the view. On success the caller
     is also put in ``g.caller`` and what was verified in ``g.signed_request``.
+
+    With ``spool`` (see :func:`verify_streamed_request`) the body is never read into memory:
+    the request must cover a Content-Digest; once the signature verifies over the header
+    fields, ``spool(req)`` copies and hashes the body and the digest is checked against it.
     """
     req = req if req is not None else flask_request
     config = current_app.config
@@ -304,12 +406,14 @@ def verify_request(req: Request | None = None) -> Caller:
                       f"{key.key_id!r}, which is {key.algorithm}")
     remember_until = _check_window(params, now, window, skew)
 
-    body = req.get_data(cache=True)
+    # A streamed body is always treated as a body: its digest is required and covered.
+    body = req.get_data(cache=True) if spool is None else None
+    has_body = bool(body) if spool is None else True
     has_digest_field = "Content-Digest" in req.headers
-    if body and not has_digest_field:
+    if has_body and not has_digest_field:
         raise _reject("digest-mismatch", "a request with a body needs a Content-Digest field "
                       "(RFC 9530)")
-    _check_components(members, need_digest=bool(body) or has_digest_field)
+    _check_components(members, need_digest=has_body or has_digest_field)
 
     public_key = client_keys.load_public_key(key.public_key_pem)
     verifier = HTTPMessageVerifier(signature_algorithm=ALGORITHM_CLASSES[key.algorithm],
@@ -324,7 +428,11 @@ def verify_request(req: Request | None = None) -> Caller:
                       ) from None
 
     digest = result.covered_components.get(f'"{DIGEST_COMPONENT}"')
-    if digest is not None:
+    if digest is not None and spool is not None:
+        if not spool(req).matches(digest):
+            raise _reject("digest-mismatch", "Content-Digest does not match the message body "
+                          "(sha-256 or sha-512 of the exact bytes sent)")
+    elif digest is not None:
         try:
             ContentDigest.verify_components(result.covered_components, body)
         except (InvalidSignature, HTTPMessageSignaturesException) as exc:
@@ -350,6 +458,31 @@ def verify_request(req: Request | None = None) -> Caller:
     return g.caller
 
 
+def verify_streamed_request(req: Request | None = None, *,
+                            limit: int | None = None) -> tuple[Caller, SpooledBody]:
+    """:func:`verify_request` for a body that must not be held in memory.
+
+    The signature is verified over the header fields before the body is touched; then the
+    body is spooled and hashed (:func:`spool_body`, ``limit`` bytes at most) and checked
+    against the signed Content-Digest. Returns the caller and the spooled body, which the
+    caller of this function closes.
+    """
+    req = req if req is not None else flask_request
+    spooled: list[SpooledBody] = []
+
+    def spool(r: Request) -> SpooledBody:
+        spooled.append(spool_body(r, limit=limit))
+        return spooled[0]
+
+    try:
+        caller = verify_request(req, spool=spool)
+    except BaseException:
+        for body in spooled:
+            body.close()
+        raise
+    return caller, spooled[0]
+
+
 # -- signing responses ----------------------------------------------------------------------------
 
 @dataclass
@@ -364,20 +497,38 @@ def sign_response(response: Response) -> Response:
     The body is buffered to digest it. Returns the same response object, so it can serve as an
     ``after_request`` function.
     """
-    app = current_app
-    key = app.extensions["signing.keyring"].active
-    body = response.get_data()
-    created = utcnow().replace(microsecond=0)
-    expires = created + dt.timedelta(seconds=app.config["SIGNATURE_WINDOW_SECONDS"])
     message = _ResponseMessage(response.status_code,
                                CaseInsensitiveDict({"Content-Type": response.content_type or ""}))
-    resolver = MappingKeyResolver(public_keys={}, private_keys={key.kid: key.private_key})
-    signer = HTTPMessageSigner(signature_algorithm=algorithms.ED25519, key_resolver=resolver)
-    signer.sign(message, key_id=key.kid, created=created, expires=expires, label=RESPONSE_LABEL,
-                covered_component_ids=RESPONSE_COMPONENTS, body=body)
+    _sign_response_message(message, body=response.get_data())
     for name in ("Content-Digest", "Signature-Input", "Signature"):
         response.headers[name] = message.headers[name]
     return response
+
+
+def streamed_response_headers(status_code: int, content_type: str,
+                              content_digest: str) -> dict[str, str]:
+    """Content-Digest, Signature-Input and Signature for a response whose body is streamed.
+
+    ``content_digest`` is the Content-Digest field value of the exact body that will be sent,
+    computed by the caller while writing it (e.g. ``sha-256=:<base64>:``).
+    """
+    message = _ResponseMessage(status_code, CaseInsensitiveDict({
+        "Content-Type": content_type, "Content-Digest": content_digest}))
+    _sign_response_message(message, body=None)
+    return {name: message.headers[name] for name in ("Content-Digest", "Signature-Input", "Signature")}
+
+
+def _sign_response_message(message: _ResponseMessage, body: bytes | None) -> None:
+    """Sign with the gateway's active key; with ``body`` None the message has its digest."""
+    app = current_app
+    key = app.extensions["signing.keyring"].active
+    created = utcnow().replace(microsecond=0)
+    expires = created + dt.timedelta(seconds=app.config["SIGNATURE_WINDOW_SECONDS"])
+    resolver = MappingKeyResolver(public_keys={}, private_keys={key.kid: key.private_key})
+    signer = HTTPMessageSigner(signature_algorithm=algorithms.ED25519, key_resolver=resolver)
+    signer.sign(message, key_id=key.kid, created=created, expires=expires, label=RESPONSE_LABEL,
+                covered_component_ids=RESPONSE_COMPONENTS, body=body,
+                use_existing_digest=body is None)
 
 
 def signed(view: Callable[..., Any]) -> Callable[..., Any]:

@@ -148,7 +148,8 @@ def publish_project(ctx: ServiceContext, record: Mapping[str, Any],
     ctx.session.add(project)
     ctx.session.flush()
     ctx.record_change("project", project.project_no, "publish", None, _history(project, record),
-                      source_system=project.source_system)
+                      source_system=project.source_system, area=project.area_code,
+                      team_no=team.team_no)
     return project
 
 
@@ -263,7 +264,8 @@ def set_project_status(ctx: ServiceContext, project_no: str, status: str,
         project.status = status
         project.updated_at = ctx.now
         ctx.record_change("project", project.project_no, "status", {"status": old},
-                          {"status": status}, note=note)
+                          {"status": status}, note=note, area=project.area_code,
+                          team_no=project.team.team_no)
         ctx.session.flush()
     return project
 
@@ -535,7 +537,8 @@ def _insert_enrollment(ctx: ServiceContext, project: Project, post: Post, volunt
                               "the volunteer already has an enrolment for this post")]) from None
     ctx.record_change("enrollment", enrollment.enrollment_no, "invite" if invited else "apply", None,
                       {"volunteer_no": volunteer.volunteer_no, "project_no": project.project_no,
-                       "post_no": post.post_no, "status": status})
+                       "post_no": post.post_no, "status": status},
+                      area=project.area_code, team_no=project.team.team_no)
     return enrollment
 
 
@@ -632,7 +635,8 @@ def _change_status(ctx: ServiceContext, enrollment: Enrollment, allowed: frozens
         ctx.session.expire(enrollment.post, ["admitted"])
     ctx.session.expire(enrollment, ["status", "decided_at", "decided_by", "updated_at"])
     ctx.record_change("enrollment", enrollment.enrollment_no, action, {"status": old},
-                      {"status": new}, note=note)
+                      {"status": new}, note=note, area=enrollment.project.area_code,
+                      team_no=enrollment.project.team.team_no)
     return enrollment
 
 

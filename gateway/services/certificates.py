@@ -262,7 +262,7 @@ def issue_certificate(ctx: ServiceContext, volunteer_no: str, team_no: str, peri
         "period_from": period_from.isoformat(), "period_to": period_to.isoformat(),
         "hours": str(total), "issued_on": today.isoformat(), "status": VALID,
         "kid": signed["signature"]["kid"],
-    })
+    }, area=team.area_code, team_no=team.team_no)
     return IssuedCertificate(certificate, code, signed)
 
 
@@ -354,7 +354,8 @@ def revoke_certificate(ctx: ServiceContext, certificate_no: str, reason: str) ->
     certificate.revoked_reason = reason
     ctx.session.flush()
     ctx.record_change(ENTITY, certificate_no, "revoke", before,
-                      {"status": REVOKED, "revoked_reason": reason}, note=reason)
+                      {"status": REVOKED, "revoked_reason": reason}, note=reason,
+                      area=certificate.team.area_code, team_no=certificate.team.team_no)
     return certificate
 
 

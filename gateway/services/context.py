@@ -100,11 +100,17 @@ class ServiceContext:
 
     def record_change(self, entity: str, entity_no: str, action: str,
                       before: Mapping[str, Any] | None = None, after: Mapping[str, Any] | None = None,
-                      note: str | None = None, source_system: str | None = None) -> Change:
-        """Keep who changed what and when; personal fields are masked in the history."""
+                      note: str | None = None, source_system: str | None = None,
+                      area: str | None = None, team_no: str | None = None) -> Change:
+        """Keep who changed what and when; personal fields are masked in the history.
+
+        ``area`` is the changed record's region and ``team_no`` its team (where it has one):
+        the change feed shows the change only to clients whose scope covers them.
+        """
         changes = diff(before or {}, after or {})
         change = Change(entity=entity, entity_no=entity_no, action=action, actor=self.caller.client_id,
-                        source_system=source_system, at=self.now, changes=changes, note=note)
+                        source_system=source_system, at=self.now, changes=changes, note=note,
+                        area_code=area, team_no=team_no)
         self.session.add(change)
         return change
 

@@ -208,7 +208,7 @@ def refresh_totals(ctx: ServiceContext, volunteer: Volunteer) -> None:
         volunteer.total_hours = total
         volunteer.star_level = level
         ctx.record_change("volunteer", volunteer.volunteer_no, "hours_totals", before, after,
-                          note="derived from effective service records")
+                          note="derived from effective service records", area=volunteer.area_code)
 
 
 def _take_effect(ctx: ServiceContext, record: ServiceRecord, project: Project, sign: int) -> None:
@@ -461,7 +461,8 @@ def record_hours(ctx: ServiceContext, record: Mapping[str, Any], *,
     ctx.record_change(ENTITY, row.record_no, "create", None,
                       _history_fields(ctx, row, volunteer.volunteer_no, project.project_no,
                                       project.team.team_no),
-                      source_system=row.source_system)
+                      source_system=row.source_system, area=project.area_code,
+                      team_no=project.team.team_no)
     return row
 
 
@@ -493,7 +494,8 @@ def apply_hours(ctx: ServiceContext, record: Mapping[str, Any]) -> ServiceRecord
     ctx.record_change(ENTITY, row.record_no, "apply", None,
                       _history_fields(ctx, row, volunteer.volunteer_no, project.project_no,
                                       project.team.team_no),
-                      source_system=row.source_system)
+                      source_system=row.source_system, area=project.area_code,
+                      team_no=project.team.team_no)
     return row
 
 
@@ -541,7 +543,8 @@ def approve_hours(ctx: ServiceContext, record_no: str, note: str | None = None) 
     record.decided_by = ctx.caller.client_id
     _take_effect(ctx, record, record.project, +1)
     refresh_totals(ctx, volunteer)
-    ctx.record_change(ENTITY, record.record_no, "approve", before, {"status": record.status}, note=note)
+    ctx.record_change(ENTITY, record.record_no, "approve", before, {"status": record.status}, note=note,
+                      area=record.project.area_code, team_no=record.team.team_no)
     return record
 
 
@@ -554,7 +557,8 @@ def reject_hours(ctx: ServiceContext, record_no: str, note: str | None = None) -
     before = {"status": record.status}
     record.status = REJECTED
     record.decided_by = ctx.caller.client_id
-    ctx.record_change(ENTITY, record.record_no, "reject", before, {"status": record.status}, note=note)
+    ctx.record_change(ENTITY, record.record_no, "reject", before, {"status": record.status}, note=note,
+                      area=record.project.area_code, team_no=record.team.team_no)
     return record
 
 
@@ -596,10 +600,12 @@ def correct_hours(ctx: ServiceContext, record_no: str, correction: Mapping[str, 
     refresh_totals(ctx, volunteer)
     ctx.record_change(ENTITY, original.record_no, "correct",
                       {"status": EFFECTIVE, "superseded_by": None},
-                      {"status": DELETED, "superseded_by": new.record_no}, note=reason)
+                      {"status": DELETED, "superseded_by": new.record_no}, note=reason,
+                      area=project.area_code, team_no=team.team_no)
     ctx.record_change(ENTITY, new.record_no, "create", None,
                       {**_history_fields(ctx, new, volunteer.volunteer_no, project.project_no, team.team_no),
-                       "corrects": original.record_no}, note=reason)
+                       "corrects": original.record_no}, note=reason,
+                      area=project.area_code, team_no=team.team_no)
     return new
 
 
@@ -616,7 +622,8 @@ def delete_hours(ctx: ServiceContext, record_no: str, reason: str) -> ServiceRec
         _take_effect(ctx, record, record.project, -1)
     record.status = DELETED
     refresh_totals(ctx, volunteer)
-    ctx.record_change(ENTITY, record.record_no, "delete", before, {"status": DELETED}, note=reason)
+    ctx.record_change(ENTITY, record.record_no, "delete", before, {"status": DELETED}, note=reason,
+                      area=record.project.area_code, team_no=record.team.team_no)
     return record
 
 
@@ -629,7 +636,8 @@ def dispute_hours(ctx: ServiceContext, record_no: str, reason: str) -> ServiceRe
     if not ctx.caller.covers_region(record.volunteer.area_code):
         raise OutOfScope(f"volunteer of service record {record_no} is outside the region of "
                          f"client {ctx.caller.client_id!r}")
-    ctx.record_change(ENTITY, record.record_no, "dispute", note=reason)
+    ctx.record_change(ENTITY, record.record_no, "dispute", note=reason,
+                      area=record.project.area_code, team_no=record.team.team_no)
     return record
 
 

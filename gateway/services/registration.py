@@ -313,7 +313,7 @@ def _create_volunteer(ctx: ServiceContext, record: dict[str, Any], source_system
     after = _history_record(volunteer_record(ctx, volunteer))
     ctx.record_change("volunteer", volunteer.volunteer_no, "create", {}, after,
                       note=f"source volunteer number {source_no}" if source_no else None,
-                      source_system=source_system)
+                      source_system=source_system, area=volunteer.area_code)
     session.flush()
     return volunteer
 
@@ -356,7 +356,7 @@ def _change_volunteer(ctx: ServiceContext, volunteer: Volunteer, old: dict[str, 
             provenance.pop(key, None)
     volunteer.provenance = provenance
     ctx.record_change("volunteer", volunteer.volunteer_no, action, _history_record(old),
-                      _history_record(new), source_system=source_system)
+                      _history_record(new), source_system=source_system, area=volunteer.area_code)
     return True
 
 
@@ -659,7 +659,7 @@ def register_team(ctx: ServiceContext, record: Any, join_password: Any = None,
     after["status"] = TEAM_PENDING
     ctx.record_change("team", team.team_no, "create", {}, _team_history(after),
                       note=f"source team number {record['team_no']}" if record.get("team_no") else None,
-                      source_system=source_system)
+                      source_system=source_system, area=team.area_code, team_no=team.team_no)
     return team
 
 
@@ -682,7 +682,8 @@ def review_team(ctx: ServiceContext, team_no: str, decision: str, note: str | No
     team.reviewed_at = ctx.now
     team.review_note = note
     team.updated_at = ctx.now
-    ctx.record_change("team", team.team_no, decision, before, {"status": target}, note=note)
+    ctx.record_change("team", team.team_no, decision, before, {"status": target}, note=note,
+                      area=team.area_code, team_no=team.team_no)
     ctx.session.flush()
     return team
 
@@ -808,7 +809,7 @@ def apply_membership(ctx: ServiceContext, team_no: str, volunteer_no: str,
     ctx.session.flush()
     ctx.record_change("team_member", _membership_no(team, volunteer),
                       "join" if status == MEMBER else "apply", before, _member_state(row),
-                      note=f"join policy {policy}")
+                      note=f"join policy {policy}", area=team.area_code, team_no=team.team_no)
     return row
 
 
@@ -830,7 +831,7 @@ def decide_membership(ctx: ServiceContext, team_no: str, volunteer_no: str, deci
     row.decided_at = ctx.now
     ctx.session.flush()
     ctx.record_change("team_member", _membership_no(team, volunteer), decision, before,
-                      _member_state(row), note=note)
+                      _member_state(row), note=note, area=team.area_code, team_no=team.team_no)
     return row
 
 
@@ -849,7 +850,7 @@ def leave_membership(ctx: ServiceContext, team_no: str, volunteer_no: str,
     row.left_at = ctx.now
     ctx.session.flush()
     ctx.record_change("team_member", _membership_no(team, volunteer), "leave", before,
-                      _member_state(row), note=note)
+                      _member_state(row), note=note, area=team.area_code, team_no=team.team_no)
     return row
 
 

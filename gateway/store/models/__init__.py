@@ -3,7 +3,8 @@
 from gateway.store.models.activities import Enrollment, Post, Project
 from gateway.store.models.clients import Client, ClientToken
 from gateway.store.models.common import UTCDateTime, split_region, utcnow
-from gateway.store.models.exchange import ClientKey, RequestNonce
+from gateway.store.models.exchange import (BlobChunk, ClientKey, IdempotencyKey, MessageLog,
+                                            RequestNonce)
 from gateway.store.models.hours import (Certificate, Commendation, Complaint, Evaluation,
                                         ServiceRecord, Training)
 from gateway.store.models.meta import Change, GatewayMeta, NumberSequence
@@ -12,8 +13,9 @@ from gateway.store.models.stats import (HoursProvinceTotal, HoursTotal, Voluntee
                                         VolunteerProvinceCount)
 
 __all__ = [
-    "Certificate", "Change", "Client", "ClientKey", "ClientToken", "Commendation", "Complaint",
-    "Enrollment", "Evaluation", "GatewayMeta", "HoursTotal", "NumberSequence", "Post", "Project",
+    "BlobChunk", "Certificate", "Change", "Client", "ClientKey", "ClientToken", "Commendation", "Complaint",
+    "Enrollment", "Evaluation", "GatewayMeta", "HoursTotal", "IdempotencyKey", "MessageLog",
+    "NumberSequence", "Post", "Project",
     "RequestNonce", "ServiceRecord", "Team", "TeamMember", "Training", "UTCDateTime", "Volunteer",
     "VolunteerCount", "VolunteerSource", "split_region", "utcnow",
     "HoursProvinceTotal", "VolunteerProvinceCount",

@@ -53,6 +53,9 @@ class Project(Timestamps, SourceRef, RegionColumns, Base):
     recruit_password_hash: Mapped[str | None] = mapped_column(String(255))
     description: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    # {"source": client id, "at": ISO time} of the last exchange write (record-level conflict
+    # policy, gateway.exchange.upserts). Migration 0004.
+    provenance: Mapped[dict[str, Any] | None] = mapped_column(Json)
 
     team: Mapped[Team] = relationship()
     posts: Mapped[list["Post"]] = relationship(back_populates="project", cascade="all, delete-orphan",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, String, Text
+from sqlalchemy import BigInteger, FetchedValue, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.store.base import Base
@@ -35,11 +35,18 @@ class Change(Base):
     """One change to one record: who, when, from which source, what changed.
 
     ``changes`` maps each changed field to ``{"old": …, "new": …}``; personal data appears
-    only masked. The id is monotonic, so the table is also the order of changes.
+    only masked. ``area_code`` (the record's region) and ``team_no`` (its team, where it has
+    one) let the change feed (gateway.exchange.feed) filter by a client's scope.
+
+    ``txid`` is the id of the writing transaction on PostgreSQL (a server default,
+    ``pg_current_xact_id()``; migration 0005), NULL on SQLite. Ids are taken at insert but
+    transactions commit in another order, so the feed reads in (txid, id) order below the
+    oldest running transaction instead of by id alone (docs/protocol.md, change feed).
     """
 
     __tablename__ = "changes"
-    __table_args__ = (Index("ix_changes_entity_no", "entity", "entity_no"),)
+    __table_args__ = (Index("ix_changes_entity_no", "entity", "entity_no"),
+                      Index("ix_changes_txid_id", "txid", "id"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     entity: Mapped[str] = mapped_column(String(32))
@@ -50,3 +57,7 @@ class Change(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     changes: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     note: Mapped[str | None] = mapped_column(Text)
+    area_code: Mapped[str | None] = mapped_column(String(18))
+    team_no: Mapped[str | None] = mapped_column(String(32))
+    # Filled by PostgreSQL (server default); never set it from Python.
+    txid: Mapped[int | None] = mapped_column(BigInteger, server_default=FetchedValue())

@@ -46,6 +46,9 @@ class Volunteer(Timestamps, SourceRef, RegionColumns, Base):
     star_level: Mapped[int] = mapped_column(Integer, default=0)
     data: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     provenance: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)  # field -> source system
+    # Set when a source deleted the person through the exchange (gateway.exchange.upserts):
+    # the row and its history stay; an upsert of the person clears it again. Migration 0004.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     sources: Mapped[list["VolunteerSource"]] = relationship(back_populates="volunteer",
                                                             cascade="all, delete-orphan")
@@ -95,6 +98,9 @@ class Team(Timestamps, SourceRef, RegionColumns, Base):
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     review_note: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    # Which source last wrote the record through the exchange, and its time:
+    # {"source": client id, "at": ISO time} (record-level conflict policy). Migration 0004.
+    provenance: Mapped[dict[str, Any] | None] = mapped_column(Json)
 
     parent: Mapped["Team | None"] = relationship(remote_side="Team.id")
 

@@ -1,0 +1,584 @@
+"""The national field-coded format: records keyed by national field codes, both ways.
+
+The national system (全国志愿服务信息系统) names every field by a code — ``albp…`` volunteer
+(table LBP01), ``albe…`` team (LBE01), ``albx…`` project (LBX01) and service time — and
+gives regions as 18-digit area ids padded with zeros (``110105000000000000``). This adapter
+maps such records to the published standard and back, for ``volunteer``, ``team``,
+``project`` and ``service_record``.
+
+One mapping, in one place
+    The mapping is read from the ``x-national-code`` annotations of ``schemas/v1`` (through
+    the :mod:`schemas` package), not written out here: a field of the standard with a
+    national code travels under that code; a nested object's coded members are flattened to
+    top-level codes (a team's ``approving_unit.name`` is ``albe0057``), as the national
+    tables are flat. Fields the standard publishes without a known national code (the
+    central store's numbers ``team_no`` / ``project_no`` / ``record_no``, ``source_id``,
+    ``source_updated_at``, a project's ``posts`` (LBX03) and ``checkin_points``, …) travel in
+    one extension object ``"_vgw"`` in standard form, so that nothing is lost.
+
+Values
+    Region fields (``x-region``): 18-digit area ids; read back to the shortest of 6 / 9 / 12 /
+    18 digits that leaves only zeros (``110105000000000000`` → ``110105``). Date-times: the
+    national ``YYYY-MM-DD HH:MM:SS`` (a space, not ``T``; an offset is kept). Multi-valued
+    codes (service categories, skills, …): comma-separated (``"0001,0017"``). Code values are
+    the national ones already (the standard's code tables were read from the national
+    system), so they pass unchanged; a code no table has is refused (``mapping.unknown_code``)
+    with a pointer to the national field (``/albp0004``).
+
+Target and source
+    The real national system speaks ``POST …/{Service}/query`` with a form field holding
+    SM4-encrypted JSON, which cannot be reached from here; that transport is left for a
+    later step (docs/adapters.md). This adapter reads and writes the same records in a
+    folder (``settings.path``): one JSON file per entity, ``<path>/<entity>.json``::
+
+        {"format": "vgw-national/1", "entity": "volunteer", "table": "LBP01", "seq": 7,
+         "records": {"<native id>": {"seq": 7, "op": "upsert", "native": {"albp0003": …}}}}
+
+    Every change takes the next ``seq``; the cursor is the ``seq`` of the last item read, so
+    a read resumes after it. Writing a record identical to the stored one changes nothing
+    (idempotent). ``path = "memory:<name>"`` keeps the same structure in this process only
+    (tests). One writer at a time; files are replaced atomically.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import re
+import tempfile
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterator
+
+import schemas
+from gateway.adapter import (Adapter, AdapterError, CheckResult, Issue, MappingError, NativeItem,
+                             Page, WriteResult, pointer)
+
+EXT = "_vgw"
+"""The key of the extension object carrying standard fields without a national code."""
+
+ENTITIES = ("volunteer", "team", "project", "service_record")
+FORMAT = "vgw-national/1"
+
+# The identity of a record in the national store, by entity: the first present of these
+# standard keys (a volunteer without any falls back to a digest of their document).
+_IDENTITY = {
+    "volunteer": ("volunteer_no", "source_id"),
+    "team": ("team_no", "source_id"),
+    "project": ("project_no", "source_id"),
+    "service_record": ("record_no", "source_id"),
+}
+
+_AREA_RE = re.compile(r"^[0-9]{18}$")
+_SHORT_AREA_RE = re.compile(r"^[0-9]{6}([0-9]{3}([0-9]{3})?)?$")
+_NATIONAL_DT_RE = re.compile(
+    r"^([0-9]{4}-[0-9]{2}-[0-9]{2})[ T]([0-9]{2}:[0-9]{2}:[0-9]{2}(Z|[+-][0-9]{2}:[0-9]{2})?)$")
+
+_memory: dict[str, dict[str, dict]] = {}
+_memory_lock = threading.Lock()
+
+
+# -- the mapping, derived from the schemas -----------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One coded field: where it sits in the standard record and how its value converts."""
+
+    path: tuple[str, ...]      # ("name",) or ("approving_unit", "name")
+    code: str                  # "albp0003"
+    kind: str                  # region | datetime | codes | code | number | integer | boolean | string | list
+    enum: frozenset[str] | None
+    title: str
+
+
+@dataclass(frozen=True)
+class Mapping:
+    entity: str
+    table: str | None
+    fields: tuple[Field, ...]
+    by_path: dict[tuple[str, ...], Field]
+    by_code: dict[str, Field]
+    required: tuple[str, ...]         # required top-level standard keys
+    properties: dict[str, dict]       # the schema's top-level properties
+
+
+def _kind(prop: dict) -> tuple[str, frozenset[str] | None]:
+    if prop.get("x-region"):
+        return "region", None
+    if prop.get("x-format") == "local-date-time":
+        return "datetime", None
+    if prop.get("type") == "array":
+        items = prop.get("items", {})
+        if items.get("type") == "string":
+            return "codes", frozenset(items["enum"]) if "enum" in items else None
+        return "list", None
+    if "enum" in prop:
+        return "code", frozenset(prop["enum"])
+    return prop.get("type", "string"), None
+
+
+@lru_cache(maxsize=None)
+def mapping(entity: str) -> Mapping:
+    """The national mapping of ``entity``, read from its schema's ``x-national-code``s."""
+    if entity not in ENTITIES:
+        raise AdapterError(f"the national adapter does not handle {entity!r}")
+    schema = schemas.load_schema("1", entity)
+    fields: list[Field] = []
+    for key, prop in schema["properties"].items():
+        if "x-national-code" in prop:
+            kind, enum = _kind(prop)
+            fields.append(Field((key,), prop["x-national-code"], kind, enum, prop.get("title", key)))
+        elif prop.get("type") == "object":
+            for sub, subprop in prop.get("properties", {}).items():
+                if "x-national-code" in subprop:
+                    kind, enum = _kind(subprop)
+                    fields.append(Field((key, sub), subprop["x-national-code"], kind, enum,
+                                        subprop.get("title", sub)))
+    by_code = {f.code: f for f in fields}
+    if len(by_code) != len(fields):
+        raise AdapterError(f"{entity}: a national code is used twice in the schema")
+    return Mapping(entity, schema.get("x-national-table"), tuple(fields),
+                   {f.path: f for f in fields}, by_code, tuple(schema.get("required", ())),
+                   schema["properties"])
+
+
+# -- value conversions -----------------------------------------------------------------
+
+def area_to_national(code: str) -> str:
+    """A region code of 6, 9, 12 or 18 digits as an 18-digit national area id."""
+    return code.ljust(18, "0")
+
+
+def area_from_national(area: str) -> str:
+    """An 18-digit national area id as the shortest region code (6 / 9 / 12 / 18 digits)."""
+    for size in (6, 9, 12):
+        if set(area[size:]) <= {"0"}:
+            return area[:size]
+    return area
+
+
+def _messages_unknown_code(code: str, value: Any, title: str) -> tuple[str, str]:
+    return (f"字段 {code}（{title}）的代码值「{value}」不在代码表中",
+            f"{code} ({title}): code {value!r} is not in its code table")
+
+
+def _to_std_value(f: Field, value: Any, ptr: str, issues: list[Issue]) -> Any:
+    """A national value as the standard's (``_MISSING`` when empty), or an issue."""
+    if value is None:
+        return _MISSING
+    if f.kind == "codes":
+        if isinstance(value, str):
+            items = [v.strip() for v in value.split(",")] if value.strip() else []
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            items = list(value)
+        else:
+            issues.append(Issue(ptr, "mapping.invalid", f"字段 {f.code}（{f.title}）应为逗号分隔的代码",
+                                f"{f.code} ({f.title}): expected comma-separated codes"))
+            return _MISSING
+        bad = [v for v in items if f.enum is not None and v not in f.enum]
+        if bad:
+            issues.append(Issue(ptr, "mapping.unknown_code", *_messages_unknown_code(f.code, bad[0], f.title)))
+            return _MISSING
+        return items
+    if value == "":
+        return _MISSING
+    if f.kind == "region":
+        text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+        if isinstance(text, str) and _AREA_RE.match(text):
+            return area_from_national(text)
+        if isinstance(text, str) and _SHORT_AREA_RE.match(text):
+            return text
+        issues.append(Issue(ptr, "mapping.invalid", f"字段 {f.code}（{f.title}）不是18位区划代码",
+                            f"{f.code} ({f.title}): not an 18-digit area id"))
+        return _MISSING
+    if f.kind == "datetime":
+        match = _NATIONAL_DT_RE.match(value) if isinstance(value, str) else None
+        if not match:
+            issues.append(Issue(ptr, "mapping.invalid",
+                                f"字段 {f.code}（{f.title}）应为“年-月-日 时:分:秒”",
+                                f"{f.code} ({f.title}): expected 'YYYY-MM-DD HH:MM:SS'"))
+            return _MISSING
+        return f"{match.group(1)}T{match.group(2)}"
+    if f.kind == "code":
+        text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+        if isinstance(text, str) and f.enum is not None and text not in f.enum:
+            padded = text.zfill(2)
+            if padded in f.enum and text.isdigit():
+                return padded            # a code stored as a number lost its leading zero
+            issues.append(Issue(ptr, "mapping.unknown_code", *_messages_unknown_code(f.code, text, f.title)))
+            return _MISSING
+        if not isinstance(text, str):
+            issues.append(Issue(ptr, "mapping.invalid", f"字段 {f.code}（{f.title}）应为代码文本",
+                                f"{f.code} ({f.title}): expected a code as text"))
+            return _MISSING
+        return text
+    if f.kind in ("number", "integer"):
+        if isinstance(value, str):
+            try:
+                number = float(value)
+            except ValueError:
+                number = None
+            if number is not None and (f.kind == "number" or number.is_integer()):
+                return int(number) if number.is_integer() and f.kind == "integer" else number
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            return value
+        issues.append(Issue(ptr, "mapping.invalid", f"字段 {f.code}（{f.title}）应为数值",
+                            f"{f.code} ({f.title}): expected a number"))
+        return _MISSING
+    if f.kind == "string":
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        if not isinstance(value, str):
+            issues.append(Issue(ptr, "mapping.invalid", f"字段 {f.code}（{f.title}）应为文本",
+                                f"{f.code} ({f.title}): expected text"))
+            return _MISSING
+    return value
+
+
+def _from_std_value(f: Field, value: Any, ptr: str, issues: list[Issue]) -> Any:
+    if f.kind == "codes":
+        if not isinstance(value, list) or not all(isinstance(v, str) and "," not in v for v in value):
+            issues.append(Issue(ptr, "mapping.invalid", f"{f.title}应为代码数组",
+                                f"{ptr[1:]}: expected an array of codes"))
+            return _MISSING
+        bad = [v for v in value if f.enum is not None and v not in f.enum]
+        if bad:
+            issues.append(Issue(ptr, "mapping.unknown_code", f"{f.title}的代码值「{bad[0]}」不在代码表中",
+                                f"{ptr[1:]}: code {bad[0]!r} is not in its code table"))
+            return _MISSING
+        return ",".join(value)
+    if f.kind == "region":
+        if not (isinstance(value, str) and (_SHORT_AREA_RE.match(value) or _AREA_RE.match(value))):
+            issues.append(Issue(ptr, "mapping.invalid", f"{f.title}不是6、9、12或18位区划代码",
+                                f"{ptr[1:]}: not a region code of 6, 9, 12 or 18 digits"))
+            return _MISSING
+        return area_to_national(value)
+    if f.kind == "datetime":
+        if not (isinstance(value, str) and _NATIONAL_DT_RE.match(value)):
+            issues.append(Issue(ptr, "mapping.invalid", f"{f.title}应为本地日期时间",
+                                f"{ptr[1:]}: expected a local date-time"))
+            return _MISSING
+        return value.replace("T", " ", 1)
+    if f.kind == "code" and f.enum is not None and value not in f.enum:
+        issues.append(Issue(ptr, "mapping.unknown_code", f"{f.title}的代码值「{value}」不在代码表中",
+                            f"{ptr[1:]}: code {value!r} is not in its code table"))
+        return _MISSING
+    return value
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+_MISSING: Any = _Missing()
+
+
+def _get(record: dict, path: tuple[str, ...]) -> Any:
+    node: Any = record
+    for step in path:
+        if not isinstance(node, dict) or step not in node:
+            return _MISSING
+        node = node[step]
+    return node
+
+
+def _set(record: dict, path: tuple[str, ...], value: Any) -> None:
+    node = record
+    for step in path[:-1]:
+        node = node.setdefault(step, {})
+    node[path[-1]] = value
+
+
+def _merge(into: dict, extra: dict) -> None:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = copy.deepcopy(value)
+
+
+def to_standard(entity: str, native: dict[str, Any]) -> dict[str, Any]:
+    """A national record as a standard one (:class:`MappingError` with native pointers)."""
+    m = mapping(entity)
+    if not isinstance(native, dict):
+        raise MappingError([Issue("", "mapping.invalid", "记录应为对象", "a record must be an object")])
+    issues: list[Issue] = []
+    record: dict[str, Any] = {}
+    for f in m.fields:
+        if f.code not in native:
+            continue
+        value = _to_std_value(f, native[f.code], pointer(f.code), issues)
+        if value is not _MISSING:
+            _set(record, f.path, value)
+    ext = native.get(EXT)
+    if ext is not None:
+        if not isinstance(ext, dict):
+            issues.append(Issue(pointer(EXT), "mapping.invalid", f"{EXT} 应为对象",
+                                f"{EXT} must be an object"))
+        else:
+            for key, value in ext.items():
+                if key not in m.properties or (key,) in m.by_path:
+                    issues.append(Issue(pointer(EXT, key), "mapping.unknown_field",
+                                        f"扩展字段「{key}」不是数据规范中的无国标代码字段",
+                                        f"{EXT}.{key} is not a standard field without a national code"))
+                elif isinstance(value, dict) and isinstance(record.get(key), dict):
+                    _merge(record[key], value)
+                else:
+                    record[key] = copy.deepcopy(value)
+    for key in m.required:
+        if key in record:
+            continue
+        f = m.by_path.get((key,))
+        where = pointer(f.code) if f else pointer(EXT, key)
+        if not any(i.pointer == where for i in issues):
+            title = f.title if f else m.properties[key].get("title", key)
+            issues.append(Issue(where, "mapping.missing", f"缺少必填字段 {where[1:]}（{title}）",
+                                f"required field {where[1:]} ({key}) is missing"))
+    if issues:
+        raise MappingError(issues)
+    return record
+
+
+def from_standard(entity: str, record: dict[str, Any]) -> dict[str, Any]:
+    """A standard record as a national one (:class:`MappingError` with standard pointers)."""
+    m = mapping(entity)
+    if not isinstance(record, dict):
+        raise MappingError([Issue("", "mapping.invalid", "记录应为对象", "a record must be an object")])
+    issues: list[Issue] = []
+    native: dict[str, Any] = {}
+    for f in m.fields:
+        value = _get(record, f.path)
+        if value is _MISSING or value is None:
+            continue
+        value = _from_std_value(f, value, pointer(*f.path), issues)
+        if value is not _MISSING:
+            native[f.code] = value
+    ext: dict[str, Any] = {}
+    for key, value in record.items():
+        if key not in m.properties:
+            issues.append(Issue(pointer(key), "mapping.unknown_field", f"「{key}」不是数据规范中的字段",
+                                f"{key} is not a field of the standard"))
+        elif (key,) in m.by_path:
+            continue
+        elif isinstance(value, dict) and any(f.path[0] == key for f in m.fields):
+            rest = {k: copy.deepcopy(v) for k, v in value.items() if (key, k) not in m.by_path}
+            if rest or not value:
+                ext[key] = rest
+        else:
+            ext[key] = copy.deepcopy(value)
+    for key in m.required:
+        if key not in record:
+            issues.append(Issue(pointer(key), "mapping.missing", f"缺少必填字段「{key}」",
+                                f"required field {key} is missing"))
+    if issues:
+        raise MappingError(issues)
+    if ext:
+        native[EXT] = ext
+    return native
+
+
+def native_id(entity: str, record: dict[str, Any]) -> str | None:
+    """The store's id of a STANDARD record (``None`` when it has no identity)."""
+    for key in _IDENTITY[entity]:
+        value = record.get(key)
+        if isinstance(value, str) and value:
+            return value if key != "source_id" else f"src:{value}"
+    if entity == "volunteer" and record.get("id_type") and record.get("id_number"):
+        digest = hashlib.sha256(f"{record['id_type']}|{record['id_number']}".encode()).hexdigest()
+        return f"id:{digest[:32]}"
+    return None
+
+
+def native_id_of_native(entity: str, native: dict[str, Any]) -> str:
+    """The store's id of a NATIVE record, mapped or not (a content digest as the last resort)."""
+    m = mapping(entity)
+    probe: dict[str, Any] = {}
+    ext = native.get(EXT) if isinstance(native.get(EXT), dict) else {}
+    for key in (*_IDENTITY[entity], "id_type", "id_number"):
+        f = m.by_path.get((key,))
+        value = native.get(f.code) if f else ext.get(key)
+        if isinstance(value, str) and value:
+            probe[key] = value
+    found = native_id(entity, probe)
+    if found:
+        return found
+    digest = hashlib.sha256(json.dumps(native, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    return f"doc:{digest[:32]}"
+
+
+# -- the store ---------------------------------------------------------------------------
+
+class _Store:
+    """The records of one entity, in a JSON file or in this process's memory."""
+
+    def __init__(self, path: str, entity: str):
+        self.entity = entity
+        self.memory = path.startswith("memory:")
+        self.key = path[len("memory:"):] if self.memory else None
+        self.file = None if self.memory else Path(path) / f"{entity}.json"
+
+    def load(self) -> dict[str, Any]:
+        empty = {"format": FORMAT, "entity": self.entity, "table": mapping(self.entity).table,
+                 "seq": 0, "records": {}}
+        if self.memory:
+            with _memory_lock:
+                data = _memory.get(self.key, {}).get(self.entity)
+                return copy.deepcopy(data) if data is not None else empty
+        try:
+            with self.file.open(encoding="utf-8") as fh:
+                data = json.load(fh)
+        except FileNotFoundError:
+            return empty
+        except (OSError, ValueError) as err:
+            raise AdapterError(f"cannot read {self.file.name}: {err}") from err
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise AdapterError(f"{self.file.name} is not a {FORMAT} file")
+        return data
+
+    def save(self, data: dict[str, Any]) -> None:
+        if self.memory:
+            with _memory_lock:
+                _memory.setdefault(self.key, {})[self.entity] = copy.deepcopy(data)
+            return
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.entity}.", suffix=".tmp", dir=self.file.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(data, fh, ensure_ascii=False, indent=1)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.file)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def _parse_cursor(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    if not (isinstance(cursor, str) and cursor.isdigit()):
+        raise AdapterError(f"not a national adapter cursor: {cursor!r}")
+    return int(cursor)
+
+
+class NationalAdapter(Adapter):
+    """Records in the national field-coded format, in a folder of JSON files."""
+
+    name = "national"
+    entities = ENTITIES
+    settings_schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "national adapter settings",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["path"],
+        "properties": {
+            "path": {
+                "type": "string", "minLength": 1,
+                "description": "Folder of the national-format JSON files (one per entity), "
+                               "or memory:<name> for a store in this process (tests).",
+            },
+        },
+    }
+
+    def _store(self, entity: str) -> _Store:
+        self.require_entity(entity)
+        return _Store(self.settings["path"], entity)
+
+    def check(self) -> CheckResult:
+        path = self.settings["path"]
+        if path.startswith("memory:"):
+            return CheckResult(True, f"in-memory store {path[7:]!r}")
+        folder = Path(path)
+        if folder.is_dir():
+            if os.access(folder, os.R_OK | os.W_OK | os.X_OK):
+                return CheckResult(True, f"folder {folder} is readable and writable")
+            return CheckResult(False, f"folder {folder} is not readable and writable")
+        if folder.exists():
+            return CheckResult(False, f"{folder} is not a folder")
+        parent = folder.parent
+        if parent.is_dir() and os.access(parent, os.W_OK | os.X_OK):
+            return CheckResult(True, f"folder {folder} will be created on the first write")
+        return CheckResult(False, f"folder {folder} does not exist")
+
+    def read(self, entity: str, cursor: str | None, page_size: int) -> Page:
+        after = _parse_cursor(cursor)
+        if page_size < 1:
+            raise AdapterError("page_size must be at least 1")
+        data = self._store(entity).load()
+        newer = sorted(((e["seq"], rid, e) for rid, e in data["records"].items() if e["seq"] > after),
+                       key=lambda t: t[0])
+        chunk = newer[:page_size]
+        items = [NativeItem(native=e["native"], source_id=rid, op=e.get("op", "upsert"),
+                            location=f"{entity}.json#{seq}") for seq, rid, e in chunk]
+        next_cursor = str(chunk[-1][0]) if chunk else cursor
+        return Page(items, next_cursor, len(newer) > page_size)
+
+    def to_standard(self, entity: str, native: dict[str, Any]) -> dict[str, Any]:
+        self.require_entity(entity)
+        return to_standard(entity, native)
+
+    def from_standard(self, entity: str, record: dict[str, Any]) -> dict[str, Any]:
+        self.require_entity(entity)
+        return from_standard(entity, record)
+
+    def write(self, entity: str, records: list[dict[str, Any]]) -> list[WriteResult]:
+        store = self._store(entity)
+        data = store.load()
+        results: list[WriteResult] = []
+        changed = False
+        for record in records:
+            try:
+                native = from_standard(entity, record)
+            except MappingError as err:
+                results.append(WriteResult(False, None, err.issues))
+                continue
+            rid = native_id(entity, record)
+            if rid is None:
+                key = _IDENTITY[entity][0]
+                results.append(WriteResult(False, None, [Issue(
+                    pointer(key), "mapping.missing", f"记录没有标识（{key} 或 source_id）",
+                    f"the record has no identity ({key} or source_id)")]))
+                continue
+            entry = data["records"].get(rid)
+            if entry is None or entry.get("op") != "upsert" or entry.get("native") != native:
+                data["seq"] += 1
+                data["records"][rid] = {"seq": data["seq"], "op": "upsert", "native": native}
+                changed = True
+            results.append(WriteResult(True, rid, []))
+        if changed:
+            store.save(data)
+        return results
+
+    # -- for exports and tests: records already in the national format ------------------
+
+    def put_native(self, entity: str, natives: list[dict[str, Any]], op: str = "upsert") -> list[str]:
+        """Store national records as they are (an export from the national system); ids."""
+        store = self._store(entity)
+        data = store.load()
+        ids = []
+        for native in natives:
+            rid = native_id_of_native(entity, native)
+            data["seq"] += 1
+            data["records"][rid] = {"seq": data["seq"], "op": op, "native": copy.deepcopy(native)}
+            ids.append(rid)
+        store.save(data)
+        return ids
+
+    def iter_natives(self, entity: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every stored record ``(id, native)`` (deleted ones excluded), in change order."""
+        data = self._store(entity).load()
+        for rid, entry in sorted(data["records"].items(), key=lambda t: t[1]["seq"]):
+            if entry.get("op") == "upsert":
+                yield rid, entry["native"]
+
+
+def forget_memory(name: str) -> None:
+    """Drop the in-memory store ``memory:<name>`` (tests)."""
+    with _memory_lock:
+        _memory.pop(name, None)

@@ -1,0 +1,889 @@
+"""Spreadsheets: xlsx and csv files dropped in a folder, one entity per source.
+
+Many small teams keep their volunteers and service hours in spreadsheets and upload them in
+batches. A spreadsheet source names a folder, the entity its rows hold, and how the
+sheet's (Chinese) headers map to the standard's keys::
+
+    {"folder": "/srv/vgw/drop/chaoyang", "entity": "volunteer",
+     "columns": {"姓名": "name", "证件类型": "id_type", "证件号码": "id_number",
+                 "性别": "gender", "手机号码": "mobile", "监护人姓名": "guardian.name"},
+     "values": {"gender": {"男": "1", "女": "2", "M": "1", "F": "2"}},
+     "sheet": "志愿者", "header_row": 2}
+
+Reading
+    Files matching ``patterns`` (``*.xlsx`` and ``*.csv``; Excel's ``~$`` lock files and
+    hidden files are ignored) are read in name order. xlsx is streamed with openpyxl in
+    read-only mode; csv is utf-8 (with or without BOM) or, failing that, GB18030 (what Excel
+    on a Chinese Windows writes), or the ``encoding`` setting. Each row after the header
+    becomes one :class:`~gateway.adapter.NativeItem`: ``native`` is ``{header: cell value}``
+    (every column of the sheet, plus ``_file``, ``_row`` and ``_columns`` — the column
+    letter of each mapped header, for error messages), ``location`` is ``"row 12"`` and
+    ``source_id`` the row's ``key`` (below) or ``"<file>#<row>"``. Blank rows are skipped.
+    A file that cannot be opened (damaged, no such sheet, none of the configured headers)
+    becomes one item that ``to_standard`` refuses (``mapping.unreadable_file``), so one bad
+    upload never blocks the others.
+
+    The cursor (opaque JSON text) holds the files already read — name and a digest of the
+    content, so a file replaced by a new version is read again and an unchanged one never
+    is — and the file and row reached in the current one. A new file is picked up whatever
+    its name.
+
+Mapping
+    ``columns`` maps headers to standard keys; ``a.b`` reaches a member of an object
+    (``guardian.name``, ``contact.mobile``); arrays of objects (a project's posts) cannot
+    be mapped. Values are converted by the key's type in the published schema:
+
+    - codes: ``values`` first, then the code table's own Chinese labels (``男`` → ``1``,
+      ``汉族`` → ``01``), then the code itself; a code that lost its leading zero in Excel
+      (``1`` for ``01``) is restored; several codes in one cell are separated by
+      ``,``/``，``/``、``/``;``;
+    - dates and date-times: Excel dates, ``2024-05-01``, ``2024/5/1``, ``2024年5月1日``,
+      ``2024-05-01 09:00[:00]``; numbers: number cells or text; yes/no: ``是``/``否``,
+      ``true``/``false``, ``1``/``0``;
+    - text typed as a number (a mobile number) is taken as its digits; an 18-digit ID number
+      stored as a number has lost digits in Excel and is refused (format the column as text).
+
+    Every problem is reported with the row and the column: pointer ``/证件号码`` into the
+    native record, message ``第12行 C列（证件号码）：…`` / ``row 12, column C (证件号码): …``.
+
+Writing (the adapter is writable)
+    ``write`` keeps one file, ``write_file`` (default ``<entity>.xlsx``; ``.csv`` written
+    as utf-8 with BOM), in the folder: a record whose ``key`` (default: the entity's own
+    number, ``volunteer_no`` / ``record_no`` …, else ``source_id``) is already in the file
+    replaces that row,
+    a new one is appended, and the file is rewritten atomically only when something changed
+    — so writing the same records twice leaves one row each. Codes are written as their
+    Chinese label when the label reads back to the same code (``write_labels``), fields the
+    mapping has no column for are left out, text cells are stored as text (never formulas).
+    Empty lists and empty objects have no cell: they read back as absent.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import json
+import os
+import re
+import tempfile
+import warnings
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from fnmatch import fnmatch
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterator
+
+import schemas
+from gateway.adapter import (Adapter, AdapterError, AdapterSettingsError, CheckResult, Issue,
+                             MappingError, NativeItem, Page, WriteResult, pointer)
+
+# Entities whose records are flat enough for a sheet (the certificate is issued, not kept).
+ENTITIES = tuple(n for n in schemas.schema_names("1") if n not in ("batch", "certificate"))
+
+_SEPARATORS = re.compile(r"[,，、;；\n]")
+_DATE_RE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
+_DATE8_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_DT_RE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?"
+                    r"(Z|[+-]\d{2}:\d{2})?$")
+_TRUE = {"是", "true", "yes", "y", "1", "√", "✓"}
+_FALSE = {"否", "false", "no", "n", "0", "×", "✗"}
+_SENSITIVE_KEYS = {"id_number", "mobile"}
+_META = ("_file", "_row", "_columns", "_error")
+_MAX_EXACT_FLOAT = 2 ** 53
+
+
+# -- fields and their types, from the schema --------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    key: str                          # "name" or "guardian.name"
+    path: tuple[str, ...]
+    kind: str                         # code | codes | number | integer | boolean | date | datetime | string
+    table: str | None                 # code table name
+    enum: frozenset[str] | None
+    title: str
+
+
+def _field(entity: str, key: str) -> Field | str:
+    """The field a column maps to, or why it cannot be mapped."""
+    schema = schemas.load_schema("1", entity)
+    path = tuple(key.split("."))
+    node: dict = schema
+    for step in path:
+        props = node.get("properties") if node.get("type") == "object" else None
+        if not props or step not in props:
+            return f"{key!r} is not a field of {entity}"
+        node = props[step]
+    kind, table, enum = "string", None, None
+    if node.get("type") == "array":
+        items = node.get("items", {})
+        if items.get("type") != "string":
+            return f"{key!r} is a list of objects, which has no single cell"
+        kind, table = "codes", items.get("x-code-table")
+        enum = frozenset(items["enum"]) if "enum" in items else None
+    elif node.get("type") == "object":
+        return f"{key!r} is an object: map its members ({key}.name …)"
+    elif "enum" in node:
+        kind, table, enum = "code", node.get("x-code-table"), frozenset(node["enum"])
+    elif node.get("type") in ("number", "integer", "boolean"):
+        kind = node["type"]
+    elif node.get("format") == "date":
+        kind = "date"
+    elif node.get("x-format") == "local-date-time":
+        kind = "datetime"
+    return Field(key, path, kind, table, enum, node.get("title", key))
+
+
+@lru_cache(maxsize=None)
+def _labels(table: str | None) -> tuple[dict[str, str], dict[str, str]]:
+    """(label → code, code → label) of a code table; an ambiguous label reads as the
+    longest code (``军官证`` → ``06``, not the legacy ``6``)."""
+    if not table:
+        return {}, {}
+    try:
+        codes = schemas.code_table(table)
+    except FileNotFoundError:
+        return {}, {}
+    by_label: dict[str, str] = {}
+    for code, label in sorted(codes.items(), key=lambda kv: len(kv[0])):
+        by_label[label] = code
+    return by_label, dict(codes)
+
+
+def column_letter(index: int) -> str:
+    """1 → A, 27 → AA."""
+    letters = ""
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+# -- cells ---------------------------------------------------------------------------------
+
+def _cell_json(value: Any) -> Any:
+    """A cell value as JSON: dates and times as text, everything else as it is."""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, time):
+        return value.strftime("%H:%M:%S")
+    if isinstance(value, str):
+        return value.strip()
+    return value
+
+
+def _excel_serial(value: float) -> datetime | None:
+    if 1 <= value < 2958466:
+        from openpyxl.utils.datetime import from_excel
+        try:
+            result = from_excel(value)
+        except (ValueError, OverflowError):
+            return None
+        return result if isinstance(result, datetime) else datetime.combine(result, time())
+    return None
+
+
+class _Problem(Exception):
+    def __init__(self, rule: str, zh: str, en: str):
+        self.rule, self.zh, self.en = rule, zh, en
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _code(f: Field, value: Any, values: dict[str, str]) -> str:
+    if _is_number(value):
+        if isinstance(value, float) and not value.is_integer():
+            raise _Problem("mapping.unknown_code", f"「{value}」不是{f.title}的代码",
+                           f"{value!r} is not a code of {f.key}")
+        value = str(int(value))
+    text = str(value).strip()
+    if text in values:
+        return values[text]
+    by_label, _ = _labels(f.table)
+    if f.enum is None or text in f.enum:
+        return text
+    if text in by_label:
+        return by_label[text]
+    if text.isdigit():
+        for width in (2, 3, 4):
+            if text.zfill(width) in f.enum:
+                return text.zfill(width)   # Excel dropped the leading zero
+    raise _Problem("mapping.unknown_code", f"「{text}」不是{f.title}的代码或名称",
+                   f"{text!r} is not a code or label of {f.key}")
+
+
+def _to_std(f: Field, value: Any, values: dict[str, str]) -> Any:
+    """A cell's value as the standard's; raises :class:`_Problem`."""
+    if f.kind == "code":
+        return _code(f, value, values)
+    if f.kind == "codes":
+        if _is_number(value):
+            value = str(int(value)) if float(value).is_integer() else str(value)
+        parts = [p.strip() for p in _SEPARATORS.split(str(value))]
+        return [_code(f, p, values) for p in parts if p]
+    if f.kind in ("number", "integer"):
+        number: float | int | None = None
+        if _is_number(value):
+            number = value
+        elif isinstance(value, str):
+            try:
+                number = float(value.replace(",", ""))
+            except ValueError:
+                number = None
+            if number is not None and number.is_integer() and "." not in value:
+                number = int(number)
+        if number is None or (f.kind == "integer" and not float(number).is_integer()):
+            raise _Problem("mapping.invalid", f"{f.title}应为{'整数' if f.kind == 'integer' else '数值'}",
+                           f"{f.key} must be {'an integer' if f.kind == 'integer' else 'a number'}")
+        return int(number) if f.kind == "integer" else number
+    if f.kind == "boolean":
+        if isinstance(value, bool):
+            return value
+        text = str(int(value) if _is_number(value) else value).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise _Problem("mapping.invalid", f"{f.title}应为“是”或“否”", f"{f.key} must be yes or no")
+    if f.kind == "date":
+        if _is_number(value):
+            serial = _excel_serial(float(value))
+            if serial is not None:
+                return serial.date().isoformat()
+        text = str(value).strip()
+        match = _DATE_RE.match(text) or _DATE8_RE.match(text)
+        if match is None:
+            dt = _DT_RE.match(text)
+            if dt and int(dt.group(4)) == 0 and dt.group(5) == "00" and (dt.group(6) or "00") == "00":
+                match = dt                 # an Excel date cell: midnight
+        if match:
+            try:
+                return date(int(match.group(1)), int(match.group(2)), int(match.group(3))).isoformat()
+            except ValueError:
+                pass
+        raise _Problem("mapping.invalid", f"{f.title}不是有效日期（如 2024-05-01）",
+                       f"{f.key} is not a valid date (e.g. 2024-05-01)")
+    if f.kind == "datetime":
+        if _is_number(value):
+            serial = _excel_serial(float(value))
+            if serial is not None:
+                return serial.replace(microsecond=0).isoformat()
+        match = _DT_RE.match(str(value).strip())
+        if match:
+            y, mo, d, h, mi, s, tz = match.groups()
+            try:
+                moment = datetime(int(y), int(mo), int(d), int(h), int(mi), int(s or 0))
+            except ValueError:
+                moment = None
+            if moment is not None:
+                return moment.isoformat() + (tz or "")
+        raise _Problem("mapping.invalid", f"{f.title}不是有效的日期时间（如 2024-05-01 09:00:00）",
+                       f"{f.key} is not a valid date-time (e.g. 2024-05-01 09:00:00)")
+    # text
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if _is_number(value):
+        if isinstance(value, float) and not value.is_integer():
+            return repr(value)
+        if abs(value) >= _MAX_EXACT_FLOAT:
+            raise _Problem("mapping.invalid", f"{f.title}以数值形式保存，Excel 已丢失末几位数字，请把该列设为文本",
+                           f"{f.key} was stored as a number and Excel lost its last digits; "
+                           "format the column as text")
+        return str(int(value))
+    return str(value)
+
+
+def _from_std(f: Field, value: Any, labels_out: dict[str, str], write_labels: bool) -> Any:
+    """A standard value as a cell; raises :class:`_Problem`."""
+    if f.kind in ("code", "codes"):
+        items = value if f.kind == "codes" else [value]
+        if f.kind == "codes" and not isinstance(value, list):
+            raise _Problem("mapping.invalid", f"{f.title}应为代码数组", f"{f.key} must be a list of codes")
+        cells = []
+        for code in items:
+            if not isinstance(code, str) or (f.enum is not None and code not in f.enum):
+                raise _Problem("mapping.unknown_code", f"「{code}」不是{f.title}的代码",
+                               f"{code!r} is not a code of {f.key}")
+            by_label, by_code = _labels(f.table)
+            if code in labels_out:
+                cells.append(labels_out[code])
+            elif write_labels and by_code.get(code) and by_label.get(by_code[code]) == code:
+                cells.append(by_code[code])
+            else:
+                cells.append(code)
+        return ",".join(cells) if f.kind == "codes" else cells[0]
+    if f.kind == "boolean":
+        if not isinstance(value, bool):
+            raise _Problem("mapping.invalid", f"{f.title}应为布尔值", f"{f.key} must be true or false")
+        return "是" if value else "否"
+    if f.kind in ("number", "integer"):
+        if not _is_number(value):
+            raise _Problem("mapping.invalid", f"{f.title}应为数值", f"{f.key} must be a number")
+        return value
+    if f.kind == "datetime" and isinstance(value, str):
+        return value.replace("T", " ", 1)
+    if not isinstance(value, str):
+        raise _Problem("mapping.invalid", f"{f.title}应为文本", f"{f.key} must be text")
+    return value
+
+
+# -- files ----------------------------------------------------------------------------------
+
+def _fingerprint(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:20]
+
+
+def _csv_encoding(path: Path, forced: str | None) -> str:
+    if forced:
+        return forced
+    with path.open("rb") as fh:
+        head = fh.read(3)
+        if head == codecs.BOM_UTF8:
+            return "utf-8-sig"
+        fh.seek(0)
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        try:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "gb18030"
+    return "utf-8"
+
+
+def _sheet_rows(path: Path, sheet: str | None, encoding: str | None) -> Iterator[list[Any]]:
+    """Every row of the file's sheet as a list of cell values (row 1 first)."""
+    if path.suffix.lower() == ".csv":
+        enc = _csv_encoding(path, encoding)
+        with path.open(encoding=enc, newline="") as fh:
+            yield from csv.reader(fh)
+        return
+    import openpyxl
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # openpyxl's style warnings on foreign files
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        if sheet is not None:
+            if sheet not in workbook.sheetnames:
+                raise _Problem("mapping.unreadable_file", f"文件中没有名为「{sheet}」的工作表",
+                               f"the workbook has no sheet named {sheet!r}")
+            ws = workbook[sheet]
+        else:
+            ws = workbook.worksheets[0]
+        for row in ws.iter_rows(values_only=True):
+            yield list(row)
+    finally:
+        workbook.close()
+
+
+# -- cursor ---------------------------------------------------------------------------------
+
+@dataclass
+class _Cursor:
+    done: dict[str, str]
+    file: str | None = None
+    row: int = 0
+    digest: str | None = None       # of the current file when its position was taken
+
+    @classmethod
+    def parse(cls, text: str | None) -> "_Cursor":
+        if text is None:
+            return cls({})
+        try:
+            data = json.loads(text)
+            done = {str(k): str(v) for k, v in data["done"].items()}
+            at = data.get("at")
+            return cls(done, str(at[0]), int(at[1]), str(at[2])) if at else cls(done)
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
+            raise AdapterError(f"not a spreadsheet adapter cursor: {text[:80]!r}") from err
+
+    def text(self) -> str:
+        data: dict[str, Any] = {"done": dict(sorted(self.done.items()))}
+        if self.file is not None:
+            data["at"] = [self.file, self.row, self.digest]
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+# -- the adapter ---------------------------------------------------------------------------
+
+class SpreadsheetAdapter(Adapter):
+    """xlsx and csv files in a folder, with a column mapping from headers to standard keys."""
+
+    name = "spreadsheet"
+    entities = ENTITIES
+    settings_schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "spreadsheet adapter settings",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["folder", "entity", "columns"],
+        "properties": {
+            "folder": {"type": "string", "minLength": 1,
+                       "description": "Folder the files are dropped in (and written to)."},
+            "entity": {"enum": list(ENTITIES), "description": "What the rows are."},
+            "columns": {
+                "type": "object", "minProperties": 1,
+                "description": "Header → standard key ('a.b' for a member of an object).",
+                "propertyNames": {"minLength": 1},
+                "additionalProperties": {"type": "string", "minLength": 1},
+            },
+            "values": {
+                "type": "object",
+                "description": "Standard key → {cell value → code}, e.g. {\"gender\": {\"男\": \"1\"}}.",
+                "additionalProperties": {"type": "object",
+                                         "additionalProperties": {"type": "string"}},
+            },
+            "sheet": {"type": "string", "minLength": 1,
+                      "description": "Worksheet name (default: the first sheet)."},
+            "header_row": {"type": "integer", "minimum": 1, "default": 1},
+            "patterns": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1},
+                         "default": ["*.xlsx", "*.csv"]},
+            "key": {"type": "string", "minLength": 1,
+                    "description": "Standard key identifying a row (default: the entity's "
+                                   "number, else source_id): the native id, and what write upserts by."},
+            "write_file": {"type": "string", "pattern": "^[^/\\\\]+\\.(xlsx|csv)$",
+                           "description": "File that write() keeps (default <entity>.xlsx)."},
+            "encoding": {"enum": ["utf-8", "utf-8-sig", "gb18030"],
+                         "description": "CSV encoding (default: detected, utf-8 or GB18030)."},
+            "write_labels": {"type": "boolean", "default": True,
+                             "description": "Write codes as their Chinese labels."},
+        },
+    }
+
+    def __init__(self, settings, *, http=None):
+        super().__init__(settings, http=http)
+        s = self.settings
+        self.entity: str = s["entity"]
+        self.entities = (self.entity,)
+        self.folder = Path(s["folder"])
+        self.header_row: int = s.get("header_row", 1)
+        self.patterns: list[str] = s.get("patterns", ["*.xlsx", "*.csv"])
+        self.write_labels: bool = s.get("write_labels", True)
+        self.write_file: str = s.get("write_file", f"{self.entity}.xlsx")
+        self.fields: dict[str, Field] = {}          # header → field
+        targets: dict[str, str] = {}
+        for header, key in s["columns"].items():
+            found = _field(self.entity, key)
+            if isinstance(found, str):
+                raise AdapterSettingsError(self.name, pointer("columns", header), found)
+            if key in targets:
+                raise AdapterSettingsError(self.name, pointer("columns", header),
+                                           f"{key!r} is already mapped from {targets[key]!r}")
+            targets[key] = header.strip()
+            self.fields[header.strip()] = found
+        self.header_of = targets                    # standard key → header
+        self.values_in: dict[str, dict[str, str]] = {}
+        self.values_out: dict[str, dict[str, str]] = {}
+        for key, table in s.get("values", {}).items():
+            if key not in targets:
+                raise AdapterSettingsError(self.name, pointer("values", key),
+                                           f"{key!r} is not mapped from any column")
+            field = self.fields[targets[key]]
+            for cell, code in table.items():
+                if field.enum is not None and code not in field.enum:
+                    raise AdapterSettingsError(self.name, pointer("values", key, cell),
+                                               f"{code!r} is not a code of {key}")
+                self.values_in.setdefault(key, {})[cell.strip()] = code
+                self.values_out.setdefault(key, {}).setdefault(code, cell.strip())
+        key = s.get("key")
+        if key is None:
+            key = next((k for k in (f"{self.entity}_no", "record_no", "source_id") if k in targets), None)
+        elif key not in targets:
+            raise AdapterSettingsError(self.name, "/key", f"{key!r} is not mapped from any column")
+        self.key: str | None = key
+        self._fingerprints: dict[tuple[str, int, int], str] = {}
+        self._open: tuple[str, Iterator, Any] | None = None   # (cursor text, events, peeked)
+
+    # -- check --------------------------------------------------------------------------
+
+    def check(self) -> CheckResult:
+        if not self.folder.is_dir():
+            return CheckResult(False, f"folder {self.folder} does not exist")
+        if not os.access(self.folder, os.R_OK | os.X_OK):
+            return CheckResult(False, f"folder {self.folder} is not readable")
+        count = sum(1 for _ in self._files())
+        return CheckResult(True, f"folder {self.folder}: {count} file(s) to read")
+
+    # -- reading --------------------------------------------------------------------------
+
+    def _files(self) -> Iterator[Path]:
+        if not self.folder.is_dir():
+            return
+        for path in sorted(self.folder.iterdir(), key=lambda p: p.name):
+            name = path.name
+            if name.startswith((".", "~$")) or not path.is_file():
+                continue
+            if any(fnmatch(name, pat) for pat in self.patterns):
+                yield path
+
+    def _fingerprint(self, path: Path) -> str:
+        stat = path.stat()
+        key = (path.name, stat.st_size, stat.st_mtime_ns)
+        if key not in self._fingerprints:
+            self._fingerprints[key] = _fingerprint(path)
+        return self._fingerprints[key]
+
+    def _events(self, cursor: _Cursor) -> Iterator[tuple]:
+        """("row", file, row, native) for every unread row and ("eof", file, digest) after
+        every file, from the cursor's position."""
+        for path in self._files():
+            try:
+                digest = self._fingerprint(path)
+            except FileNotFoundError:
+                continue
+            if cursor.done.get(path.name) == digest:
+                continue
+            start = cursor.row if cursor.file == path.name else 0
+            if start < 0 and cursor.digest != digest:
+                start = 0                        # a file that failed was replaced: read it
+            if start >= 0:                       # < 0: the file's error was already reported
+                for event in self._file_events(path, start):
+                    yield (*event, digest)
+            yield ("eof", path.name, digest)
+
+    def _file_events(self, path: Path, start: int) -> Iterator[tuple]:
+        name = path.name
+        try:
+            rows = _sheet_rows(path, self.settings.get("sheet"), self.settings.get("encoding"))
+            columns: dict[str, str] = {}
+            headers: list[str | None] = []
+            for number, row in enumerate(rows, start=1):
+                if number < self.header_row:
+                    continue
+                if number == self.header_row:
+                    headers = [str(h).strip() if h not in (None, "") else None for h in row]
+                    columns = {h: column_letter(i + 1) for i, h in enumerate(headers)
+                               if h is not None and h in self.fields}
+                    if not columns:
+                        raise _Problem("mapping.unreadable_file",
+                                       f"第{self.header_row}行没有任何已配置的列名",
+                                       f"row {self.header_row} has none of the configured headers")
+                    continue
+                if number <= start:
+                    continue
+                values = [_cell_json(v) for v in row]
+                if all(v is None or v == "" for v in values):
+                    continue
+                native: dict[str, Any] = {}
+                for i, header in enumerate(headers):
+                    if header is not None and header not in native:
+                        native[header] = values[i] if i < len(values) else None
+                native.update({"_file": name, "_row": number, "_columns": columns})
+                yield ("row", name, number, native)
+            if not headers and start < self.header_row:
+                raise _Problem("mapping.unreadable_file", f"文件没有第{self.header_row}行（表头）",
+                               f"the file has no header row {self.header_row}")
+        except _Problem as problem:
+            yield ("row", name, 0, {"_file": name, "_row": 0,
+                                    "_error": {"rule": problem.rule, "zh": problem.zh,
+                                               "en": problem.en}})
+        except Exception as err:  # noqa: BLE001 - a damaged upload must not block the others
+            yield ("row", name, 0, {"_file": name, "_row": 0,
+                                    "_error": {"rule": "mapping.unreadable_file",
+                                               "zh": f"无法读取文件（{type(err).__name__}）",
+                                               "en": f"the file cannot be read ({type(err).__name__}: "
+                                                     f"{str(err)[:200]})"}})
+
+    def _source_id(self, native: dict[str, Any]) -> str:
+        header = self.header_of.get(self.key) if self.key else None
+        if header is not None and not native.get("_error"):
+            value = native.get(header)
+            if value not in (None, ""):
+                try:
+                    text = _to_std(self.fields[header], value, self.values_in.get(self.key, {}))
+                except _Problem:
+                    text = None
+                if isinstance(text, str) and text:
+                    return _identity(self.key, text)
+        return f"{native['_file']}#{native['_row']}"
+
+    def read(self, entity: str, cursor: str | None, page_size: int) -> Page:
+        self.require_entity(entity)
+        if page_size < 1:
+            raise AdapterError("page_size must be at least 1")
+        state = _Cursor.parse(cursor)
+        events, peeked = self._take_open(cursor)
+        if events is None:
+            events, peeked = self._events(state), None
+        items: list[NativeItem] = []
+        has_more = False
+        while True:
+            event = peeked if peeked is not None else next(events, None)
+            peeked = None
+            if event is None:
+                break
+            if event[0] == "eof":
+                _, name, digest = event
+                state.done[name] = digest
+                if state.file == name:
+                    state.file, state.row, state.digest = None, 0, None
+                continue
+            _, name, number, native, digest = event
+            if len(items) == page_size:
+                has_more, peeked = True, event
+                break
+            items.append(NativeItem(native=native, source_id=self._source_id(native), op="upsert",
+                                    location=f"row {number}" if number else native["_file"]))
+            state.file, state.row, state.digest = name, number or -1, digest  # 0: unreadable file
+        next_cursor = state.text() if (items or cursor is not None or state.done) else None
+        if has_more:
+            self._keep_open(next_cursor, events, peeked)
+        else:
+            _close(events)
+        return Page(items, next_cursor, has_more)
+
+    def _take_open(self, cursor: str | None):
+        if self._open is not None and self._open[0] == cursor and cursor is not None:
+            _, events, peeked = self._open
+            self._open = None
+            return events, peeked
+        self._drop_open()
+        return None, None
+
+    def _keep_open(self, cursor: str | None, events, peeked) -> None:
+        self._drop_open()
+        self._open = (cursor, events, peeked)
+
+    def _drop_open(self) -> None:
+        if self._open is not None:
+            _close(self._open[1])
+            self._open = None
+
+    def close(self) -> None:
+        self._drop_open()
+        super().close()
+
+    # -- mapping -------------------------------------------------------------------------
+
+    def to_standard(self, entity: str, native: dict[str, Any]) -> dict[str, Any]:
+        self.require_entity(entity)
+        if not isinstance(native, dict):
+            raise MappingError([Issue("", "mapping.invalid", "记录应为对象", "a record must be an object")])
+        if native.get("_error"):
+            err = native["_error"]
+            name = native.get("_file", "")
+            raise MappingError([Issue("/_file", err.get("rule", "mapping.unreadable_file"),
+                                      f"文件「{name}」：{err.get('zh', '')}",
+                                      f"file {name!r}: {err.get('en', '')}")])
+        row = native.get("_row")
+        columns = native.get("_columns") or {}
+        issues: list[Issue] = []
+        record: dict[str, Any] = {}
+        for header, f in self.fields.items():
+            value = native.get(header)
+            if value is None or value == "" or value == []:
+                continue
+            try:
+                converted = _to_std(f, value, self.values_in.get(f.key, {}))
+            except _Problem as problem:
+                issues.append(self._issue(header, row, columns, problem.rule, problem.zh, problem.en))
+                continue
+            if f.kind == "codes" and not converted:
+                continue
+            node = record
+            for step in f.path[:-1]:
+                node = node.setdefault(step, {})
+            node[f.path[-1]] = converted
+        schema = schemas.load_schema("1", self.entity)
+        for key in schema.get("required", ()):
+            header = self.header_of.get(key)
+            if key in record or header is None:
+                continue      # not mapped at all: the engine reports it on the standard record
+            if any(i.pointer == pointer(header) for i in issues):
+                continue
+            if header not in native and "_row" in native:
+                issues.append(self._issue(header, row, columns, "mapping.missing",
+                                          "必填，但文件中没有这一列", "is required but the file has no such column"))
+            else:
+                issues.append(self._issue(header, row, columns, "mapping.missing",
+                                          "必填，不能为空", "is required and empty"))
+        if issues:
+            raise MappingError(issues)
+        return record
+
+    def _issue(self, header: str, row: Any, columns: dict, rule: str, zh: str, en: str) -> Issue:
+        letter = columns.get(header)
+        if isinstance(row, int) and row and letter:
+            where_zh, where_en = f"第{row}行 {letter}列（{header}）", f"row {row}, column {letter} ({header})"
+        elif isinstance(row, int) and row:
+            where_zh, where_en = f"第{row}行（{header}）", f"row {row} ({header})"
+        else:
+            where_zh, where_en = f"列（{header}）", f"column ({header})"
+        return Issue(pointer(header), rule, f"{where_zh}：{zh}", f"{where_en}: {en}")
+
+    def from_standard(self, entity: str, record: dict[str, Any]) -> dict[str, Any]:
+        self.require_entity(entity)
+        if not isinstance(record, dict):
+            raise MappingError([Issue("", "mapping.invalid", "记录应为对象", "a record must be an object")])
+        issues: list[Issue] = []
+        native: dict[str, Any] = {}
+        for header, f in self.fields.items():
+            node: Any = record
+            for step in f.path:
+                node = node.get(step) if isinstance(node, dict) else None
+            if node is None:
+                continue
+            try:
+                native[header] = _from_std(f, node, self.values_out.get(f.key, {}), self.write_labels)
+            except _Problem as problem:
+                issues.append(Issue(pointer(*f.path), problem.rule, problem.zh, problem.en))
+        for key in schemas.load_schema("1", self.entity).get("required", ()):
+            if key in self.header_of and key not in record:
+                issues.append(Issue(pointer(key), "mapping.missing", f"缺少必填字段「{key}」",
+                                    f"required field {key} is missing"))
+        if issues:
+            raise MappingError(issues)
+        return native
+
+    # -- writing -------------------------------------------------------------------------
+
+    def write(self, entity: str, records: list[dict[str, Any]]) -> list[WriteResult]:
+        self.require_entity(entity)
+        if self.key is None:
+            raise AdapterError("the spreadsheet adapter writes only with a key column: map "
+                               "source_id or the entity's number, or set `key`")
+        self._drop_open()
+        path = self.folder / self.write_file
+        preamble, header, rows = self._load_for_write(path)
+        for h in self.fields:
+            if h not in header:
+                header.append(h)
+        key_header = self.header_of[self.key]
+        key_col = header.index(key_header)
+        index: dict[str, int] = {}
+        key_field = self.fields[key_header]
+        for i, row in enumerate(rows):
+            cell = row[key_col] if key_col < len(row) else None
+            if cell in (None, ""):
+                continue
+            try:
+                value = _to_std(key_field, _cell_json(cell), self.values_in.get(self.key, {}))
+            except _Problem:
+                continue
+            index.setdefault(_identity(self.key, str(value)), i)
+        results: list[WriteResult] = []
+        changed = False
+        for record in records:
+            try:
+                native = self.from_standard(entity, record)
+            except MappingError as err:
+                results.append(WriteResult(False, None, err.issues))
+                continue
+            key_value = _dig(record, tuple(self.key.split(".")))
+            if not isinstance(key_value, str) or not key_value:
+                results.append(WriteResult(False, None, [Issue(
+                    pointer(*self.key.split(".")), "mapping.missing",
+                    f"缺少用于识别行的字段「{self.key}」", f"the row key {self.key} is missing")]))
+                continue
+            rid = _identity(self.key, key_value)
+            position = index.get(rid)
+            old = rows[position] if position is not None else []
+            new = [native.get(h, old[i] if i < len(old) and h not in self.fields else None)
+                   for i, h in enumerate(header)]
+            if position is None:
+                index[rid] = len(rows)
+                rows.append(new)
+                changed = True
+            elif not _same_row(old, new):
+                rows[position] = new
+                changed = True
+            results.append(WriteResult(True, rid, []))
+        if changed:
+            self._save(path, preamble, header, rows)
+        return results
+
+    def _load_for_write(self, path: Path) -> tuple[list[list[Any]], list[str], list[list[Any]]]:
+        if not path.exists():
+            preamble: list[list[Any]] = [[] for _ in range(self.header_row - 1)]
+            return preamble, [], []
+        try:
+            all_rows = list(_sheet_rows(path, self.settings.get("sheet"), self.settings.get("encoding")))
+        except _Problem as problem:
+            raise AdapterError(f"{path.name}: {problem.en}") from None
+        except Exception as err:  # noqa: BLE001
+            raise AdapterError(f"{path.name} cannot be read: {err}") from err
+        preamble = [list(r) for r in all_rows[: self.header_row - 1]]
+        header_row = all_rows[self.header_row - 1] if len(all_rows) >= self.header_row else []
+        header = [str(h).strip() if h not in (None, "") else "" for h in header_row]
+        rows = [[_cell_json(v) for v in r] for r in all_rows[self.header_row:]
+                if any(v not in (None, "") for v in r)]
+        return preamble, header, rows
+
+    def _save(self, path: Path, preamble, header, rows) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".~vgw-", suffix=path.suffix, dir=self.folder)
+        os.close(fd)
+        try:
+            if path.suffix.lower() == ".csv":
+                with open(tmp, "w", encoding=self.settings.get("encoding", "utf-8-sig"), newline="") as fh:
+                    writer = csv.writer(fh)
+                    for row in [*preamble, header, *rows]:
+                        writer.writerow(["" if v is None else v for v in row])
+            else:
+                self._save_xlsx(tmp, preamble, header, rows)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def _save_xlsx(self, target: str, preamble, header, rows) -> None:
+        import openpyxl
+        from openpyxl.cell import WriteOnlyCell
+        workbook = openpyxl.Workbook(write_only=True)
+        ws = workbook.create_sheet(self.settings.get("sheet") or self.entity)
+
+        def cells(values):
+            out = []
+            for value in values:
+                cell = WriteOnlyCell(ws, value=value)
+                if isinstance(value, str):
+                    cell.data_type = "s"        # text stays text: never a formula
+                out.append(cell)
+            return out
+
+        for row in preamble:
+            ws.append(cells(row))
+        ws.append(cells(header))
+        for row in rows:
+            ws.append(cells(row))
+        workbook.save(target)
+
+
+def _identity(key: str, value: str) -> str:
+    """The native id of a row: its key's value (personal numbers as a digest)."""
+    if key.split(".")[-1] in _SENSITIVE_KEYS:
+        return f"{key}:" + hashlib.sha256(value.encode()).hexdigest()[:32]
+    return value
+
+
+def _same_row(old: list[Any], new: list[Any]) -> bool:
+    """Whether a stored row already holds these cells (csv gives back text, xlsx numbers)."""
+    def text(values):
+        out = ["" if v is None else str(v) for v in values]
+        while out and out[-1] == "":
+            out.pop()
+        return out
+    return text(old) == text(new)
+
+
+def _dig(record: dict, path: tuple[str, ...]) -> Any:
+    node: Any = record
+    for step in path:
+        node = node.get(step) if isinstance(node, dict) else None
+    return node
+
+
+def _close(events) -> None:
+    close = getattr(events, "close", None)
+    if close is not None:
+        close()

@@ -1,0 +1,551 @@
+"""Receiving a pushed batch: read it from the spooled body, keep the evidence, apply each record
+under the idempotency key, and write the answer to a file that is signed and streamed back.
+
+The HTTP view (gateway/api/exchange.py) authenticates and spools the body
+(:func:`gateway.exchange.signatures.verify_streamed_request`: the Content-Digest has been
+checked against the spooled bytes before anything here runs), then calls :func:`receive`.
+
+1. **Header.** NDJSON: the first line is ``{schema_version, sender, batch_id, generated_at}``.
+   JSON: one streaming pass (ijson) over the envelope reads its top-level members and checks
+   the whole document is well-formed, without building it in memory. The header is checked
+   against schemas/v1/batch.schema.json (422 ``invalid-envelope``); ``sender`` must be the
+   authenticated client (403 ``sender-mismatch``).
+2. **Evidence.** The request goes into the message log with its signature, key snapshot and
+   body (gateway.exchange.message_log) before any record is applied, whatever the outcome.
+3. **Idempotency.** ``(client, Idempotency-Key)`` is reserved in its own committed
+   transaction before processing. Same key and same body digest → the stored answer, byte
+   for byte, nothing reprocessed; same key, other body → 409 ``idempotency-key-reused``;
+   still being processed → 409 ``idempotency-in-progress`` (with Retry-After) — unless its
+   worker stopped touching the reservation for :data:`LEASE_SECONDS` (it died), in which
+   case this request takes the batch over.
+4. **Records** are read back one at a time (NDJSON line by line, JSON items streamed by
+   ijson) and applied by :func:`gateway.exchange.upserts.apply_record`, each in its own
+   SAVEPOINT. The transaction is committed every :data:`COMMIT_EVERY` records or
+   :data:`COMMIT_SECONDS`, whichever comes first (and at the end), so a large batch neither
+   holds locks for long nor keeps its work in memory.
+5. **Answer.** One result per record, in input order, written to a temporary file while its
+   sha-256 is computed: JSON ``{batch_id, idempotency_key, received_at, results: […],
+   summary}``, or NDJSON (one result per line, then ``{summary, batch_id, idempotency_key,
+   received_at}``). It is stored (compressed) under the idempotency key, then signed and
+   streamed.
+
+**Crash semantics.** Chunks committed before a crash stay. The reservation then stays
+``in_progress`` without heartbeat; once the lease has passed, a retry with the same key and
+body processes the whole batch again: records already written are found by their source id
+(or document) and answer ``unchanged``, so the store converges to exactly one copy of each
+record. Only the answer differs from an uninterrupted run (``unchanged`` where it would
+have said ``created``).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import logging
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import IO, Any, Iterator, Mapping
+
+import ijson
+import orjson
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway import jsonio
+from gateway.access import Caller
+from gateway.errors import Problem
+from gateway.exchange import message_log
+from gateway.exchange.signatures import SignedRequest, SpooledBody
+from gateway.exchange.upserts import Outcome, Source, SourcePriority, apply_record
+from gateway.services.context import ServiceContext
+from gateway.standard.engine import BATCH, Engine
+from gateway.standard.issues import Issue, pointer
+from gateway.store.models import ClientKey, IdempotencyKey, utcnow
+
+__all__ = ["COMMIT_EVERY", "LEASE_SECONDS", "Answer", "Incoming", "JSON", "NDJSON", "receive",
+           "replay_answer"]
+
+log = logging.getLogger("gateway.exchange.push")
+
+JSON, NDJSON = "application/json", "application/x-ndjson"
+#: Records applied per transaction, at most …
+COMMIT_EVERY = 500
+#: … and seconds a transaction stays open, at most: on SQLite (one writer at a time) every
+#: other writer waits for the commit, so a chunk of slow records must not hold it for long.
+COMMIT_SECONDS = 1.0
+#: After each commit on SQLite, pause this long before taking the write lock again: a writer
+#: waiting in SQLite's busy handler polls only every 100 ms once it has waited a while, and
+#: would otherwise never find the lock free between two chunks.
+SQLITE_YIELD_SECONDS = 0.11
+#: A reservation whose worker has not touched it for this long belongs to a dead worker.
+LEASE_SECONDS = 120
+RETRY_AFTER_SECONDS = 5
+_CHUNK = 1 << 16
+_SPOOL_IN_MEMORY = 1 << 20
+#: The sender's own number for a record, per entity (answered as ``source_id`` without one).
+_OWN_NUMBER = {"volunteer": "volunteer_no", "team": "team_no", "project": "project_no",
+               "service_record": "record_no", "enrollment": "enrollment_no",
+               "training": "training_no", "commendation": "commendation_no",
+               "evaluation": "evaluation_no", "complaint": "complaint_no",
+               "certificate": "certificate_no"}
+_SUMMARY_KEYS = ("total", "created", "updated", "unchanged", "deleted", "rejected")
+
+
+@dataclass
+class Incoming:
+    """An authenticated push whose body has been spooled (and its digest checked)."""
+
+    caller: Caller
+    signed: SignedRequest | None
+    body: SpooledBody
+    media_type: str                 # JSON or NDJSON
+    idempotency_key: str
+    method: str
+    target_uri: str
+    headers: Mapping[str, str]      # lower-case names
+    received_at: dt.datetime
+
+
+@dataclass
+class Answer:
+    """A response body in a temporary file (position 0), with what signing it needs."""
+
+    status: int
+    content_type: str
+    file: IO[bytes]
+    size: int
+    content_digest: str
+    replayed: bool = False
+
+    def chunks(self) -> Iterator[bytes]:
+        try:
+            while chunk := self.file.read(_CHUNK):
+                yield chunk
+        finally:
+            self.file.close()
+
+
+class _Writer:
+    """Writes the answer to a spooled temporary file while hashing it."""
+
+    def __init__(self) -> None:
+        self.file = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)
+        self.hasher = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self.file.write(data)
+        self.hasher.update(data)
+        self.size += len(data)
+
+    def answer(self, status: int, content_type: str) -> Answer:
+        self.file.seek(0)
+        digest = "sha-256=:" + base64.b64encode(self.hasher.digest()).decode("ascii") + ":"
+        return Answer(status, content_type, self.file, self.size, digest)
+
+
+# -- reading the batch -------------------------------------------------------------------------
+
+def _unreadable(exc: jsonio.InputError) -> Problem:
+    title = {"invalid-encoding": "Body is not valid UTF-8", "too-deep": "JSON nests too deeply"}
+    return Problem(400, exc.slug, title.get(exc.slug, "Malformed JSON"), exc.message_en,
+                   message_zh=exc.message_zh, **({"line": exc.line} if exc.line else {}))
+
+
+def _ndjson_header(body: IO[bytes], max_depth: int) -> tuple[Any, int]:
+    """The first non-blank line's value and its line number (the stream is left after it)."""
+    for number, raw in enumerate(body, start=1):
+        if raw.strip():
+            try:
+                return jsonio.loads(raw, max_depth, number), number
+            except jsonio.InputError as exc:
+                raise _unreadable(exc) from None
+    raise Problem(422, "invalid-envelope", "Invalid batch envelope",
+                  "the body is empty: line 1 must be the batch header "
+                  "{schema_version, sender, batch_id, generated_at}",
+                  errors=[Issue("", "exchange.header", "缺少批次头（第一行）",
+                                "the batch header (line 1) is missing")])
+
+
+_SCALAR_EVENTS = ("string", "number", "boolean", "null")
+
+
+def _json_header(body: IO[bytes]) -> tuple[dict[str, Any], int | None]:
+    """Top-level members of a JSON envelope other than ``records`` (scalars; other values as
+    ``...`` placeholders for validation) and the number of records (None if not an array).
+
+    One streaming pass over the whole document, so a malformed body is refused before any
+    record is applied.
+    """
+    header: dict[str, Any] = {}
+    count: int | None = None
+    depth = 0  # the root value is at depth 0
+    try:
+        for prefix, event, value in ijson.parse(body, use_float=True):
+            # ``depth`` is the nesting of the value this event starts or is: 1 = a member of
+            # the envelope, 2 = an item of one of its arrays.
+            if event in ("end_map", "end_array"):
+                depth -= 1
+                continue
+            if event == "map_key":
+                continue
+            if depth == 1 and prefix == "records":
+                count = 0 if event == "start_array" else None
+            elif depth == 1:
+                header[prefix] = value if event in _SCALAR_EVENTS else (
+                    {} if event == "start_map" else [])
+            elif depth == 2 and prefix == "records.item" and count is not None:
+                count += 1
+            if event in ("start_map", "start_array"):
+                depth += 1
+    except ijson.common.IncompleteJSONError as exc:
+        raise _unreadable(jsonio.InputError("invalid-json", f"JSON 格式错误：{exc}",
+                                            f"malformed JSON: {exc}")) from None
+    except UnicodeDecodeError as exc:
+        raise _unreadable(jsonio.InputError("invalid-encoding", "内容不是有效的 UTF-8 编码",
+                                            f"input is not valid UTF-8: {exc}")) from None
+    return header, count
+
+
+def _check_header(engine: Engine, header: Any, records: int | None, media_type: str) -> dict[str, Any]:
+    """The envelope minus its records against batch.schema.json; 422 with every issue."""
+    if not isinstance(header, dict):
+        raise Problem(422, "invalid-envelope", "Invalid batch envelope",
+                      "the batch header must be a JSON object",
+                      errors=[Issue("", "schema.type", "批次头应为 JSON 对象", "the batch header must be an object")])
+    probe = {k: v for k, v in header.items() if k != "records"}
+    if media_type == JSON:
+        if records is not None:
+            probe["records"] = [{"entity": "volunteer", "op": "upsert", "data": {}}] * min(records, 1)
+        elif "records" in header:
+            probe["records"] = header["records"]
+    else:
+        probe["records"] = [{"entity": "volunteer", "op": "upsert", "data": {}}]
+    version = probe.get("schema_version") if isinstance(probe.get("schema_version"), str) else "1"
+    if version not in engine.versions:
+        version = "1"
+    report = engine.validate(BATCH, probe, version)
+    if not report.valid:
+        raise Problem(422, "invalid-envelope", "Invalid batch envelope",
+                      f"the batch envelope breaks {len(report.issues)} rule(s) of "
+                      "schemas/v1/batch.schema.json", errors=report.issues)
+    return probe
+
+
+@dataclass
+class _Item:
+    index: int
+    line: int | None
+    value: Any = None
+    error: Issue | None = None
+
+
+def _items(body: IO[bytes], media_type: str, max_depth: int, header_line: int) -> Iterator[_Item]:
+    if media_type == NDJSON:
+        index = 0
+        for number, raw in enumerate(body, start=header_line + 1):
+            if not raw.strip():
+                continue
+            try:
+                yield _Item(index, number, jsonio.loads(raw, max_depth, number))
+            except jsonio.InputError as exc:
+                yield _Item(index, number, error=Issue("", f"input.{exc.slug}", exc.message_zh,
+                                                       exc.message_en))
+            index += 1
+        return
+    body.seek(0)
+    for index, value in enumerate(ijson.items(body, "records.item", use_float=True)):
+        if jsonio.depth_exceeds(value, max_depth):
+            yield _Item(index, None, error=Issue("", "input.too-deep", f"JSON 嵌套超过 {max_depth} 层",
+                                                 f"JSON nests deeper than {max_depth} levels"))
+        else:
+            yield _Item(index, None, value)
+
+
+# -- the answer ----------------------------------------------------------------------------------
+
+def _source_ref(entity: Any, data: Any) -> str | None:
+    if not isinstance(data, dict):
+        return None
+    value = data.get("source_id") or data.get(_OWN_NUMBER.get(entity, ""), None)
+    return value if isinstance(value, str) else None
+
+
+def _result(item: _Item, outcome: Outcome) -> dict[str, Any]:
+    value = item.value if isinstance(item.value, dict) else {}
+    entity, data = value.get("entity"), value.get("data")
+    result: dict[str, Any] = {"index": item.index}
+    if item.line is not None:
+        result["line"] = item.line
+    result.update({"entity": entity if isinstance(entity, str) else None,
+                   "op": value.get("op") if isinstance(value.get("op"), str) else None,
+                   "status": outcome.status, "key": outcome.key,
+                   "source_id": _source_ref(entity, data),
+                   "errors": [issue.as_dict() for issue in outcome.errors]})
+    if outcome.note:
+        result["note"] = outcome.note
+    return result
+
+
+def _dumps(value: Any) -> bytes:
+    return orjson.dumps(value)
+
+
+# -- idempotency ----------------------------------------------------------------------------------
+
+def _reserve(sessions: sessionmaker[Session], incoming: Incoming, batch_id: str | None,
+             message_id: int) -> tuple[str, IdempotencyKey]:
+    """("new", row) to process the batch, or ("replay", row) for a stored answer; 409 otherwise."""
+    client, key, digest = incoming.caller.client_id, incoming.idempotency_key, incoming.body.sha256_hex
+    now = utcnow()
+    with sessions() as session:
+        row = session.execute(select(IdempotencyKey).where(IdempotencyKey.client_id == client,
+                                                           IdempotencyKey.key == key)).scalar_one_or_none()
+        if row is None:
+            session.add(IdempotencyKey(client_id=client, key=key, request_digest=digest,
+                                       status="in_progress", batch_id=batch_id,
+                                       message_id=message_id, created_at=now, heartbeat_at=now))
+            try:
+                session.commit()
+            except IntegrityError:  # a concurrent request reserved the key first
+                session.rollback()
+            row = session.execute(select(IdempotencyKey).where(
+                IdempotencyKey.client_id == client, IdempotencyKey.key == key)).scalar_one()
+            if row.message_id == message_id:
+                return "new", row
+        if row.request_digest != digest:
+            raise Problem(409, "idempotency-key-reused", "Idempotency key reused",
+                          "this Idempotency-Key was already used with another body; use a new key "
+                          "for a new batch", idempotency_key=key)
+        if row.status == "done":
+            return "replay", row
+        stale = now - dt.timedelta(seconds=LEASE_SECONDS)
+        if row.heartbeat_at < stale:
+            taken = session.execute(
+                update(IdempotencyKey).where(IdempotencyKey.id == row.id,
+                                             IdempotencyKey.status == "in_progress",
+                                             IdempotencyKey.heartbeat_at == row.heartbeat_at)
+                .values(heartbeat_at=now, message_id=message_id)
+                .execution_options(synchronize_session=False)).rowcount
+            session.commit()
+            if taken == 1:
+                log.warning("push: taking over batch %s of %s (idempotency key reservation had no "
+                            "heartbeat for %s s)", batch_id, client, LEASE_SECONDS)
+                return "new", row
+        raise Problem(409, "idempotency-in-progress", "Batch still being processed",
+                      "a request with this Idempotency-Key is being processed; retry later with "
+                      "the same key and body to get its answer", idempotency_key=key,
+                      retry_after=RETRY_AFTER_SECONDS)
+
+
+def _heartbeat(session: Session, row_id: int) -> None:
+    """Touch the reservation in the processing transaction, first thing in every chunk.
+
+    Committed with the chunk, it tells a retry that a worker is alive. It is also the chunk's
+    first write: on SQLite the driver begins the transaction only at a write, and a SAVEPOINT
+    outside a transaction would make every record's RELEASE a commit of its own.
+    """
+    session.execute(update(IdempotencyKey).where(IdempotencyKey.id == row_id)
+                    .values(heartbeat_at=utcnow()).execution_options(synchronize_session=False))
+
+
+def replay_answer(sessions: sessionmaker[Session], row: IdempotencyKey) -> Answer:
+    """The stored answer of a done key, byte for byte, in a temporary file."""
+    writer = _Writer()
+    try:
+        with sessions() as session:
+            for piece in message_log.read_blob(session, row.response_blob):
+                writer.write(piece)
+    except BaseException:
+        writer.file.close()
+        raise
+    answer = writer.answer(row.response_status or 200, row.response_content_type or JSON)
+    answer.replayed = True
+    return answer
+
+
+# -- the whole request ----------------------------------------------------------------------------------
+
+@dataclass
+class _Counts:
+    values: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_SUMMARY_KEYS, 0))
+
+    def add(self, status: str) -> None:
+        self.values["total"] += 1
+        self.values[status] += 1
+
+
+def _public_key(session: Session, signed: SignedRequest | None) -> str | None:
+    if signed is None:
+        return None
+    return session.execute(select(ClientKey.public_key_pem).where(ClientKey.key_id == signed.key_id)
+                           ).scalar_one_or_none()
+
+
+def receive(app, make_context, incoming: Incoming) -> Answer:
+    """Handle one push (see the module docstring). ``make_context()`` gives the request's
+    ServiceContext; refusals raise :class:`Problem` after being logged."""
+    sessions: sessionmaker[Session] = app.extensions["store.sessionmaker"]
+    config = app.config
+    engine: Engine = app.extensions["standard.engine"]
+    body = incoming.body.file
+    max_depth = config["MAX_JSON_DEPTH"]
+
+    # 1. the header (a refusal is still logged below, with whatever batch id could be read)
+    header: Any = None
+    records: int | None = None
+    header_line = 0
+    refusal: Problem | None = None
+    try:
+        if incoming.media_type == NDJSON:
+            header, header_line = _ndjson_header(body, max_depth)
+        else:
+            header, records = _json_header(body)
+    except Problem as exc:
+        refusal = exc
+    batch_id = header.get("batch_id") if isinstance(header, dict) else None
+    batch_id = batch_id if isinstance(batch_id, str) and len(batch_id) <= 64 else None
+
+    # 2. the evidence
+    position = body.tell()
+    body.seek(0)
+    with sessions() as session:
+        entry = message_log.record_inbound(
+            session, client_id=incoming.caller.client_id, signed=incoming.signed,
+            public_key_pem=_public_key(session, incoming.signed), method=incoming.method,
+            target_uri=incoming.target_uri, headers=incoming.headers,
+            content_type=incoming.media_type, body=body, body_sha256=incoming.body.sha256_hex,
+            received_at=incoming.received_at, batch_id=batch_id,
+            idempotency_key=incoming.idempotency_key)
+        entry_id = entry.id
+        session.commit()
+    body.seek(position)
+
+    def refuse(problem: Problem) -> Problem:
+        with sessions() as session:
+            message_log.finish(session, entry_id, status="rejected", http_status=problem.status,
+                               summary={"problem": f"/problems/{problem.slug}"})
+            session.commit()
+        return problem
+
+    if refusal is not None:
+        raise refuse(refusal)
+    try:
+        header = _check_header(engine, header, records, incoming.media_type)
+    except Problem as exc:
+        raise refuse(exc) from None
+    if header["sender"] != incoming.caller.client_id:
+        raise refuse(Problem(403, "sender-mismatch", "Sender mismatch",
+                             f"the batch names sender {header['sender']!r}, but the request is "
+                             f"authenticated as {incoming.caller.client_id!r}",
+                             sender=header["sender"], client_id=incoming.caller.client_id))
+
+    # 3. idempotency
+    try:
+        state, reservation = _reserve(sessions, incoming, batch_id, entry_id)
+    except Problem as exc:
+        raise refuse(exc) from None
+    if state == "replay":
+        with sessions() as session:
+            message_log.finish(session, entry_id, status="replayed",
+                               http_status=reservation.response_status,
+                               summary={"replay_of": reservation.message_id})
+            session.commit()
+        return replay_answer(sessions, reservation)
+
+    # 4. the records
+    ctx: ServiceContext = make_context()
+    try:
+        answer, summary = _process(app, ctx, incoming, header, header_line, reservation.id)
+    except BaseException:
+        # Give up the chunk in progress first: on SQLite its write lock would block the log.
+        ctx.session.rollback()
+        with sessions() as session:
+            message_log.finish(session, entry_id, status="failed", http_status=500)
+            session.commit()
+        raise
+
+    # 5. keep the answer, close the books
+    try:
+        with sessions() as session:
+            blob, _size = message_log.write_blob(session, answer.file)
+            session.execute(update(IdempotencyKey).where(IdempotencyKey.id == reservation.id).values(
+                status="done", response_status=answer.status,
+                response_content_type=answer.content_type, response_blob=blob,
+                completed_at=utcnow(), heartbeat_at=utcnow()))
+            message_log.finish(session, entry_id, status="done", http_status=answer.status,
+                               summary=summary)
+            session.commit()
+    except BaseException:
+        answer.file.close()
+        raise
+    answer.file.seek(0)
+    return answer
+
+
+def _process(app, ctx: ServiceContext, incoming: Incoming, header: Mapping[str, Any],
+             header_line: int, reservation_id: int) -> tuple[Answer, dict[str, int]]:
+    source = Source(incoming.caller.client_id, incoming.received_at,
+                    SourcePriority.from_setting(app.config["SOURCE_PRIORITY"]), header["batch_id"])
+    received = incoming.received_at.astimezone(ctx.tz).isoformat(timespec="seconds")
+    meta = {"batch_id": header["batch_id"], "idempotency_key": incoming.idempotency_key,
+            "received_at": received}
+    writer = _Writer()
+    try:
+        return _apply_all(app, ctx, source, incoming, header_line, reservation_id, writer, meta)
+    except BaseException:
+        writer.file.close()
+        raise
+
+
+def _apply_all(app, ctx: ServiceContext, source: Source, incoming: Incoming, header_line: int,
+               reservation_id: int, writer: _Writer, meta: Mapping[str, Any]
+               ) -> tuple[Answer, dict[str, int]]:
+    ndjson = incoming.media_type == NDJSON
+    if not ndjson:
+        writer.write(_dumps(meta)[:-1] + b',"results":[')
+    counts = _Counts()
+    session = ctx.session
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    _heartbeat(session, reservation_id)
+    chunk_started, in_chunk = time.monotonic(), 0
+    for item in _items(incoming.body.file, incoming.media_type, app.config["MAX_JSON_DEPTH"],
+                       header_line):
+        if item.error is not None:
+            outcome = Outcome("rejected", None, [item.error])
+        elif not isinstance(item.value, dict):
+            outcome = Outcome("rejected", None, [Issue("", "exchange.item", "每条记录应为 JSON 对象 "
+                                                       "{entity, op, data}",
+                                                       "each item must be an object {entity, op, data}")])
+        else:
+            unknown = sorted(set(item.value) - {"entity", "op", "data"})
+            if unknown:
+                outcome = Outcome("rejected", None, [
+                    Issue(pointer(name), "schema.additionalProperties", f"未知字段 {name}",
+                          f"unknown member {name!r}") for name in unknown])
+            else:
+                outcome = apply_record(ctx, source, item.value.get("entity"), item.value.get("op"),
+                                       item.value.get("data"))
+        counts.add(outcome.status)
+        line = _dumps(_result(item, outcome))
+        if ndjson:
+            writer.write(line + b"\n")
+        else:
+            writer.write((b"," if counts.values["total"] > 1 else b"") + line)
+        in_chunk += 1
+        if in_chunk >= COMMIT_EVERY or time.monotonic() - chunk_started >= COMMIT_SECONDS:
+            session.commit()
+            if sqlite:
+                time.sleep(SQLITE_YIELD_SECONDS)
+            _heartbeat(session, reservation_id)
+            chunk_started, in_chunk = time.monotonic(), 0
+    session.commit()
+    summary = dict(counts.values)
+    if ndjson:
+        writer.write(_dumps({"summary": summary, **meta}) + b"\n")
+    else:
+        writer.write(b'],"summary":' + _dumps(summary) + b"}")
+    return writer.answer(200, NDJSON if ndjson else JSON), summary

@@ -1,0 +1,1111 @@
+"""One pushed record into the store: upsert or delete, one function per entity.
+
+Every function takes the service context (the pushing client is ``ctx.caller``), the
+:class:`Source` of the batch and the record's ``data``, and returns an :class:`Outcome`
+``(status, key, errors, note)``; rules are raised as the services' errors and turned into a
+``rejected`` outcome by :func:`apply_record`, which runs each record in its own SAVEPOINT so
+a rejected record leaves no trace and never blocks the others.
+
+How a pushed record finds the stored one
+    By the sender's own id: ``(source_system = client id, source_id)``, where ``source_id`` is
+    the record's ``source_id`` or else the sender's own number for it (``team_no``,
+    ``project_no``, ``record_no``, ``enrollment_no``, ``training_no``, …: the store never
+    takes a sender's number as its own). Volunteers are found by their document (type +
+    number, through the blind index) whoever sent them; teams also by their unified social
+    credit code. The ``key`` answered is the store's number (``volunteer_no``, ``team_no``,
+    …); links inside records (``volunteer_no``, ``team_no``, ``project_no``) name store
+    numbers.
+
+What an upsert does
+    volunteer → :func:`gateway.services.registration.upsert_volunteer` (fields the sender
+    leaves out are kept); team → update, or :func:`register_team` (a new team waits for
+    review: status 2, whatever the record says; an update never changes the status);
+    project → update, or :func:`publish_project`; service_record → a correction of the
+    stored record (:func:`correct_hours`: the original is kept as status 3, the answer's key
+    is the new record), or :func:`record_hours` — every rule across records applies;
+    enrollment, training, commendation, evaluation, complaint → the store's models directly,
+    links checked (an unknown link is rejected with a pointer to it, rule
+    ``exchange.link_unknown``). Certificates are issued by the gateway and never pushed
+    (``exchange.not_pushable``).
+
+What a delete does (``op: "delete"``; ``data`` names the record by ``source_id`` or the
+sender's number as in its upserts, or by the store's number)
+    volunteer → marked deleted (``deleted_at``), row, sources and history kept; team → status
+    4 (逻辑删除); project → status 9 (作废); service_record → status 3 (已删除, through
+    :func:`delete_hours`, which stops it counting); enrollment (its place freed), training,
+    commendation, evaluation, complaint → removed. Each writes a change with action
+    ``delete`` (the change feed's tombstone). Deleting what is already deleted answers
+    ``unchanged``; an upsert of a deleted volunteer, team or project brings it back (a
+    team back to review, status 2).
+
+Conflicts between sources (SOURCE_PRIORITY, :class:`SourcePriority`)
+    Every write carries a stamp: the sender and its ``source_updated_at``. A stamp wins over
+    the stored one when its source ranks higher; at equal rank (clients not listed all rank
+    equal, below the listed ones) when its ``source_updated_at`` is strictly newer — or when
+    either side has none, as the two cannot be ordered then: the later write wins. An equal
+    or older ``source_updated_at`` loses. Volunteers: per field — a field
+    whose stored stamp wins keeps its value (the record answers ``unchanged`` with a note
+    if nothing else changed), and ``provenance[field] = {"source", "at"}`` records who
+    provided each field (a source whose write wins becomes the provider of every field it
+    sent, even where the value was already the same). Teams and projects: the same at record level (``provenance`` of the
+    row). Records of one source only (service records, enrolments, …): the newer
+    ``source_updated_at`` wins. A volunteer is not deleted by a source ranking below one
+    that provided any of their fields.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from gateway.privacy import mask_mobile
+from gateway.services import activities, hours, registration
+from gateway.services.context import ServiceContext
+from gateway.services.errors import Conflict, Invalid, NotFound, OutOfScope, ServiceError
+from gateway.standard.issues import Issue, pointer
+from gateway.standard.rules.common import parse_date, parse_local_datetime
+from gateway.store.models import (Commendation, Complaint, Enrollment, Evaluation, Post, Project,
+                                  ServiceRecord, Team, Training, Volunteer, VolunteerSource)
+from gateway.store.models.common import json_safe
+
+__all__ = [
+    "ENTITIES", "Outcome", "Source", "SourcePriority", "Stamp", "apply_record",
+]
+
+log = logging.getLogger("gateway.exchange.upserts")
+
+ENTITIES = ("volunteer", "team", "project", "enrollment", "service_record", "training",
+            "commendation", "evaluation", "complaint", "certificate")
+_SOURCE_KEYS = ("source_id", "source_updated_at")
+
+
+# -- sources, stamps, priority ------------------------------------------------------------------
+
+class SourcePriority:
+    """SOURCE_PRIORITY: client ids, highest first; clients not listed rank equal, below them."""
+
+    def __init__(self, order: Sequence[str] = ()):
+        self.order = [c for c in order if c]
+        self._rank = {client: i for i, client in enumerate(self.order)}
+
+    @classmethod
+    def from_setting(cls, value: str) -> "SourcePriority":
+        return cls([part.strip() for part in (value or "").split(",") if part.strip()])
+
+    def rank(self, client_id: str | None) -> int:
+        """0 is the highest priority."""
+        return self._rank.get(client_id or "", len(self.order))
+
+    def wins(self, new: "Stamp", old: "Stamp | None") -> bool:
+        """Whether a write stamped ``new`` replaces what ``old`` provided."""
+        if old is None or old.source is None:
+            return True
+        new_rank, old_rank = self.rank(new.source), self.rank(old.source)
+        if new_rank != old_rank:
+            return new_rank < old_rank
+        return _newer(new, old.at)
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """Who provided a value, and as of when (the source's ``source_updated_at``, if it sent one)."""
+
+    source: str | None
+    at: datetime | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"source": self.source,
+                "at": self.at.astimezone(timezone.utc).isoformat() if self.at else None}
+
+    @classmethod
+    def from_json(cls, value: Any) -> "Stamp | None":
+        """A stored stamp; a bare string is the older form (source only, no time)."""
+        if isinstance(value, str):
+            return cls(value, None)
+        if isinstance(value, Mapping):
+            at = value.get("at")
+            try:
+                when = datetime.fromisoformat(at) if isinstance(at, str) else None
+            except ValueError:
+                when = None
+            return cls(value.get("source"), when)
+        return None
+
+
+@dataclass(frozen=True)
+class Source:
+    """The batch a record came in: who sent it, when it arrived, and the priority policy."""
+
+    client_id: str
+    received_at: datetime
+    priority: SourcePriority
+    batch_id: str | None = None
+
+    def stamp(self, ctx: ServiceContext, data: Mapping[str, Any]) -> Stamp:
+        return Stamp(self.client_id, parse_local_datetime(data.get("source_updated_at"), ctx.tz))
+
+    @property
+    def note(self) -> str:
+        return f"push batch {self.batch_id}" if self.batch_id else "push"
+
+
+class Outcome(NamedTuple):
+    """What happened to one record: created, updated, unchanged, deleted or rejected."""
+
+    status: str
+    key: str | None = None
+    errors: list[Issue] = []
+    note: str | None = None
+
+
+def _newer(stamp: Stamp, stored_at: datetime | None) -> bool:
+    """Whether ``stamp`` is newer than ``stored_at``; without both times, the later write wins."""
+    return stamp.at is None or stored_at is None or stamp.at > stored_at
+
+
+# -- running one record -----------------------------------------------------------------------
+
+def apply_record(ctx: ServiceContext, source: Source, entity: Any, op: Any, data: Any) -> Outcome:
+    """Upsert or delete one record in its own SAVEPOINT; any rule broken → ``rejected``."""
+    issues = _shape_issues(entity, op, data)
+    if issues:
+        return Outcome("rejected", None, issues)
+    handler = (_UPSERTS if op == "upsert" else _DELETES)[entity]
+    session = ctx.session
+    try:
+        with session.begin_nested():
+            return handler(ctx, source, data)
+    except ServiceError as exc:
+        return Outcome("rejected", None, _issues_of(exc))
+    except SQLAlchemyError as exc:
+        # The database refused (e.g. a unique constraint raced by a concurrent writer). The
+        # message may hold record values: log the kind only.
+        log.warning("push: %s record refused by the database (%s)", entity, type(exc).__name__)
+        return Outcome("rejected", None, [Issue("/data", "exchange.conflict",
+                                                "记录与数据中心的现有数据冲突，请稍后重试",
+                                                "the record conflicts with the store's data "
+                                                "(a concurrent change?); retry later")])
+
+
+def _shape_issues(entity: Any, op: Any, data: Any) -> list[Issue]:
+    issues = []
+    if entity not in ENTITIES:
+        issues.append(Issue("/entity", "batch.unknown_entity", "未知的数据类别", "unknown entity"))
+    elif entity == "certificate":
+        issues.append(Issue("/entity", "exchange.not_pushable",
+                            "证明由网关签发，不能推送", "certificates are issued by the gateway "
+                            "and cannot be pushed"))
+    if op not in ("upsert", "delete"):
+        issues.append(Issue("/op", "exchange.op", "操作应为 upsert 或 delete",
+                            "op must be upsert or delete"))
+    if not isinstance(data, dict):
+        issues.append(Issue("/data", "exchange.data", "data 应为 JSON 对象",
+                            "data must be a JSON object"))
+    return issues
+
+
+def _under_data(issue: Issue) -> Issue:
+    return Issue("/data" + issue.pointer, issue.rule, issue.message_zh, issue.message_en)
+
+
+def _issues_of(exc: ServiceError) -> list[Issue]:
+    if exc.issues:
+        return [_under_data(i) for i in exc.issues]
+    if isinstance(exc, OutOfScope):
+        return [Issue("/data", "exchange.out_of_scope", "记录超出本客户端的数据范围（地区、队伍或权限）",
+                      f"the record is outside the client's scope: {exc.detail}")]
+    if isinstance(exc, NotFound):
+        return [Issue("/data", "exchange.not_found", "要删除或修改的记录不存在",
+                      f"no such record: {exc.detail}")]
+    if isinstance(exc, Conflict):
+        return [Issue("/data", "exchange.conflict", "记录与数据中心的现有数据冲突",
+                      f"the record conflicts with the store: {exc.detail}")]
+    return [Issue("/data", "exchange.invalid", "记录无效", exc.detail)]
+
+
+# -- small helpers ------------------------------------------------------------------------------
+
+def _source_id(data: Mapping[str, Any], number_key: str | None) -> str | None:
+    value = data.get("source_id") or (data.get(number_key) if number_key else None)
+    return value if isinstance(value, str) and value else None
+
+
+def _link_unknown(field_name: str, what_zh: str, what_en: str) -> Invalid:
+    return Invalid(f"no {what_en} {field_name}", [Issue(
+        f"/{field_name}", "exchange.link_unknown", f"{what_zh}不存在于数据中心（{field_name}）",
+        f"no {what_en} with this {field_name} is in the store")])
+
+
+def _by_source(session: Session, model, source: Source, sid: str | None):
+    """The sender's latest row with this source id (None without an id)."""
+    if not sid:
+        return None
+    return session.execute(select(model).where(model.source_system == source.client_id,
+                                               model.source_id == sid)
+                           .order_by(model.id.desc()).limit(1)).scalar_one_or_none()
+
+
+def _by_number(session: Session, model, column, number: Any):
+    if not isinstance(number, str) or not number:
+        return None
+    return session.execute(select(model).where(column == number)).scalar_one_or_none()
+
+
+def _for_delete(session: Session, model, column, source: Source, data: Mapping[str, Any],
+                number_key: str):
+    """The row a delete names: the sender's source id (or own number), else the store's number."""
+    row = _by_source(session, model, source, _source_id(data, number_key))
+    if row is None:
+        row = _by_number(session, model, column, data.get(number_key))
+    if row is None:
+        given = "source_id" if data.get("source_id") else number_key
+        raise Invalid("nothing to delete", [Issue(
+            f"/{given}", "exchange.not_found", "要删除的记录不存在（按 source_id 或编号查找）",
+            "no record with this source_id (or number) to delete")])
+    return row
+
+
+def _stale(note: str = "") -> str:
+    return ("the stored record is newer or comes from a higher-priority source; kept"
+            + (f" ({note})" if note else ""))
+
+
+def _volunteer(ctx: ServiceContext, number: Any, field_name: str = "volunteer_no",
+               required: bool = True) -> Volunteer | None:
+    if number is None and not required:
+        return None
+    row = _by_number(ctx.session, Volunteer, Volunteer.volunteer_no, number)
+    if row is None:
+        raise _link_unknown(field_name, "志愿者", "volunteer")
+    return row
+
+
+def _team(ctx: ServiceContext, number: Any, required: bool = False) -> Team | None:
+    if number is None and not required:
+        return None
+    row = _by_number(ctx.session, Team, Team.team_no, number)
+    if row is None:
+        raise _link_unknown("team_no", "队伍", "team")
+    return row
+
+
+def _project(ctx: ServiceContext, number: Any, required: bool = True) -> Project | None:
+    if number is None and not required:
+        return None
+    row = _by_number(ctx.session, Project, Project.project_no, number)
+    if row is None:
+        raise _link_unknown("project_no", "项目", "project")
+    return row
+
+
+# -- volunteers ----------------------------------------------------------------------------------
+
+_VOLUNTEER_NOT_FIELDS = {"volunteer_no", "source_id", "source_updated_at", "total_hours", "star_level"}
+
+
+def _person_fields(data: Mapping[str, Any]) -> list[str]:
+    return [k for k in data if k not in _VOLUNTEER_NOT_FIELDS]
+
+
+def upsert_volunteer(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> Outcome:
+    """Create or update the person (found by document), field by field under the policy."""
+    ctx.caller.require("volunteer", "write")
+    ctx.validate("volunteer", {k: v for k, v in data.items() if k not in ("total_hours", "star_level")})
+    stamp = source.stamp(ctx, data)
+    existing = registration.find_volunteer_by_document(ctx, data["id_type"], data["id_number"],
+                                                       in_scope=False)
+    if existing is None:
+        status, volunteer = registration.upsert_volunteer(ctx, data, source.client_id,
+                                                          data.get("source_id"))
+        volunteer.provenance = {f: stamp.as_json() for f in _person_fields(data)}
+        return Outcome(status, volunteer.volunteer_no)
+
+    ctx.caller.require_region(existing.area_code, f"volunteer {existing.volunteer_no}")
+    old = registration.volunteer_record(ctx, existing)
+    provenance = dict(existing.provenance or {})
+    winning, kept = [], []
+    for name in _person_fields(data):
+        if name not in old or source.priority.wins(stamp, Stamp.from_json(provenance.get(name))):
+            winning.append(name)
+        else:
+            kept.append(name)
+    record = dict(data)
+    for name in kept:
+        record[name] = old[name]
+    revived = existing.deleted_at is not None
+    status, volunteer = registration.upsert_volunteer(ctx, record, source.client_id,
+                                                      data.get("source_id"))
+    provenance = dict(volunteer.provenance or {})
+    for name in winning:
+        provenance[name] = stamp.as_json()
+    volunteer.provenance = provenance
+    if revived:
+        volunteer.deleted_at = None
+        ctx.record_change("volunteer", volunteer.volunteer_no, "restore", {"deleted": True},
+                          {"deleted": False}, note=source.note, source_system=source.client_id,
+                          area=volunteer.area_code)
+        status = "updated"
+    overruled = sorted(n for n in kept if data[n] != old.get(n))
+    note = None
+    if overruled:
+        note = (f"{len(overruled)} field(s) kept as provided by a higher-priority or newer "
+                f"source: {', '.join(overruled)}")
+    return Outcome(status, volunteer.volunteer_no, [], note)
+
+
+def delete_volunteer(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> Outcome:
+    """Mark the person deleted (the row, their sources and history stay)."""
+    ctx.caller.require("volunteer", "write")
+    session = ctx.session
+    volunteer = None
+    sid = _source_id(data, None)
+    if sid:
+        link = session.execute(select(VolunteerSource).where(
+            VolunteerSource.source_system == source.client_id,
+            VolunteerSource.source_id == sid)).scalar_one_or_none()
+        volunteer = link.volunteer if link is not None else None
+    number = data.get("volunteer_no")
+    if volunteer is None and isinstance(number, str):
+        volunteer = _by_number(session, Volunteer, Volunteer.volunteer_no, number)
+        if volunteer is None:  # the sender's own number for the person
+            link = session.execute(select(VolunteerSource).where(
+                VolunteerSource.source_system == source.client_id,
+                VolunteerSource.source_volunteer_no == number).limit(1)).scalar_one_or_none()
+            volunteer = link.volunteer if link is not None else None
+    if volunteer is None:
+        raise Invalid("nothing to delete", [Issue(
+            "/source_id" if sid else "/volunteer_no", "exchange.not_found",
+            "要删除的志愿者不存在（按 source_id 或志愿者编号查找）",
+            "no volunteer with this source_id (or volunteer_no) to delete")])
+    ctx.caller.require_region(volunteer.area_code, f"volunteer {volunteer.volunteer_no}")
+    if volunteer.deleted_at is not None:
+        return Outcome("unchanged", volunteer.volunteer_no, [], "already deleted")
+    mine = source.priority.rank(source.client_id)
+    higher = sorted({s.source for s in map(Stamp.from_json, (volunteer.provenance or {}).values())
+                     if s is not None and s.source and source.priority.rank(s.source) < mine})
+    if higher:
+        return Outcome("unchanged", volunteer.volunteer_no, [],
+                       f"not deleted: fields of this person come from higher-priority source(s) "
+                       f"{', '.join(higher)}")
+    volunteer.deleted_at = ctx.now
+    ctx.record_change("volunteer", volunteer.volunteer_no, "delete", None, None, note=source.note,
+                      source_system=source.client_id, area=volunteer.area_code)
+    return Outcome("deleted", volunteer.volunteer_no)
+
+
+# -- teams ---------------------------------------------------------------------------------------
+
+TEAM_DELETED = "4"  # team_status 逻辑删除
+_TEAM_COLUMNS = ("name", "team_type", "unit_type", "uscc", "join_policy", "contact_name")
+_TEAM_NOT_STATE = {"team_no", "status", "source_id", "source_updated_at"}
+
+
+def _team_state(ctx: ServiceContext, team: Team) -> dict[str, Any]:
+    """The stored team as the standard's fields (contact mobile decrypted: never log it)."""
+    state = {k: v for k, v in (team.data or {}).items() if k != "source_team_no"}
+    state.update({name: getattr(team, name) for name in _TEAM_COLUMNS})
+    state["contact_mobile"] = (ctx.vault.decrypt(team.contact_mobile_enc)
+                               if team.contact_mobile_enc else None)
+    state["area"] = team.area_code
+    state["parent_team_no"] = team.parent.team_no if team.parent is not None else None
+    return json_safe(state)
+
+
+def _find_team(ctx: ServiceContext, source: Source, data: Mapping[str, Any]) -> Team | None:
+    team = _by_source(ctx.session, Team, source, _source_id(data, "team_no"))
+    if team is None and data.get("uscc"):
+        team = ctx.session.execute(select(Team).where(Team.uscc == data["uscc"])
+                                   .order_by(Team.id).limit(1)).scalar_one_or_none()
+    return team
+
+
+def _record_stamp(row: Team | Project) -> Stamp | None:
+    stamp = Stamp.from_json(row.provenance)
+    if stamp is None and row.source_system:
+        stamp = Stamp(row.source_system, row.source_updated_at)
+    return stamp
+
+
+def upsert_team(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> Outcome:
+    """Register a new team (it waits for review) or update the stored one (record level)."""
+    ctx.caller.require("team", "write")
+    ctx.validate("team", data)
+    ctx.caller.require_region(data["area"], "the team's area")
+    stamp = source.stamp(ctx, data)
+    team = _find_team(ctx, source, data)
+    if team is None:
+        team = registration.register_team(ctx, data, None, source_system=source.client_id)
+        team.source_id = _source_id(data, "team_no")
+        team.source_updated_at = stamp.at
+        team.provenance = stamp.as_json()
+        return Outcome("created", team.team_no)
+
+    ctx.caller.require_team(team.team_no, team.area_code)
+    old = _team_state(ctx, team)
+    new = {**old, **{k: v for k, v in data.items() if k not in _TEAM_NOT_STATE}}
+    revived = team.status == TEAM_DELETED
+    wins = source.priority.wins(stamp, _record_stamp(team))
+    if new == old and not revived:
+        if wins:  # the same values, now (also) vouched for by this source and time
+            team.provenance, team.source_updated_at = stamp.as_json(), stamp.at
+        return Outcome("unchanged", team.team_no)
+    if not wins:
+        return Outcome("unchanged", team.team_no, [], _stale())
+    team.provenance = stamp.as_json()
+    team.source_updated_at = stamp.at
+    _apply_team(ctx, team, old, new)
+    before, after = dict(old), dict(new)
+    if revived:
+        before["status"], after["status"] = team.status, registration.TEAM_PENDING
+        team.status = registration.TEAM_PENDING
+    team.updated_at = ctx.now
+    ctx.session.flush()
+    ctx.record_change("team", team.team_no, "restore" if revived else "update", _team_history(before),
+                      _team_history(after), note=source.note, source_system=source.client_id,
+                      area=team.area_code, team_no=team.team_no)
+    return Outcome("updated", team.team_no)
+
+
+def _team_history(record: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(record)
+    unit = out.get("approving_unit")
+    if isinstance(unit, dict) and isinstance(unit.get("phone"), str) and len(unit["phone"]) == 11:
+        out["approving_unit"] = {**unit, "phone": mask_mobile(unit["phone"])}
+    return out
+
+
+def _apply_team(ctx: ServiceContext, team: Team, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+    session = ctx.session
+    issues: list[Issue] = []
+    if new.get("uscc") and new.get("uscc") != old.get("uscc"):
+        other = session.execute(select(Team.team_no).where(Team.uscc == new["uscc"], Team.id != team.id)
+                                .limit(1)).scalar_one_or_none()
+        if other is not None:
+            raise Conflict("another team has this unified social credit code", [Issue(
+                "/uscc", "team.duplicate_uscc", f"该统一社会信用代码已登记（队伍编号 {other}）",
+                f"a team with this unified social credit code is already registered "
+                f"(team number {other})")], existing_team_no=other)
+    parent = team.parent
+    if new.get("parent_team_no") != old.get("parent_team_no"):
+        parent = None
+        if new.get("parent_team_no"):
+            parent = session.execute(select(Team).where(Team.team_no == new["parent_team_no"])
+                                     ).scalar_one_or_none()
+            if parent is None or parent.id == team.id:
+                issues.append(Issue("/parent_team_no", "team.parent_exists",
+                                    "上级队伍编号不存在", "no team has this parent_team_no"))
+    if new.get("join_policy") == "4" and team.join_password_hash is None:
+        issues.append(Issue("/join_policy", "team.join_password_required",
+                            "加入方式为免审密码加入（4）时必须设置加入密码，推送不能设置密码",
+                            "join policy 4 needs a join password, which a push cannot set"))
+    if issues:
+        raise Invalid(f"the team breaks {len(issues)} rule(s) of the store", issues)
+    if new["area"] != old.get("area"):
+        ctx.caller.require_region(new["area"], "the team's new area")
+        team.set_area(new["area"], ctx.regions)
+    for name in _TEAM_COLUMNS:
+        setattr(team, name, new.get(name))
+    mobile = new.get("contact_mobile")
+    if mobile != old.get("contact_mobile"):
+        team.contact_mobile_enc = ctx.vault.encrypt(mobile) if mobile else None
+        team.contact_mobile_masked = mask_mobile(mobile) if mobile else None
+    team.parent = parent
+    data = {k: v for k, v in new.items()
+            if k not in _TEAM_COLUMNS and k not in ("contact_mobile", "area", "parent_team_no")}
+    source_no = (team.data or {}).get("source_team_no")
+    if source_no:
+        data["source_team_no"] = source_no
+    team.data = data
+
+
+def delete_team(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> Outcome:
+    """Logical deletion: team status 4 (逻辑删除); the team stays with its history."""
+    ctx.caller.require("team", "write")
+    team = _for_delete(ctx.session, Team, Team.team_no, source, data, "team_no")
+    ctx.caller.require_team(team.team_no, team.area_code)
+    if team.status == TEAM_DELETED:
+        return Outcome("unchanged", team.team_no, [], "already deleted")
+    stamp = source.stamp(ctx, data)
+    if not source.priority.wins(stamp, _record_stamp(team)):
+        return Outcome("unchanged", team.team_no, [], _stale())
+    before = team.status
+    team.status = TEAM_DELETED
+    team.provenance = stamp.as_json()
+    team.updated_at = ctx.now
+    ctx.record_change("team", team.team_no, "delete", {"status": before}, {"status": TEAM_DELETED},
+                      note=source.note, source_system=source.client_id, area=team.area_code,
+                      team_no=team.team_no)
+    return Outcome("deleted", team.team_no)
+
+
+# -- projects ------------------------------------------------------------------------------------
+
+PROJECT_VOID = "9"  # project_status 作废
+_PROJECT_DATA = ("service_objects", "guarantees", "address", "funding_source", "checkin_points")
+_PROJECT_COLUMNS = ("name", "service_category", "status", "recruit_scope", "description")
+
+
+def _local_iso(ctx: ServiceContext, value: datetime | None) -> str | None:
+    return value.astimezone(ctx.tz).isoformat(timespec="seconds") if value else None
+
+
+def _contact_state(ctx: ServiceContext, contact: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not contact:
+        return None
+    out = {k: v for k, v in contact.items() if k not in ("mobile_enc", "mobile_masked")}
+    if contact.get("mobile_enc"):
+        out["mobile"] = ctx.vault.decrypt(contact["mobile_enc"])
+    return out
+
+
+def _post_state(ctx: ServiceContext, post: Mapping[str, Any] | Post) -> dict[str, Any]:
+    """A post as comparable values (times as aware instants)."""
+    if isinstance(post, Post):
+        values = {"post_no": post.post_no, "name": post.name, "headcount": post.headcount,
+                  "starts_at": post.starts_at, "ends_at": post.ends_at,
+                  "description": post.description}
+    else:
+        values = {"post_no": post.get("post_no"), "name": post.get("name"),
+                  "headcount": post.get("headcount"),
+                  "starts_at": parse_local_datetime(post.get("starts_at"), ctx.tz),
+                  "ends_at": parse_local_datetime(post.get("ends_at"), ctx.tz),
+                  "description": post.get("description")}
+    return json_safe(values)
+
+
+def _project_state(ctx: ServiceContext, project: Project) -> dict[str, Any]:
+    data = project.data or {}
+    state = {name: getattr(project, name) for name in _PROJECT_COLUMNS}
+    state.update({name: data.get(name) for name in _PROJECT_DATA})
+    state["contact"] = _contact_state(ctx, data.get("contact"))
+    state["starts_on"] = project.starts_on.isoformat()
+    state["ends_on"] = project.ends_on.isoformat()
+    state["area"] = project.area_code
+    state["posts"] = {p.post_no: _post_state(ctx, p) for p in project.posts}
+    return json_safe(state)
+
+
+def _incoming_project(ctx: ServiceContext, old: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
+    new = {**old, **{k: v for k, v in data.items()
+                     if k not in ("project_no", "team_no", "posts", "source_id", "source_updated_at")}}
+    posts = dict(old["posts"])
+    for post in data.get("posts") or []:
+        posts[post.get("post_no")] = _post_state(ctx, post)
+    new["posts"] = posts
+    return new
+
+
+def upsert_project(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> Outcome:
+    """Publish a new project, or update the sender's one (record level); posts merge by post_no."""
+    ctx.caller.require("project", "write")
+    sid = _source_id(data, "project_no")
+    project = _by_source(ctx.session, Project, source, sid)
+    stamp = source.stamp(ctx, data)
+    if project is None:
+        project = activities.publish_project(ctx, data)
+        project.source_id = sid
+        project.source_updated_at = stamp.at
+        project.provenance = stamp.as_json()
+        return Outcome("created", project.project_no)
+
+    ctx.validate("project", data)
+    ctx.caller.require_team(project.team.team_no, project.team.area_code)
+    if data["team_no"] != project.team.team_no:
+        raise Invalid("a project's team cannot change", [Issue(
+            "/team_no", "exchange.link_fixed", "项目的发起队伍不能更改",
+            "the organising team of a project cannot change; void it and publish a new one")])
+    old = _project_state(ctx, project)
+    new = _incoming_project(ctx, old, data)
+    wins = source.priority.wins(stamp, _record_stamp(project))
+    if new == old:
+        if wins:
+            project.provenance, project.source_updated_at = stamp.as_json(), stamp.at
+        return Outcome("unchanged", project.project_no)
+    if not wins:
+        return Outcome("unchanged", project.project_no, [], _stale())
+    project.provenance = stamp.as_json()
+    project.source_updated_at = stamp.at
+    _apply_project(ctx, project, old, new, data)
+    project.updated_at = ctx.now
+    ctx.session.flush()
+    ctx.record_change("project", project.project_no, "update", _project_history(ctx, old),
+                      _project_history(ctx, new), note=source.note, source_system=source.client_id,
+                      area=project.area_code, team_no=project.team.team_no)
+    return Outcome("updated", project.project_no)
+
+
+def _project_history(ctx: ServiceContext, state: Mapping[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in state.items() if k not in ("contact", "posts")}
+    contact = state.get("contact") or {}
+    out["contact_mobile"] = contact.get("mobile")  # masked by record_change
+    out["posts"] = [{"post_no": p["post_no"], "name": p.get("name"), "headcount": p.get("headcount"),
+                     "starts_at": _local_iso(ctx, p.get("starts_at")),
+                     "ends_at": _local_iso(ctx, p.get("ends_at"))}
+                    for p in state.get("posts", {}).values()]
+    return out
+
+
+def _apply_project(ctx: ServiceContext, project: Project, old: Mapping[str, Any],
+                   new: Mapping[str, Any], data: Mapping[str, Any]) -> None:
+    issues: list[Issue] = []
+    starts_on, ends_on = parse_date(new["starts_on"]), parse_date(new["ends_on"])
+    posts_in = list(data.get("posts") or [])
+    seen: dict[Any, int] = {}
+    for i, post in enumerate(posts_in):
+        no = post.get("post_no")
+        if no is None:
+            issues.append(Issue(pointer("posts", i, "post_no"), "exchange.post_no_required",
+                                "更新项目时每个岗位须有岗位编号",
+                                "when a project is updated every post needs its post_no"))
+        elif no in seen:
+            issues.append(Issue(pointer("posts", i, "post_no"), "project.post_no_unique",
+                                f"第 {i + 1} 个岗位的编号与第 {seen[no] + 1} 个重复",
+                                f"post {i + 1} repeats the post_no of post {seen[no] + 1}"))
+        else:
+            seen[no] = i
+    issues.extend(activities._post_window_issues(ctx, posts_in, starts_on, ends_on))  # noqa: SLF001 (the publish rule, reused)
+    stored = {p.post_no: p for p in project.posts}
+    for i, post in enumerate(posts_in):
+        row = stored.get(post.get("post_no"))
+        if row is not None and isinstance(post.get("headcount"), int) and post["headcount"] < row.admitted:
+            issues.append(Issue(pointer("posts", i, "headcount"), "exchange.headcount_below_admitted",
+                                f"招募人数不能少于已录用的 {row.admitted} 人",
+                                f"the headcount cannot be below the {row.admitted} volunteers "
+                                "already admitted"))
+    scope = new.get("recruit_scope")
+    if scope == activities.SCOPE_PASSWORD and project.recruit_password_hash is None:
+        issues.append(Issue("/recruit_scope", "project.recruit_password",
+                            "免审密码招募（recruit_scope 3）须设置招募密码，推送不能设置密码",
+                            "recruit_scope 3 needs a recruit password, which a push cannot set"))
+    if issues:
+        raise Invalid(f"the project breaks {len(issues)} rule(s) across records", issues)
+    if new["area"] != old.get("area"):
+        ctx.caller.require_region(new["area"], "the project's new area")
+        project.set_area(new["area"], ctx.regions)
+    for name in _PROJECT_COLUMNS:
+        setattr(project, name, new.get(name))
+    if scope != activities.SCOPE_PASSWORD:
+        project.recruit_password_hash = None
+    project.starts_on, project.ends_on = starts_on, ends_on
+    stored_data = dict(project.data or {})
+    for name in _PROJECT_DATA:
+        stored_data[name] = new.get(name)
+    contact = new.get("contact")
+    if contact != old.get("contact"):
+        if contact:
+            contact = dict(contact)
+            mobile = contact.pop("mobile", None)
+            if mobile is not None:
+                contact["mobile_enc"] = ctx.vault.encrypt(mobile)
+                contact["mobile_masked"] = mask_mobile(mobile)
+        stored_data["contact"] = contact
+    if data.get("project_no"):
+        stored_data["source_project_no"] = data["project_no"]
+    project.data = json_safe(stored_data)
+    for post in posts_in:
+        row = stored.get(post["post_no"])
+        if row is None:
+            row = Post(post_no=post["post_no"], admitted=0)
+            project.posts.append(row)
+        row.name = post["name"]
+        row.headcount = post["headcount"]
+        row.starts_at = parse_local_datetime(post.get("starts_at"), ctx.tz)
+        row.ends_at = parse_local_datetime(post.get("ends_at"), ctx.tz)
+        row.description = post.get("description")
+
+
+def delete_project(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> Outcome:
+    """Void the project (status 9 作废): its enrolments and hours stay."""
+    ctx.caller.require("project", "write")
+    project = _for_delete(ctx.session, Project, Project.project_no, source, data, "project_no")
+    ctx.caller.require_team(project.team.team_no, project.team.area_code)
+    if project.status == PROJECT_VOID:
+        return Outcome("unchanged", project.project_no, [], "already deleted")
+    stamp = source.stamp(ctx, data)
+    if not source.priority.wins(stamp, _record_stamp(project)):
+        return Outcome("unchanged", project.project_no, [], _stale())
+    before = project.status
+    project.status = PROJECT_VOID
+    project.provenance = stamp.as_json()
+    project.updated_at = ctx.now
+    ctx.record_change("project", project.project_no, "delete", {"status": before},
+                      {"status": PROJECT_VOID}, note=source.note, source_system=source.client_id,
+                      area=project.area_code, team_no=project.team.team_no)
+    return Outcome("deleted", project.project_no)
+
+
+# -- service records -----------------------------------------------------------------------------
+
+def upsert_service_record(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> Outcome:
+    """Record effective hours, or correct the sender's stored record (the original is kept)."""
+    ctx.caller.require(hours.ENTITY, "write")
+    sid = _source_id(data, "record_no")
+    stamp = source.stamp(ctx, data)
+    row = _by_source(ctx.session, ServiceRecord, source, sid)
+    if row is None or row.status == hours.DELETED:
+        new = hours.record_hours(ctx, data, source_system=source.client_id)
+        new.source_id = sid
+        new.source_updated_at = stamp.at
+        return Outcome("created", new.record_no)
+
+    ctx.validate(hours.ENTITY, data)
+    if (data["volunteer_no"], data["project_no"]) != (row.volunteer.volunteer_no, row.project.project_no):
+        raise Invalid("a service record's volunteer and project cannot change", [Issue(
+            "/volunteer_no" if data["volunteer_no"] != row.volunteer.volunteer_no else "/project_no",
+            "exchange.link_fixed", "服务时间记录的志愿者和项目不能更改，请删除后重新推送",
+            "the volunteer and project of a service record cannot change; delete it and push "
+            "a new one")])
+    if row.status != hours.EFFECTIVE:
+        raise Conflict(f"service record {row.record_no} has status {row.status}", [Issue(
+            "/status", "exchange.not_effective", "数据中心中该记录不是已生效状态，不能通过推送更正",
+            "the stored record is not effective (status 2) and cannot be corrected by a push")])
+    started = parse_local_datetime(data["started_at"], ctx.tz)
+    ended = parse_local_datetime(data["ended_at"], ctx.tz)
+    same = (started == row.started_at and ended == row.ended_at
+            and hours._hours(data["hours"]) == row.hours  # noqa: SLF001 (the service's rounding)
+            and data.get("description", row.description) == row.description)
+    newer = _newer(stamp, row.source_updated_at)
+    if same:
+        if newer:
+            row.source_updated_at = stamp.at
+        return Outcome("unchanged", row.record_no)
+    if not newer:
+        return Outcome("unchanged", row.record_no, [], _stale())
+    new = hours.correct_hours(ctx, row.record_no, {
+        "started_at": data["started_at"], "ended_at": data["ended_at"], "hours": data["hours"],
+        "description": data.get("description"),
+        "reason": f"updated by {source.client_id} ({source.note})"})
+    new.source_system, new.source_id, new.source_updated_at = source.client_id, sid, stamp.at
+    return Outcome("updated", new.record_no)
+
+
+def delete_service_record(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> Outcome:
+    """Status 3 (已删除) through the hours service: an effective record stops counting."""
+    ctx.caller.require(hours.ENTITY, "write")
+    row = _for_delete(ctx.session, ServiceRecord, ServiceRecord.record_no, source, data, "record_no")
+    if row.status == hours.DELETED:
+        return Outcome("unchanged", row.record_no, [], "already deleted")
+    hours.delete_hours(ctx, row.record_no, f"deleted by {source.client_id} ({source.note})")
+    return Outcome("deleted", row.record_no)
+
+
+# -- enrolments ----------------------------------------------------------------------------------
+
+def _acts_for(ctx: ServiceContext, *, volunteer: Volunteer | None = None, team: Team | None = None) -> bool:
+    """The caller acts for the volunteer (their region, not a team-limited client) or the team."""
+    caller = ctx.caller
+    if team is not None and caller.covers_team(team.team_no, team.area_code):
+        return True
+    return volunteer is not None and not caller.team_nos and caller.covers_region(volunteer.area_code)
+
+
+def _enrollment_links(ctx: ServiceContext, data: Mapping[str, Any]) -> tuple[Volunteer, Project, Post]:
+    volunteer = _volunteer(ctx, data.get("volunteer_no"))
+    project = _project(ctx, data.get("project_no"))
+    posts = list(project.posts)
+    post_no = data.get("post_no")
+    if post_no is None:
+        if len(posts) != 1:
+            raise Invalid("which post?", [Issue("/post_no", "exchange.post_required",
+                                                "项目有多个岗位，须指明岗位编号",
+                                                "the project has several posts: post_no is required")])
+        return volunteer, project, posts[0]
+    post = next((p for p in posts if p.post_no == post_no), None)
+    if post is None:
+        raise _link_unknown("post_no", "岗位", "post")
+    return volunteer, project, post
+
+
+def _enrollment_state(row: Enrollment) -> dict[str, Any]:
+    return json_safe({"status": row.status, "invited": row.invited, "applied_at": row.applied_at,
+                      "decided_at": row.decided_at})
+
+
+def upsert_enrollment(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> Outcome:
+    """The sender's enrolment as it reports it; places in the post follow the status."""
+    ctx.caller.require("enrollment", "write")
+    ctx.validate("enrollment", data)
+    volunteer, project, post = _enrollment_links(ctx, data)
+    if not _acts_for(ctx, volunteer=volunteer, team=project.team):
+        raise OutOfScope(f"client {ctx.caller.client_id!r} acts neither for the volunteer nor "
+                         f"for team {project.team.team_no}")
+    sid = _source_id(data, "enrollment_no")
+    stamp = source.stamp(ctx, data)
+    row = _by_source(ctx.session, Enrollment, source, sid)
+    status = data["status"]
+    applied = parse_local_datetime(data.get("applied_at"), ctx.tz) or ctx.now
+    decided = parse_local_datetime(data.get("decided_at"), ctx.tz)
+    if row is None:
+        taken = ctx.session.execute(select(Enrollment.enrollment_no).where(
+            Enrollment.volunteer_id == volunteer.id, Enrollment.post_id == post.id)).scalar_one_or_none()
+        if taken is not None:
+            raise Conflict("the volunteer already has an enrolment for this post", [Issue(
+                "/volunteer_no", "enrollment.duplicate", "该志愿者已报名（或受邀）此岗位",
+                "the volunteer already has an enrolment for this post")], enrollment_no=taken)
+        if status in activities.ADMITTED:
+            _take_place(ctx, post)
+        row = Enrollment(enrollment_no=ctx.number("E", project.area_code), volunteer_id=volunteer.id,
+                         project_id=project.id, post_id=post.id, status=status,
+                         invited=bool(data.get("invited", False)), applied_at=applied,
+                         decided_at=decided, decided_by=source.client_id if decided else None,
+                         source_system=source.client_id, source_id=sid, source_updated_at=stamp.at,
+                         created_at=ctx.now, updated_at=ctx.now)
+        ctx.session.add(row)
+        ctx.session.flush()
+        ctx.record_change("enrollment", row.enrollment_no, "create", None,
+                          {"volunteer_no": volunteer.volunteer_no, "project_no": project.project_no,
+                           "post_no": post.post_no, "status": status},
+                          note=source.note, source_system=source.client_id,
+                          area=project.area_code, team_no=project.team.team_no)
+        return Outcome("created", row.enrollment_no)
+
+    if (row.volunteer_id, row.post_id) != (volunteer.id, post.id):
+        raise Invalid("an enrolment's volunteer and post cannot change", [Issue(
+            "/volunteer_no", "exchange.link_fixed", "报名的志愿者和岗位不能更改，请删除后重新推送",
+            "the volunteer and post of an enrolment cannot change; delete it and push a new one")])
+    before = _enrollment_state(row)
+    new_state = {"status": status, "invited": bool(data.get("invited", row.invited)),
+                 "applied_at": applied if data.get("applied_at") else row.applied_at,
+                 "decided_at": decided if data.get("decided_at") else row.decided_at}
+    newer = _newer(stamp, row.source_updated_at)
+    if json_safe(new_state) == before:
+        if newer:
+            row.source_updated_at = stamp.at
+        return Outcome("unchanged", row.enrollment_no)
+    if not newer:
+        return Outcome("unchanged", row.enrollment_no, [], _stale())
+    row.source_updated_at = stamp.at
+    if status in activities.ADMITTED and row.status not in activities.ADMITTED:
+        _take_place(ctx, post)
+    elif row.status in activities.ADMITTED and status not in activities.ADMITTED:
+        activities.free_place(ctx.session, post.id)
+    old_status = row.status
+    row.status, row.invited = status, new_state["invited"]
+    row.applied_at, row.decided_at = new_state["applied_at"], new_state["decided_at"]
+    row.updated_at = ctx.now
+    ctx.record_change("enrollment", row.enrollment_no, "update", {"status": old_status},
+                      {"status": status}, note=source.note, source_system=source.client_id,
+                      area=project.area_code, team_no=project.team.team_no)
+    return Outcome("updated", row.enrollment_no)
+
+
+def _take_place(ctx: ServiceContext, post: Post) -> None:
+    if not activities.take_place(ctx.session, post.id):
+        raise Conflict(f"post {post.post_no} is full", [Issue(
+            "/post_no", "enrollment.post_full", f"岗位已满（招募 {post.headcount} 人）",
+            f"the post is full ({post.headcount} places)")])
+    ctx.session.expire(post, ["admitted"])
+
+
+def delete_enrollment(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> Outcome:
+    ctx.caller.require("enrollment", "write")
+    row = _for_delete(ctx.session, Enrollment, Enrollment.enrollment_no, source, data, "enrollment_no")
+    if not _acts_for(ctx, volunteer=row.volunteer, team=row.project.team):
+        raise OutOfScope(f"enrollment {row.enrollment_no} is outside the client's scope")
+    if row.status in activities.ADMITTED:
+        activities.free_place(ctx.session, row.post_id)
+    number, project = row.enrollment_no, row.project
+    ctx.session.delete(row)
+    ctx.record_change("enrollment", number, "delete", {"status": row.status}, None,
+                      note=source.note, source_system=source.client_id,
+                      area=project.area_code, team_no=project.team.team_no)
+    return Outcome("deleted", number)
+
+
+# -- trainings, commendations, evaluations, complaints --------------------------------------------
+
+@dataclass(frozen=True)
+class _Attached:
+    """How one of the smaller records maps onto its model."""
+
+    entity: str
+    model: Any
+    number: str                       # the store's number column (and the sender's key)
+    prefix: str                       # of the store's numbers
+    # (volunteer_no | team_no | project_no, required): links held as foreign keys; any other
+    # link field of the record (an evaluation's team_no) stays in ``data``.
+    links: tuple[tuple[str, bool], ...]
+    columns: Callable[[ServiceContext, Mapping[str, Any]], dict[str, Any]]
+
+
+def _training_columns(ctx, data):
+    return {"held_on": parse_date(data["held_on"])}
+
+
+def _commendation_columns(ctx, data):
+    return {"subject": data["subject"], "awarded_on": parse_date(data["awarded_on"])}
+
+
+def _evaluation_columns(ctx, data):
+    return {}
+
+
+def _complaint_columns(ctx, data):
+    return {"kind": data["kind"], "status": data.get("status", "open"),
+            "submitted_at": parse_local_datetime(data["submitted_at"], ctx.tz)}
+
+
+_ATTACHED = {
+    "training": _Attached("training", Training, "training_no", "TR",
+                          (("volunteer_no", True), ("team_no", False)), _training_columns),
+    "commendation": _Attached("commendation", Commendation, "commendation_no", "CM",
+                              (("volunteer_no", False), ("team_no", False)), _commendation_columns),
+    "evaluation": _Attached("evaluation", Evaluation, "evaluation_no", "EV",
+                            (("volunteer_no", True), ("project_no", True)), _evaluation_columns),
+    "complaint": _Attached("complaint", Complaint, "complaint_no", "CP",
+                           (("volunteer_no", False), ("team_no", False), ("project_no", False)),
+                           _complaint_columns),
+}
+_LINK_KEYS = ("volunteer_no", "team_no", "project_no")
+_LINK_COLUMNS = {"volunteer_no": "volunteer_id", "team_no": "team_id", "project_no": "project_id"}
+_LINK_MODELS = {"volunteer_no": Volunteer, "team_no": Team, "project_no": Project}
+
+
+def _resolve_links(ctx: ServiceContext, spec: _Attached, data: Mapping[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for name, required in spec.links:
+        if name == "volunteer_no":
+            found[name] = _volunteer(ctx, data.get(name), required=required)
+        elif name == "team_no":
+            found[name] = _team(ctx, data.get(name), required=required)
+        else:
+            found[name] = _project(ctx, data.get(name), required=required)
+    return found
+
+
+def _require_links_in_scope(ctx: ServiceContext, spec: _Attached, links: Mapping[str, Any]) -> None:
+    """The caller acts for at least one linked record (a record with no links: permission only)."""
+    volunteer, team, project = links.get("volunteer_no"), links.get("team_no"), links.get("project_no")
+    if volunteer is None and team is None and project is None:
+        return
+    if _acts_for(ctx, volunteer=volunteer, team=team) or (
+            project is not None and _acts_for(ctx, team=project.team)):
+        return
+    raise OutOfScope(f"the {spec.entity}'s volunteer, team and project are outside the scope of "
+                     f"client {ctx.caller.client_id!r}")
+
+
+def _area_of_links(links: Mapping[str, Any]) -> str | None:
+    for name in _LINK_KEYS:
+        row = links.get(name)
+        if row is not None and row.area_code:
+            return row.area_code
+    return None
+
+
+def _place_of_links(links: Mapping[str, Any]) -> dict[str, str | None]:
+    """The change's region and team (for the change feed's scope) from the record's links."""
+    team = links.get("team_no")
+    project = links.get("project_no")
+    if team is None and project is not None:
+        team = project.team
+    return {"area": _area_of_links(links), "team_no": team.team_no if team is not None else None}
+
+
+def _attached_values(ctx: ServiceContext, spec: _Attached, data: Mapping[str, Any],
+                     links: Mapping[str, Any]) -> dict[str, Any]:
+    values = spec.columns(ctx, data)
+    linked = [key for key, _required in spec.links]
+    for key in linked:
+        row = links.get(key)
+        values[_LINK_COLUMNS[key]] = row.id if row is not None else None
+    values["data"] = {k: v for k, v in data.items()
+                      if k not in linked and k != spec.number and k not in _SOURCE_KEYS}
+    return values
+
+
+def _upsert_attached(spec: _Attached, ctx: ServiceContext, source: Source,
+                     data: dict[str, Any]) -> Outcome:
+    ctx.caller.require(spec.entity, "write")
+    ctx.validate(spec.entity, data)
+    links = _resolve_links(ctx, spec, data)
+    _require_links_in_scope(ctx, spec, links)
+    sid = _source_id(data, spec.number)
+    stamp = source.stamp(ctx, data)
+    values = _attached_values(ctx, spec, data, links)
+    history = {k: v for k, v in data.items() if k not in _SOURCE_KEYS and k != spec.number}
+    row = _by_source(ctx.session, spec.model, source, sid)
+    if row is None:
+        row = spec.model(**values, source_system=source.client_id, source_id=sid,
+                         source_updated_at=stamp.at, created_at=ctx.now, updated_at=ctx.now)
+        setattr(row, spec.number, ctx.number(spec.prefix, _area_of_links(links)))
+        ctx.session.add(row)
+        ctx.session.flush()
+        ctx.record_change(spec.entity, getattr(row, spec.number), "create", None, history,
+                          note=source.note, source_system=source.client_id,
+                          **_place_of_links(links))
+        return Outcome("created", getattr(row, spec.number))
+    number = getattr(row, spec.number)
+    before = {name: getattr(row, name) for name in values}
+    newer = _newer(stamp, row.source_updated_at)
+    if before == values:
+        if newer:
+            row.source_updated_at = stamp.at
+        return Outcome("unchanged", number)
+    if not newer:
+        return Outcome("unchanged", number, [], _stale())
+    row.source_updated_at = stamp.at
+    for name, value in values.items():
+        setattr(row, name, value)
+    row.updated_at = ctx.now
+    ctx.record_change(spec.entity, number, "update", _jsonable(before), _jsonable(values),
+                      note=source.note, source_system=source.client_id, **_place_of_links(links))
+    return Outcome("updated", number)
+
+
+def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in values.items():
+        if key == "data":
+            out.update(value or {})
+        elif hasattr(value, "isoformat"):
+            out[key] = value.isoformat()
+        else:
+            out[key] = value
+    return out
+
+
+def _delete_attached(spec: _Attached, ctx: ServiceContext, source: Source,
+                     data: dict[str, Any]) -> Outcome:
+    ctx.caller.require(spec.entity, "write")
+    column = getattr(spec.model, spec.number)
+    row = _for_delete(ctx.session, spec.model, column, source, data, spec.number)
+    links = {}
+    for key, _required in spec.links:
+        value = getattr(row, _LINK_COLUMNS[key])
+        links[key] = ctx.session.get(_LINK_MODELS[key], value) if value is not None else None
+    _require_links_in_scope(ctx, spec, links)
+    number = getattr(row, spec.number)
+    ctx.session.delete(row)
+    ctx.record_change(spec.entity, number, "delete", None, None, note=source.note,
+                      source_system=source.client_id, **_place_of_links(links))
+    return Outcome("deleted", number)
+
+
+def _attached_handlers(spec: _Attached):
+    return (lambda ctx, source, data: _upsert_attached(spec, ctx, source, data),
+            lambda ctx, source, data: _delete_attached(spec, ctx, source, data))
+
+
+_UPSERTS: dict[str, Callable[[ServiceContext, Source, dict[str, Any]], Outcome]] = {
+    "volunteer": upsert_volunteer,
+    "team": upsert_team,
+    "project": upsert_project,
+    "service_record": upsert_service_record,
+    "enrollment": upsert_enrollment,
+}
+_DELETES: dict[str, Callable[[ServiceContext, Source, dict[str, Any]], Outcome]] = {
+    "volunteer": delete_volunteer,
+    "team": delete_team,
+    "project": delete_project,
+    "service_record": delete_service_record,
+    "enrollment": delete_enrollment,
+}
+for _name, _spec in _ATTACHED.items():
+    _UPSERTS[_name], _DELETES[_name] = _attached_handlers(_spec)
