@@ -58,13 +58,13 @@ def test_add_list_rotate_revoke(cli, tmp_path):
     assert [line.split()[:3] for line in listing[1:]] == [
         [first_id, "ed25519", "active"], [second_id, "ecdsa-p256-sha256", "active"]]
 
-    result = cli("revoke", first_id)
+    result = cli("revoke", "--", first_id)  # a thumbprint may start with "-"
     assert result.exit_code == 0 and f"revoked {first_id} of city-01" in result.output
     listing = cli("list", "city-01").output.splitlines()
     assert listing[1].split()[:3] == [first_id, "ed25519", "revoked"]
     assert listing[2].split()[2] == "active"
 
-    result = cli("revoke", second_id)
+    result = cli("revoke", "--", second_id)
     assert "no active key left" in result.output
 
 
