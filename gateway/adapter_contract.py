@@ -220,11 +220,12 @@ class AdapterContract:
     # -- to be provided by the subclass ----------------------------------------------------
 
     def make_adapter(self) -> Adapter:
-        raise NotImplementedError("AdapterContract subclasses define make_adapter()")
+        # A required hook: the subclass says how to build its adapter.
+        raise TypeError(f"{type(self).__name__} must define make_adapter() (see docs/adapters.md)")
 
     def seed(self, adapter: Adapter, entity: str, native_records: list[dict[str, Any]]) -> None:
         """Put native records into the target (read-only adapters must override this)."""
-        raise NotImplementedError
+        raise NotImplementedError  # the suite treats this as "cannot seed": those tests skip
 
     def invalid_native_record(self, entity: str) -> dict[str, Any] | None:
         """A native record ``to_standard`` must refuse (``None``: skip those tests)."""

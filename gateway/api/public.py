@@ -1,6 +1,6 @@
 """Public pages, no login: certificate verification and the gateway's public JWK set.
 
-``GET /verify/<certificate_no>?code=XXXXXXXX`` answers whether a certificate is valid,
+``GET /verify/<certificate_no>?code=<8-character code>`` answers whether a certificate is valid,
 revoked or unknown (a wrong number and a wrong code look the same), as a small Chinese HTML
 page or as JSON (``Accept: application/json``); personal data is masked. It is rate-limited
 per client address with flask-limiter: setting VERIFY_RATE_LIMIT (e.g. "30 per minute"),

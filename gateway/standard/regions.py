@@ -25,8 +25,8 @@ class Regions:
     def __init__(self, current: dict[str, Region], historical: dict[str, int]):
         self._current = current
         self._historical = historical
-        # Every 6-digit form resolved once: counties as themselves, cities as XXXX00 and
-        # provinces as XX0000. A county-level entry wins over a city of the same code:
+        # Every 6-digit form resolved once: counties as themselves, cities as <4 digits>00 and
+        # provinces as <2 digits>0000. A county-level entry wins over a city of the same code:
         # cities without counties (东莞 441900, 中山 442000, 儋州 460400) are county-level units.
         self._six: dict[str, Region] = {}
         for code, region in current.items():
