@@ -75,7 +75,8 @@ from gateway.store.models import (Commendation, Complaint, Enrollment, Evaluatio
 from gateway.store.models.common import json_safe
 
 __all__ = [
-    "ENTITIES", "Outcome", "Source", "SourcePriority", "Stamp", "apply_record",
+    "ENTITIES", "Outcome", "Source", "SourcePriority", "Stamp", "apply_record", "apply_records",
+    "translate_links",
 ]
 
 log = logging.getLogger("gateway.exchange.upserts")
@@ -180,6 +181,8 @@ def apply_record(ctx: ServiceContext, source: Source, entity: Any, op: Any, data
     session = ctx.session
     try:
         with session.begin_nested():
+            if entity != "volunteer":
+                data = translate_links(ctx, source, data)
             return handler(ctx, source, data)
     except ServiceError as exc:
         return Outcome("rejected", None, _issues_of(exc))
@@ -191,6 +194,54 @@ def apply_record(ctx: ServiceContext, source: Source, entity: Any, op: Any, data
                                                 "记录与数据中心的现有数据冲突，请稍后重试",
                                                 "the record conflicts with the store's data "
                                                 "(a concurrent change?); retry later")])
+
+
+def apply_records(ctx: ServiceContext, source: Source,
+                  items: Sequence[tuple[Any, Any, Any]]) -> list[Outcome]:
+    """:func:`apply_record` for each ``(entity, op, data)`` of ``items``, in order: one outcome
+    per item, exactly as if each were applied on its own (push batches and sync runs call this
+    with a chunk of records; the caller commits)."""
+    return [apply_record(ctx, source, entity, op, data) for entity, op, data in items]
+
+
+def translate_links(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> dict[str, Any]:
+    """Links given as the sender's own numbers, turned into the store's numbers.
+
+    A local system that knows people, teams and projects by its own numbers (a zyh365-style
+    ``vcode``, say) names them that way in its service records and enrolments. A link that is
+    the sender's own number for a record the store has from that sender (the volunteer's
+    ``source_volunteer_no`` or ``source_id``, a team's or project's ``source_id``) becomes
+    the store's number; anything else is left as sent (a store number, or unknown: the
+    entity's handler answers ``exchange.link_unknown``). The sender's own numbers come first:
+    they may look like store numbers of other records.
+    """
+    if not isinstance(data, dict):
+        return data
+    session, sender = ctx.session, source.client_id
+    out = data
+    for name in ("volunteer_no", "team_no", "project_no", "parent_team_no"):
+        value = data.get(name)
+        if not isinstance(value, str) or not value:
+            continue
+        if name == "volunteer_no":
+            number = session.execute(
+                select(Volunteer.volunteer_no).join(VolunteerSource,
+                                                    VolunteerSource.volunteer_id == Volunteer.id)
+                .where(VolunteerSource.source_system == sender,
+                       (VolunteerSource.source_volunteer_no == value)
+                       | (VolunteerSource.source_id == value))
+                .limit(1)).scalar_one_or_none()
+        else:
+            model = Project if name == "project_no" else Team
+            column = Project.project_no if name == "project_no" else Team.team_no
+            number = session.execute(select(column).where(model.source_system == sender,
+                                                          model.source_id == value)
+                                     .order_by(model.id.desc()).limit(1)).scalar_one_or_none()
+        if number is not None and number != value:
+            if out is data:
+                out = dict(data)
+            out[name] = number
+    return out
 
 
 def _shape_issues(entity: Any, op: Any, data: Any) -> list[Issue]:
