@@ -179,6 +179,37 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MESSAGE_LOG_RETENTION_DAYS", int, 90,
             "`vgw log purge` drops message-log bodies older than this; the evidence summary "
             "(digest, signature, key, counts) stays.", _positive),
+    Setting("SOURCES_FILE", str, "",
+            "TOML file declaring sync sources ([sources.NAME] tables, docs/operations.md); "
+            "applied when the scheduler starts and by `vgw sources apply`. Empty: sources are "
+            "managed with `vgw sources add` only."),
+    Setting("SYNC_PAGE_SIZE", int, 500,
+            "Records a sync run asks an adapter for per page (the adapter may cap it lower).",
+            _positive),
+    Setting("SYNC_RETRY_ATTEMPTS", int, 5,
+            "Attempts of a failing adapter call in a sync run, the first included (exponential "
+            "backoff with jitter between them); `vgw sync retries off` stops all retries.",
+            _positive),
+    Setting("SYNC_RETRY_BACKOFF_SECONDS", int, 2,
+            "Base of the exponential backoff between retries of a sync run's adapter calls.",
+            _non_negative),
+    Setting("SYNC_RETRY_MAX_BACKOFF_SECONDS", int, 120,
+            "Longest wait between two retries of a sync run's adapter call.", _non_negative),
+    Setting("SYNC_RECORD_ATTEMPTS", int, 3,
+            "Attempts of a record that fails for a reason that may pass (a concurrent change, "
+            "the target's transient error) before it goes to the dead letters.", _positive),
+    Setting("SYNC_PAUSE_AFTER_FAILURES", int, 5,
+            "Failed runs in a row after which a source is paused and flagged for an operator.",
+            _positive),
+    Setting("SYNC_LEASE_SECONDS", int, 60,
+            "SQLite only: how long a run's lease on its source lasts without a heartbeat (a "
+            "killed run blocks its source this long). PostgreSQL uses advisory locks, released "
+            "when the process dies.", _positive),
+    Setting("SCHEDULER_RELOAD_SECONDS", int, 30,
+            "How often `vgw scheduler` re-reads the sources (added, paused, resumed, "
+            "rescheduled ones).", _positive),
+    Setting("SCHEDULER_THREADS", int, 4,
+            "Sources `vgw scheduler` runs at the same time (one thread each).", _positive),
     Setting("POPULATION_FILE", str, "",
             "CSV `code,population` of region populations; statistics answer volunteers as a "
             "share of population where a figure exists. Empty: no shares.", _population_file),

@@ -62,6 +62,27 @@ def init_app(app: Flask) -> None:
     from gateway.cli import log_cmd
 
     app.cli.add_command(log_cmd.log_group)
+    _add_plugin_commands(app)
+
+
+#: Entry-point group of commands from packages outside gateway/ (sync_jobs: ``sources``,
+#: ``sync``, ``scheduler``); gateway never imports them by name.
+COMMANDS_GROUP = "vgw.commands"
+
+
+def _add_plugin_commands(app: Flask) -> None:
+    import logging
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=COMMANDS_GROUP):
+        if ep.name in app.cli.commands:
+            continue
+        try:
+            command = ep.load()
+        except Exception:  # noqa: BLE001 - one broken package must not take the CLI down
+            logging.getLogger(__name__).exception("command %s (%s) cannot be loaded", ep.name, ep.value)
+            continue
+        app.cli.add_command(command, ep.name)
 
 
 def main() -> None:

@@ -61,6 +61,7 @@ def _print_entry(entry: MessageLog) -> None:
     rows = [
         ("batch", entry.batch_id), ("client", entry.client_id), ("received", _when(entry.received_at)),
         ("request", f"{entry.method} {entry.target_uri}"), ("content type", entry.content_type),
+        *([("adapter", f"{entry.adapter} (source {entry.source_name})")] if entry.adapter else []),
         ("idempotency key", entry.idempotency_key), ("key id", entry.key_id),
         ("algorithm", entry.key_algorithm), ("nonce", entry.nonce),
         ("content digest", entry.content_digest), ("body sha-256", entry.body_sha256),

@@ -9,6 +9,7 @@ from gateway.store.models.hours import (Certificate, Commendation, Complaint, Ev
                                         ServiceRecord, Training)
 from gateway.store.models.meta import Change, GatewayMeta, NumberSequence
 from gateway.store.models.people import Team, TeamMember, Volunteer, VolunteerSource
+from gateway.store.models.sync import DeadLetter, SyncCursor, SyncFlag, SyncRun, SyncSource
 from gateway.store.models.stats import (HoursProvinceTotal, HoursTotal, VolunteerCount,
                                         VolunteerProvinceCount)
 
@@ -19,4 +20,5 @@ __all__ = [
     "RequestNonce", "ServiceRecord", "Team", "TeamMember", "Training", "UTCDateTime", "Volunteer",
     "VolunteerCount", "VolunteerSource", "split_region", "utcnow",
     "HoursProvinceTotal", "VolunteerProvinceCount",
+    "DeadLetter", "SyncCursor", "SyncFlag", "SyncRun", "SyncSource",
 ]

@@ -150,6 +150,9 @@ class MessageLog(Base):
     http_status: Mapped[int | None] = mapped_column(Integer)
     summary: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: batches moved by a sync run (sync_jobs): the adapter and the source's name
+    adapter: Mapped[str | None] = mapped_column(String(64))
+    source_name: Mapped[str | None] = mapped_column(String(64))
 
 
 class BlobChunk(Base):

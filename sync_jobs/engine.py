@@ -1,0 +1,573 @@
+"""One run of one source: pull its changes into the store, push the store's changes to it.
+
+:func:`run_source` is what ``vgw sync run SOURCE`` and the scheduler call. A run
+
+1. takes the source's lock (:mod:`sync_jobs.locks`; busy → no run, ``None``), marks runs the
+   lock's previous holder left ``running`` as ``interrupted``, and records a ``running`` run;
+2. **pulls** (direction pull or both), entity by entity: reads a page from the adapter after
+   the stored cursor, maps each item to the standard (``to_standard``), applies the page with
+   :func:`gateway.exchange.upserts.apply_records` — the same validation and idempotent upserts
+   as a direct push — and in ONE transaction writes the records, the dead letters, the page's
+   message-log entry, the run's counters and the new cursor. A crash at any point leaves
+   either the whole page or none of it: the next run reads the same page again from the old
+   cursor, and the upserts find what an earlier attempt wrote (by the source's id or the
+   person's document), so every record ends up in the store exactly once;
+3. **pushes** (direction push or both): reads the change feed (gateway.exchange.feed) in the
+   source's scope after its push cursor, skips what came from the source itself and what it
+   does not take (other entities; tombstones — the adapter interface writes upserts only),
+   writes runs of same-entity records with ``adapter.write`` and advances the cursor only
+   over records the target acknowledged (or that went to the dead letters). A crash between
+   the write and the cursor's commit sends those records again; adapters' writes are
+   idempotent (R10), so the target still holds one copy;
+4. ends the run (succeeded / partial: some records dead-lettered / failed), resets or counts
+   the source's failures; after SYNC_PAUSE_AFTER_FAILURES failed runs in a row the source is
+   paused and flagged.
+
+Failures
+    An adapter call that raises :class:`~gateway.adapter.AdapterUnavailable` is retried with
+    exponential backoff and jitter (tenacity) up to SYNC_RETRY_ATTEMPTS, unless retries are
+    switched off (``vgw sync retries off``, read before every retry); then the run fails where
+    it is (what was committed stays). Any other :class:`~gateway.adapter.AdapterError` fails
+    the run at once. A record that breaks a rule, cannot be mapped, or is refused by the
+    target goes to the dead letters at once with the reason (the same bytes would fail again);
+    one refused for a reason that may pass (``exchange.conflict``: a concurrent change; a
+    target's error outside the mapping/schema rules) is tried up to SYNC_RECORD_ATTEMPTS
+    times first. :mod:`sync_jobs.dead_letters` replays them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Iterator, TypeVar
+
+import orjson
+from flask import Flask
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_random_exponential
+
+from gateway.adapter import Adapter, AdapterError, AdapterUnavailable, MappingError, NativeItem, load_adapter
+from gateway.exchange import feed, message_log
+from gateway.exchange.upserts import Outcome, Source, SourcePriority, apply_records
+from gateway.services.context import ServiceContext
+from gateway.standard.issues import Issue
+from gateway.standard.rules.common import parse_local_datetime
+from gateway.store.models import (Change, DeadLetter, SyncCursor, SyncFlag, SyncRun, SyncSource,
+                                  utcnow)
+from sync_jobs import sources as sources_mod
+from sync_jobs.locks import SourceLock, worker_name
+
+__all__ = ["Run", "RunFailed", "RunResult", "adapter_for", "retries_enabled", "run_source", "set_retries"]
+
+log = logging.getLogger("sync_jobs.engine")
+
+T = TypeVar("T")
+FEED = "*"                     # the push cursor's entity: the whole change feed
+MAX_RUN_ERRORS = 20            # errors kept per run
+#: Rule-id prefixes of a target's per-record refusal that will not pass by trying again.
+PERMANENT_RULES = ("mapping.", "schema.", "code.", "citizen_id.", "volunteer.", "team.",
+                   "project.", "service_record.", "uscc.", "region.", "datetime.", "batch.",
+                   "exchange.link_unknown", "exchange.out_of_scope", "exchange.invalid",
+                   "exchange.not_found", "exchange.not_pushable", "exchange.link_fixed",
+                   "exchange.data", "exchange.op")
+
+
+@dataclass
+class RunResult:
+    """What a run did (also kept in ``sync_runs``)."""
+
+    run_id: int
+    source: str
+    direction: str
+    status: str = "running"
+    pages: int = 0
+    read: int = 0
+    written: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    dead_lettered: int = 0
+    retries: int = 0
+    lag_seconds: int | None = None
+    caught_up: bool = False
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+#: Set by the scheduler on SIGTERM: runs stop after the page in hand (status "interrupted").
+STOP = threading.Event()
+
+
+class _Stopped(Exception):
+    """The process is stopping: end the run between two pages."""
+
+
+class RunFailed(Exception):
+    """The run cannot go on (the adapter is unreachable after retries, or failed for good)."""
+
+
+# -- the global retry switch -----------------------------------------------------------------------
+
+RETRIES_FLAG = "retries"
+
+
+def retries_enabled(session: Session) -> bool:
+    value = session.execute(select(SyncFlag.value).where(SyncFlag.name == RETRIES_FLAG)).scalar_one_or_none()
+    return value != "off"
+
+
+def set_retries(session: Session, enabled: bool) -> None:
+    row = session.get(SyncFlag, RETRIES_FLAG)
+    if row is None:
+        session.add(SyncFlag(name=RETRIES_FLAG, value="on" if enabled else "off", updated_at=utcnow()))
+    else:
+        row.value, row.updated_at = ("on" if enabled else "off"), utcnow()
+
+
+# -- one run -------------------------------------------------------------------------------------------
+
+class Run:
+    """The state of one run of one source in one direction."""
+
+    def __init__(self, app: Flask, source: SyncSource, direction: str, trigger: str,
+                 lock: SourceLock, adapter: Adapter, max_pages: int | None,
+                 sleep: Callable[[float], None]):
+        self.app, self.source, self.direction, self.lock = app, source, direction, lock
+        self.adapter = adapter
+        self.config = app.config
+        self.sessions: sessionmaker[Session] = app.extensions["store.sessionmaker"]
+        self.engine = app.extensions["standard.engine"]
+        self.vault = app.extensions["privacy.vault"]
+        self.keyring = app.extensions["signing.keyring"]
+        self.max_pages = max_pages
+        self.sleep = sleep
+        self.caller = sources_mod.caller_for(source)
+        self.priority = SourcePriority.from_setting(self.config["SOURCE_PRIORITY"])
+        with self.sessions() as session:
+            row = SyncRun(source_id=source.id, direction=direction, trigger=trigger,
+                          status="running", started_at=utcnow(), heartbeat_at=utcnow(),
+                          worker=worker_name(), errors=[])
+            session.add(row)
+            session.commit()
+            self.result = RunResult(row.id, source.name, direction)
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def context(self, session: Session) -> ServiceContext:
+        return ServiceContext(session=session, caller=self.caller, engine=self.engine,
+                              vault=self.vault, config=self.config)
+
+    def error(self, kind: str, message: str) -> None:
+        if len(self.result.errors) < MAX_RUN_ERRORS:
+            self.result.errors.append({"at": utcnow().isoformat(), "kind": kind, "message": message})
+
+    def call(self, what: str, fn: Callable[[], T]) -> T:
+        """``fn()``, retried on AdapterUnavailable with backoff and jitter while retries are on."""
+        attempts = self.config["SYNC_RETRY_ATTEMPTS"]
+
+        def stop(state: RetryCallState) -> bool:
+            if state.attempt_number >= attempts:
+                return True
+            with self.sessions() as session:
+                return not retries_enabled(session)
+
+        def before_sleep(state: RetryCallState) -> None:
+            self.result.retries += 1
+            exc = state.outcome.exception() if state.outcome else None
+            log.warning("sync %s: %s failed (%s), attempt %d of %d; retrying", self.source.name,
+                        what, type(exc).__name__, state.attempt_number, attempts)
+
+        retrying = Retrying(
+            stop=stop, retry=retry_if_exception_type(AdapterUnavailable), reraise=True,
+            wait=wait_random_exponential(multiplier=self.config["SYNC_RETRY_BACKOFF_SECONDS"],
+                                         max=self.config["SYNC_RETRY_MAX_BACKOFF_SECONDS"]),
+            sleep=self.sleep, before_sleep=before_sleep)
+        try:
+            return retrying(fn)
+        except AdapterUnavailable as exc:
+            self.error("adapter.unavailable", f"{what}: {exc}")
+            raise RunFailed(f"{what}: the local system is unavailable ({exc})") from exc
+        except AdapterError as exc:
+            self.error("adapter.error", f"{what}: {exc}")
+            raise RunFailed(f"{what}: {exc}") from exc
+
+    def save_counters(self, session: Session) -> None:
+        r = self.result
+        session.execute(update(SyncRun).where(SyncRun.id == r.run_id).values(
+            pages=r.pages, read=r.read, written=r.written, unchanged=r.unchanged,
+            rejected=r.rejected, dead_lettered=r.dead_lettered, retries=r.retries,
+            heartbeat_at=utcnow(), errors=list(r.errors)))
+        self.lock.renew(session)
+
+    def _cursor(self, session: Session, entity: str) -> SyncCursor:
+        row = session.execute(select(SyncCursor).where(
+            SyncCursor.source_id == self.source.id, SyncCursor.direction == self._dir(),
+            SyncCursor.entity == entity)).scalar_one_or_none()
+        if row is None:
+            row = SyncCursor(source_id=self.source.id, direction=self._dir(), entity=entity,
+                             cursor=None, updated_at=utcnow())
+            session.add(row)
+            session.flush()
+        return row
+
+    def _dir(self) -> str:
+        return "pull" if self.direction == "pull" else "push"
+
+    def _dead_letter(self, session: Session, entity: str, op: str, key: str | None,
+                     payload: Any, issues: list[Issue] | list[dict[str, Any]], attempts: int) -> None:
+        reason = [i.as_dict() if isinstance(i, Issue) else dict(i) for i in issues]
+        session.add(DeadLetter(
+            source_id=self.source.id, run_id=self.result.run_id, direction=self._dir(),
+            entity=entity, op=op, record_key=(key or "")[:128] or None,
+            payload_enc=self.vault.encrypt(orjson.dumps(payload).decode("utf-8")),
+            rule=(reason[0].get("rule") if reason else None), reason=reason, attempts=attempts,
+            status="pending", created_at=utcnow(), last_attempt_at=utcnow()))
+        self.result.dead_lettered += 1
+
+    def _log_batch(self, session: Session, entity: str, target: str, body: dict[str, Any],
+                   summary: dict[str, Any]) -> None:
+        message_log.record_adapter_batch(
+            session, self.keyring, direction="in" if self._dir() == "pull" else "out",
+            source_name=self.source.name, adapter=self.adapter.name, target_uri=target,
+            body=orjson.dumps(body), batch_id=f"sync-{self.result.run_id}-{uuid.uuid4().hex[:12]}",
+            status="done", summary={"run_id": self.result.run_id, "entity": entity, **summary})
+
+    # -- pull ----------------------------------------------------------------------------------
+
+    def pull(self) -> None:
+        page_size = self.config["SYNC_PAGE_SIZE"]
+        caught_up, newest = True, None
+        for entity in self.source.entities:
+            with self.sessions() as session:
+                cursor = self._cursor(session, entity).cursor
+                session.commit()
+            while True:
+                if STOP.is_set():
+                    raise _Stopped
+                if self.max_pages is not None and self.result.pages >= self.max_pages:
+                    caught_up = False
+                    break
+                page = self.call(f"read {entity}",
+                                 lambda: self.adapter.read(entity, cursor, page_size))
+                stamp = self._apply_page(entity, cursor, page.items, page.next_cursor)
+                newest = max(filter(None, (newest, stamp)), default=None)
+                cursor = page.next_cursor
+                if not page.has_more:
+                    break
+        self.result.caught_up = caught_up
+        if caught_up:
+            self.result.lag_seconds = 0
+        elif newest is not None:
+            self.result.lag_seconds = max(0, int((utcnow() - newest).total_seconds()))
+
+    def _apply_page(self, entity: str, cursor: str | None, items: list[NativeItem],
+                    next_cursor: str | None) -> datetime | None:
+        """Map, validate, upsert, dead-letter, log and move the cursor: one transaction."""
+        source = Source(self.source.name, utcnow(), self.priority, f"sync-run-{self.result.run_id}")
+        with self.sessions() as session:
+            ctx = self.context(session)
+            mapped: list[tuple[NativeItem, dict[str, Any]]] = []
+            dead: list[tuple[NativeItem, list[Issue]]] = []
+            newest = None
+            for item in items:
+                if item.op == "delete":
+                    mapped.append((item, {"source_id": item.source_id}))
+                    continue
+                try:
+                    data = self.adapter.to_standard(entity, item.native)
+                except MappingError as exc:
+                    dead.append((item, exc.issues))
+                    continue
+                if item.source_id and not data.get("source_id"):
+                    data = {**data, "source_id": item.source_id}
+                at = parse_local_datetime(data.get("source_updated_at"), ctx.tz)
+                newest = max(filter(None, (newest, at)), default=None)
+                mapped.append((item, data))
+            outcomes = self._apply(ctx, source, entity, mapped, dead)
+            counts = {"total": len(items), "created": 0, "updated": 0, "unchanged": 0, "deleted": 0,
+                      "rejected": len(dead)}
+            for outcome in outcomes:
+                counts[outcome.status] += 1
+            for item, issues in dead:
+                self._dead_letter(session, entity, item.op, item.source_id, item.native, issues, 1)
+            r = self.result
+            r.pages += 1
+            r.read += len(items)
+            r.written += counts["created"] + counts["updated"] + counts["deleted"]
+            r.unchanged += counts["unchanged"]
+            r.rejected += counts["rejected"]
+            self._log_batch(session, entity, f"adapter:{self.adapter.name}/{entity}?cursor={cursor or ''}",
+                            {"entity": entity, "cursor": cursor, "next_cursor": next_cursor,
+                             "items": [{"source_id": i.source_id, "op": i.op, "native": i.native}
+                                       for i in items]}, counts)
+            row = self._cursor(session, entity)
+            row.cursor, row.updated_at = next_cursor, utcnow()
+            self.save_counters(session)
+            session.commit()
+        return newest
+
+    def _apply(self, ctx: ServiceContext, source: Source, entity: str,
+               mapped: list[tuple[NativeItem, dict[str, Any]]],
+               dead: list[tuple[NativeItem, list[Issue]]]) -> list[Outcome]:
+        """Apply the mapped items; rejected ones are retried (if the reason may pass) or dead."""
+        outcomes = apply_records(ctx, source, [(entity, item.op, data) for item, data in mapped])
+        final: list[Outcome] = []
+        retry: list[tuple[NativeItem, dict[str, Any]]] = []
+        for (item, data), outcome in zip(mapped, outcomes):
+            if outcome.status != "rejected":
+                final.append(outcome)
+            elif _transient(outcome.errors):
+                retry.append((item, data))
+            else:
+                dead.append((item, outcome.errors))
+        for attempt in range(2, self.config["SYNC_RECORD_ATTEMPTS"] + 1):
+            if not retry:
+                break
+            again = apply_records(ctx, source, [(entity, item.op, data) for item, data in retry])
+            still = []
+            for (item, data), outcome in zip(retry, again):
+                if outcome.status != "rejected":
+                    final.append(outcome)
+                elif _transient(outcome.errors) and attempt < self.config["SYNC_RECORD_ATTEMPTS"]:
+                    still.append((item, data))
+                else:
+                    dead.append((item, outcome.errors))
+            retry = still
+        return final
+
+    # -- push ----------------------------------------------------------------------------------
+
+    def push(self) -> None:
+        page_size = min(self.config["SYNC_PAGE_SIZE"], feed.MAX_LIMIT)
+        entities = set(self.source.entities)
+        with self.sessions() as session:
+            cursor = self._cursor(session, FEED).cursor
+            session.commit()
+        last_sent_at: str | None = None
+        while True:
+            if STOP.is_set():
+                raise _Stopped
+            if self.max_pages is not None and self.result.pages >= self.max_pages:
+                self.result.caught_up = False
+                break
+            with self.sessions() as session:
+                page = feed.read_changes(self.context(session), since=cursor, limit=page_size)
+                ids = [feed.Cursor.decode(c["cursor"]).id for c in page.changes]
+                origin = dict(session.execute(select(Change.id, Change.source_system)
+                                              .where(Change.id.in_(ids))).all()) if ids else {}
+                session.rollback()
+            pending = [c for c in page.changes
+                       if c["entity"] in entities and c["op"] == "upsert"
+                       and origin.get(feed.Cursor.decode(c["cursor"]).id) != self.source.name]
+            self.result.read += len(page.changes)
+            acked = self._push_changes(pending, cursor)
+            if acked is not _ALL:
+                # A write failed for good: keep what was acknowledged, fail the run.
+                raise RunFailed(acked[1])
+            with self.sessions() as session:
+                row = self._cursor(session, FEED)
+                row.cursor, row.updated_at = page.next_cursor, utcnow()
+                self.result.pages += 1
+                self.save_counters(session)
+                session.commit()
+            cursor = page.next_cursor
+            if pending:
+                last_sent_at = pending[-1]["changed_at"]
+            if not page.has_more:
+                self.result.caught_up = True
+                break
+        if self.result.caught_up:
+            self.result.lag_seconds = 0
+        elif last_sent_at:
+            self.result.lag_seconds = max(0, int((utcnow() - datetime.fromisoformat(last_sent_at))
+                                                 .total_seconds()))
+
+    def _push_changes(self, pending: list[dict[str, Any]], cursor: str | None):
+        """Write ``pending`` in runs of one entity; ``_ALL`` or ``(None, why)`` after saving the
+        cursor of the last acknowledged change."""
+        start = 0
+        while start < len(pending):
+            entity = pending[start]["entity"]
+            end = start
+            while end < len(pending) and pending[end]["entity"] == entity and end - start < 500:
+                end += 1
+            group = pending[start:end]
+            try:
+                self._write_group(entity, group)
+            except RunFailed as exc:
+                if start:
+                    with self.sessions() as session:
+                        row = self._cursor(session, FEED)
+                        row.cursor, row.updated_at = pending[start - 1]["cursor"], utcnow()
+                        self.save_counters(session)
+                        session.commit()
+                return None, str(exc)
+            start = end
+        return _ALL
+
+    def _write_group(self, entity: str, group: list[dict[str, Any]]) -> None:
+        records = [c["data"] for c in group]
+        attempts = self.config["SYNC_RECORD_ATTEMPTS"]
+        todo = list(range(len(group)))
+        tries = 0
+        while todo:
+            tries += 1
+            batch = [records[i] for i in todo]
+            results = self.call(f"write {len(batch)} {entity}",
+                                lambda: self.adapter.write(entity, batch))
+            if len(results) != len(batch):
+                raise RunFailed(f"the adapter answered {len(results)} results for {len(batch)} records")
+            failed, dead = [], []
+            counts = {"total": len(batch), "written": 0, "rejected": 0}
+            for index, result in zip(todo, results):
+                if result.ok:
+                    counts["written"] += 1
+                elif tries < attempts and not _permanent(result.errors):
+                    failed.append(index)
+                else:
+                    counts["rejected"] += 1
+                    dead.append((index, result.errors))
+            with self.sessions() as session:
+                self._log_batch(session, entity, f"adapter:{self.adapter.name}/{entity}",
+                                {"entity": entity, "records": batch}, {**counts, "retrying": len(failed)})
+                for index, errors in dead:
+                    change = group[index]
+                    self._dead_letter(session, entity, "upsert", change["key"], change["data"],
+                                      errors or [Issue("", "adapter.refused", "本地系统拒绝了该记录",
+                                                       "the local system refused the record")], tries)
+                self.result.written += counts["written"]
+                self.result.rejected += counts["rejected"]
+                self.save_counters(session)
+                session.commit()
+            todo = failed
+            if todo:
+                self.sleep(min(self.config["SYNC_RETRY_BACKOFF_SECONDS"] * tries,
+                               self.config["SYNC_RETRY_MAX_BACKOFF_SECONDS"]))
+
+    # -- the end -------------------------------------------------------------------------------
+
+    def finish(self, status: str) -> RunResult:
+        r = self.result
+        r.status = status
+        with self.sessions() as session:
+            session.execute(update(SyncRun).where(SyncRun.id == r.run_id).values(
+                status=status, finished_at=utcnow(), heartbeat_at=utcnow(), pages=r.pages,
+                read=r.read, written=r.written, unchanged=r.unchanged, rejected=r.rejected,
+                dead_lettered=r.dead_lettered, retries=r.retries, lag_seconds=r.lag_seconds,
+                caught_up=r.caught_up, errors=list(r.errors)))
+            source = session.get(SyncSource, self.source.id)
+            if source is not None:
+                if status == "failed":
+                    source.consecutive_failures += 1
+                    limit = self.config["SYNC_PAUSE_AFTER_FAILURES"]
+                    if source.consecutive_failures >= limit and source.status == "active":
+                        source.status, source.flagged = "paused", True
+                        last = r.errors[-1]["message"] if r.errors else "failed"
+                        source.paused_reason = f"{limit} failed runs in a row; last: {last}"[:2000]
+                        log.error("sync %s: paused and flagged after %d failed runs in a row",
+                                  source.name, limit)
+                elif status != "interrupted":
+                    source.consecutive_failures = 0
+            session.commit()
+        return r
+
+
+_ALL = object()
+
+
+def _transient(errors: list[Issue]) -> bool:
+    return bool(errors) and all(e.rule == "exchange.conflict" for e in errors)
+
+
+def _permanent(errors: list[Issue]) -> bool:
+    return any(e.rule.startswith(PERMANENT_RULES) for e in errors)
+
+
+@contextlib.contextmanager
+def adapter_for(app: Flask, source: SyncSource) -> Iterator[Adapter]:
+    settings = sources_mod.settings_of(app.extensions["privacy.vault"], source)
+    adapter = load_adapter(source.adapter, settings)
+    try:
+        yield adapter
+    finally:
+        adapter.close()
+
+
+def _mark_interrupted(sessions: sessionmaker[Session], source_id: int) -> None:
+    """Runs left ``running`` by a holder of the lock that died: we hold the lock now."""
+    with sessions() as session:
+        session.execute(update(SyncRun).where(SyncRun.source_id == source_id,
+                                              SyncRun.status == "running")
+                        .values(status="interrupted", finished_at=SyncRun.heartbeat_at)
+                        .execution_options(synchronize_session=False))
+        session.commit()
+
+
+def run_source(app: Flask, name: str, *, trigger: str = "manual", direction: str | None = None,
+               max_pages: int | None = None, sleep: Callable[[float], None] = time.sleep,
+               include_paused: bool = False) -> list[RunResult] | None:
+    """Run source ``name`` now (pull, then push, as its direction says): its run results, or
+    ``None`` when another process is running it (or it is paused and not ``include_paused``).
+
+    Call inside ``app.app_context()``. Raises :class:`sync_jobs.sources.SourceError` for an
+    unknown source.
+    """
+    sessions: sessionmaker[Session] = app.extensions["store.sessionmaker"]
+    with sessions() as session:
+        source = sources_mod.get(session, name)
+        session.expunge(source)
+    if source.status != "active" and not include_paused:
+        return None
+    directions = [d for d in ("pull", "push") if source.direction in (d, "both")]
+    if direction is not None:
+        if direction not in directions:
+            raise sources_mod.SourceError("/direction", f"source {name!r} does not {direction}")
+        directions = [direction]
+    lock = SourceLock(app.extensions["store.engine"], sessions, source.id,
+                      app.config["SYNC_LEASE_SECONDS"])
+    if not lock.acquire():
+        log.info("sync %s: busy (another process is running it); not started", name)
+        return None
+    results = []
+    try:
+        _mark_interrupted(sessions, source.id)
+        with adapter_for(app, source) as adapter:
+            for way in directions:
+                run = Run(app, source, way, trigger, lock, adapter, max_pages, sleep)
+                log.info("sync %s: %s run %d started (%s)", name, way, run.result.run_id, trigger)
+                try:
+                    run.pull() if way == "pull" else run.push()
+                except RunFailed as exc:
+                    log.error("sync %s: %s run %d failed: %s", name, way, run.result.run_id, exc)
+                    results.append(run.finish("failed"))
+                    break
+                except _Stopped:
+                    log.info("sync %s: %s run %d interrupted (stopping)", name, way, run.result.run_id)
+                    results.append(run.finish("interrupted"))
+                    break
+                except Exception as exc:
+                    run.error("internal", f"{type(exc).__name__}: {exc}")
+                    log.exception("sync %s: %s run %d stopped by an internal error", name, way,
+                                  run.result.run_id)
+                    results.append(run.finish("failed"))
+                    raise
+                status = "partial" if run.result.dead_lettered else "succeeded"
+                results.append(run.finish(status))
+                log.info("sync %s: %s run %d %s: %d read, %d written, %d dead-lettered", name, way,
+                         run.result.run_id, status, run.result.read, run.result.written,
+                         run.result.dead_lettered)
+    finally:
+        lock.release()
+    return results
+
+
+def pending_dead_letters(session: Session, source_id: int) -> int:
+    return session.execute(select(func.count()).select_from(DeadLetter).where(
+        DeadLetter.source_id == source_id, DeadLetter.status == "pending")).scalar_one()
