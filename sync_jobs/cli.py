@@ -82,6 +82,40 @@ def add(name, adapter, direction, entities, schedule, settings_json, settings_fi
                    f"{', '.join(row.entities)}, {row.schedule or 'by hand only'}")
 
 
+@sources.command("update")
+@click.argument("name")
+@click.option("--direction", type=click.Choice(sources_mod.DIRECTIONS))
+@click.option("--entity", "entities", multiple=True, help="Replaces the entities (repeatable).")
+@click.option("--schedule", help="New schedule ('' for by hand only).")
+@click.option("--settings", "settings_json", help="Settings to change, as a JSON object (merged).")
+@click.option("--settings-file", type=click.File("r", encoding="utf-8"),
+              help="Settings to change from a JSON file (merged).")
+@click.option("--region", help="New region prefix ('' for all).")
+@click.option("--pii", type=click.Choice(sources_mod.PII))
+@with_appcontext
+def update(name, direction, entities, schedule, settings_json, settings_file, region, pii) -> None:
+    """Change source NAME (its cursors, history and dead letters stay)."""
+    changes = _json_option(settings_file.read() if settings_file else settings_json, "settings")
+    with store.session_scope(current_app) as session:
+        try:
+            row = sources_mod.get(session, name)
+            scope = dict(row.scope or {})
+            if region is not None:
+                scope["region_prefix"] = region
+            if pii is not None:
+                scope["pii"] = pii
+            spec = sources_mod.SourceSpec(
+                name=name, adapter=row.adapter,
+                settings={**sources_mod.settings_of(_vault(), row), **changes},
+                direction=direction or row.direction, entities=list(entities) or list(row.entities),
+                schedule=row.schedule if schedule is None else schedule, scope=scope)
+            status, _row = sources_mod.add_or_update(session, _vault(), spec, declared_in=row.declared_in,
+                                                     update=True)
+        except sources_mod.SourceError as exc:
+            _fail(exc)
+    click.echo(f"source {name} {status}")
+
+
 @sources.command("apply")
 @click.argument("path", required=False)
 @with_appcontext

@@ -145,6 +145,7 @@ def _replay_pull(app: Flask, run: "engine_mod.Run", ids: list[int]) -> tuple[int
     ok = failed = 0
     for letter_id in ids:  # one transaction per record: one failure never holds back the rest
         with run.sessions() as session:
+            run.touch(session)  # a write first: see Run.touch
             letter = session.get(DeadLetter, letter_id)
             native = payload(app, letter)
             source = Source(run.source.name, utcnow(), run.priority, f"sync-replay-{run.result.run_id}")
@@ -163,16 +164,14 @@ def _replay_pull(app: Flask, run: "engine_mod.Run", ids: list[int]) -> tuple[int
             (outcome,) = apply_records(run.context(session), source, [(letter.entity, letter.op, data)])
             good = outcome.status != "rejected"
             _settle(letter, good, [i.as_dict() for i in outcome.errors])
-            run.result.read += 1
             if good:
                 ok += 1
-                run.result.written += outcome.status != "unchanged"
-                run.result.unchanged += outcome.status == "unchanged"
+                run.count(read=1, written=int(outcome.status != "unchanged"),
+                          unchanged=int(outcome.status == "unchanged"))
             else:
                 failed += 1
-                run.result.rejected += 1
-            run.save_counters(session)
-            session.commit()
+                run.count(read=1, rejected=1)
+            run.commit(session)
     return ok, failed
 
 
@@ -192,13 +191,11 @@ def _replay_push(app: Flask, run: "engine_mod.Run", ids: list[int]) -> tuple[int
                 session.commit()
                 continue
             _settle(letter, result.ok, [i.as_dict() for i in result.errors])
-            run.result.read += 1
             if result.ok:
                 ok += 1
-                run.result.written += 1
+                run.count(read=1, written=1)
             else:
                 failed += 1
-                run.result.rejected += 1
-            run.save_counters(session)
-            session.commit()
+                run.count(read=1, rejected=1)
+            run.commit(session)
     return ok, failed

@@ -46,6 +46,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterator, TypeVar
 
+from collections import Counter
+
 import orjson
 from flask import Flask
 from sqlalchemy import func, select, update
@@ -149,6 +151,8 @@ class Run:
         self.max_pages = max_pages
         self.sleep = sleep
         self.caller = sources_mod.caller_for(source)
+        #: counters of the transaction in hand, folded into ``result`` when it commits
+        self.pending: Counter[str] = Counter()
         self.priority = SourcePriority.from_setting(self.config["SOURCE_PRIORITY"])
         with self.sessions() as session:
             row = SyncRun(source_id=source.id, direction=direction, trigger=trigger,
@@ -198,13 +202,32 @@ class Run:
             self.error("adapter.error", f"{what}: {exc}")
             raise RunFailed(f"{what}: {exc}") from exc
 
+    def touch(self, session: Session) -> None:
+        """Heartbeat of the run, in the caller's transaction (also its first write)."""
+        session.execute(update(SyncRun).where(SyncRun.id == self.result.run_id)
+                        .values(heartbeat_at=utcnow()))
+
+    def count(self, **deltas: int) -> None:
+        """Add to the run's counters once the current transaction commits."""
+        self.pending.update(deltas)
+
     def save_counters(self, session: Session) -> None:
-        r = self.result
+        """Write the counters, the pending ones included, in the caller's transaction."""
+        r, p = self.result, self.pending
         session.execute(update(SyncRun).where(SyncRun.id == r.run_id).values(
-            pages=r.pages, read=r.read, written=r.written, unchanged=r.unchanged,
-            rejected=r.rejected, dead_lettered=r.dead_lettered, retries=r.retries,
+            pages=r.pages + p["pages"], read=r.read + p["read"], written=r.written + p["written"],
+            unchanged=r.unchanged + p["unchanged"], rejected=r.rejected + p["rejected"],
+            dead_lettered=r.dead_lettered + p["dead_lettered"], retries=r.retries,
             heartbeat_at=utcnow(), errors=list(r.errors)))
         self.lock.renew(session)
+
+    def commit(self, session: Session) -> None:
+        """Commit, then count what the transaction did (a failed one counts nothing)."""
+        self.save_counters(session)
+        session.commit()
+        for name, value in self.pending.items():
+            setattr(self.result, name, getattr(self.result, name) + value)
+        self.pending.clear()
 
     def _cursor(self, session: Session, entity: str) -> SyncCursor:
         row = session.execute(select(SyncCursor).where(
@@ -229,7 +252,7 @@ class Run:
             payload_enc=self.vault.encrypt(orjson.dumps(payload).decode("utf-8")),
             rule=(reason[0].get("rule") if reason else None), reason=reason, attempts=attempts,
             status="pending", created_at=utcnow(), last_attempt_at=utcnow()))
-        self.result.dead_lettered += 1
+        self.count(dead_lettered=1)
 
     def _log_batch(self, session: Session, entity: str, target: str, body: dict[str, Any],
                    summary: dict[str, Any]) -> None:
@@ -272,6 +295,10 @@ class Run:
         """Map, validate, upsert, dead-letter, log and move the cursor: one transaction."""
         source = Source(self.source.name, utcnow(), self.priority, f"sync-run-{self.result.run_id}")
         with self.sessions() as session:
+            # The transaction's first statement must be a write: pysqlite begins a transaction
+            # only at a write, and the records' SAVEPOINTs outside one would each commit alone.
+            self.touch(session)
+            self.pending.clear()
             ctx = self.context(session)
             mapped: list[tuple[NativeItem, dict[str, Any]]] = []
             dead: list[tuple[NativeItem, list[Issue]]] = []
@@ -297,20 +324,16 @@ class Run:
                 counts[outcome.status] += 1
             for item, issues in dead:
                 self._dead_letter(session, entity, item.op, item.source_id, item.native, issues, 1)
-            r = self.result
-            r.pages += 1
-            r.read += len(items)
-            r.written += counts["created"] + counts["updated"] + counts["deleted"]
-            r.unchanged += counts["unchanged"]
-            r.rejected += counts["rejected"]
+            self.count(pages=1, read=len(items), unchanged=counts["unchanged"],
+                       written=counts["created"] + counts["updated"] + counts["deleted"],
+                       rejected=counts["rejected"])
             self._log_batch(session, entity, f"adapter:{self.adapter.name}/{entity}?cursor={cursor or ''}",
                             {"entity": entity, "cursor": cursor, "next_cursor": next_cursor,
                              "items": [{"source_id": i.source_id, "op": i.op, "native": i.native}
                                        for i in items]}, counts)
             row = self._cursor(session, entity)
             row.cursor, row.updated_at = next_cursor, utcnow()
-            self.save_counters(session)
-            session.commit()
+            self.commit(session)
         return newest
 
     def _apply(self, ctx: ServiceContext, source: Source, entity: str,
@@ -366,7 +389,7 @@ class Run:
             pending = [c for c in page.changes
                        if c["entity"] in entities and c["op"] == "upsert"
                        and origin.get(feed.Cursor.decode(c["cursor"]).id) != self.source.name]
-            self.result.read += len(page.changes)
+            self.count(read=len(page.changes))
             acked = self._push_changes(pending, cursor)
             if acked is not _ALL:
                 # A write failed for good: keep what was acknowledged, fail the run.
@@ -374,9 +397,8 @@ class Run:
             with self.sessions() as session:
                 row = self._cursor(session, FEED)
                 row.cursor, row.updated_at = page.next_cursor, utcnow()
-                self.result.pages += 1
-                self.save_counters(session)
-                session.commit()
+                self.count(pages=1)
+                self.commit(session)
             cursor = page.next_cursor
             if pending:
                 last_sent_at = pending[-1]["changed_at"]
@@ -406,8 +428,7 @@ class Run:
                     with self.sessions() as session:
                         row = self._cursor(session, FEED)
                         row.cursor, row.updated_at = pending[start - 1]["cursor"], utcnow()
-                        self.save_counters(session)
-                        session.commit()
+                        self.commit(session)
                 return None, str(exc)
             start = end
         return _ALL
@@ -442,10 +463,8 @@ class Run:
                     self._dead_letter(session, entity, "upsert", change["key"], change["data"],
                                       errors or [Issue("", "adapter.refused", "本地系统拒绝了该记录",
                                                        "the local system refused the record")], tries)
-                self.result.written += counts["written"]
-                self.result.rejected += counts["rejected"]
-                self.save_counters(session)
-                session.commit()
+                self.count(written=counts["written"], rejected=counts["rejected"])
+                self.commit(session)
             todo = failed
             if todo:
                 self.sleep(min(self.config["SYNC_RETRY_BACKOFF_SECONDS"] * tries,
