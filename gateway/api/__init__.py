@@ -45,6 +45,10 @@ def init_app(app: Flask) -> None:
 
     api.register_blueprint(exchange_feed.blp)  # GET /api/v1/exchange/changes
 
+    from gateway.api import sync
+
+    api.register_blueprint(sync.blp)  # GET /api/v1/sync/status
+
     from gateway.api import public
 
     public.init_app(app)  # /verify/<no> and /.well-known/jwks.json: no login, rate-limited

@@ -126,3 +126,22 @@ def test_sync_status_tells_the_truth(sync_app, platform, base_url):
     manual = runner.invoke(args=["sync", "run", "good", "--json"])
     assert manual.exit_code == 0 and json.loads(manual.output)[0]["read"] == 0
     assert runner.invoke(args=["sync", "run", "missing"]).exit_code == 1
+
+
+def test_the_console_reads_the_same_status_over_http(sync_app, platform, base_url, caller):
+    from tests.integration.sync_jobs.helpers import add_source
+
+    platform.seed(volunteers=5)
+    add_source(sync_app, "zyh", base_url, entities=["volunteer"])
+    run(sync_app, "zyh")
+    http = sync_app.test_client()
+    admin = caller(sync_app, "console", perms={"sync": ["read"]})
+    nobody = caller(sync_app, "portal", perms={"volunteer": ["read"]})
+
+    answer = http.get("/api/v1/sync/status", headers=admin)
+    assert answer.status_code == 200
+    (source,) = answer.get_json()["sources"]
+    assert (source["name"], source["last_run"]["written"], source["lag_seconds"]) == ("zyh", 5, 0)
+    assert "settings" not in source and "zyh-simulator-secret" not in answer.get_data(as_text=True)
+    assert http.get("/api/v1/sync/status", headers=nobody).status_code == 403
+    assert http.get("/api/v1/sync/status").status_code == 401
