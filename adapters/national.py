@@ -471,6 +471,8 @@ class NationalAdapter(Adapter):
 
     name = "national"
     entities = ENTITIES
+    verification = ("files in a local folder: no transport signature; each record is checked "
+                    "field by field against the national field codes")
     settings_schema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "national adapter settings",

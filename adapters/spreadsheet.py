@@ -419,6 +419,8 @@ class _Cursor:
 class SpreadsheetAdapter(Adapter):
     """xlsx and csv files in a folder, with a column mapping from headers to standard keys."""
 
+    verification = ("files dropped in a folder or uploaded: no transport signature; each row is "
+                    "checked against the column mapping")
     name = "spreadsheet"
     entities = ENTITIES
     settings_schema = {

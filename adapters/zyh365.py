@@ -150,6 +150,9 @@ class Zyh365Adapter(Adapter):
 
     name = "zyh365"
     entities = ("team", "volunteer", "service_record")
+    verification = ("requests signed Aliyun-style (HMAC-SHA1, signature version 1.0); the platform "
+                    "does not sign its replies, so they are checked strictly (errCode, ids "
+                    "ascending above maxid, row count, maxid)")
     settings_schema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "zyh365-style provincial platform",

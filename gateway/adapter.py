@@ -175,6 +175,9 @@ class Adapter(abc.ABC):
     settings_schema: ClassVar[dict[str, Any]] = {"type": "object"}
     #: ``False`` for sources that can only be read (``write`` raises ReadOnlyAdapter)
     writable: ClassVar[bool] = True
+    #: How what the adapter receives is verified (the system's own signatures where it has
+    #: them); sync runs record it with every batch in the message log.
+    verification: ClassVar[str] = "the adapter's own checks of what the system answers"
 
     def __init__(self, settings: Mapping[str, Any], *, http: requests.Session | None = None):
         self.settings: dict[str, Any] = self.validate_settings(settings)

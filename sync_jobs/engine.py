@@ -260,7 +260,9 @@ class Run:
             session, self.keyring, direction="in" if self._dir() == "pull" else "out",
             source_name=self.source.name, adapter=self.adapter.name, target_uri=target,
             body=orjson.dumps(body), batch_id=f"sync-{self.result.run_id}-{uuid.uuid4().hex[:12]}",
-            status="done", summary={"run_id": self.result.run_id, "entity": entity, **summary})
+            status="done", summary={"run_id": self.result.run_id, "entity": entity, **summary,
+                                    **({"verification": self.adapter.verification}
+                                       if self._dir() == "pull" else {})})
 
     # -- pull ----------------------------------------------------------------------------------
 
