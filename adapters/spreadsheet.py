@@ -66,6 +66,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -73,7 +74,7 @@ from datetime import date, datetime, time
 from fnmatch import fnmatch
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import IO, Any, Iterator
 
 import schemas
 from gateway.adapter import (Adapter, AdapterError, AdapterSettingsError, CheckResult, Issue,
@@ -515,6 +516,31 @@ class SpreadsheetAdapter(Adapter):
             return CheckResult(False, f"folder {self.folder} is not readable")
         count = sum(1 for _ in self._files())
         return CheckResult(True, f"folder {self.folder}: {count} file(s) to read")
+
+    # -- uploads --------------------------------------------------------------------------
+
+    def accept_file(self, filename: str, data: IO[bytes]) -> str:
+        """Keep an uploaded file in the folder under its own name (replacing a file of that name,
+        which is then read again); written to a hidden temporary file first and renamed, so a
+        run never sees half a file."""
+        name = filename.strip()
+        if (not name or name != Path(name).name or "\\" in name or name.startswith((".", "~$"))
+                or len(name.encode("utf-8")) > 200
+                or not any(fnmatch(name, pat) for pat in self.patterns)):
+            raise MappingError([Issue("/filename", "upload.filename", f"文件名应为 {'、'.join(self.patterns)} "
+                                      "之一的普通文件名（不含路径，不以 . 或 ~$ 开头）",
+                                      f"the file name must be a plain name matching "
+                                      f"{', '.join(self.patterns)} (no path, not starting with . or ~$)")])
+        self.folder.mkdir(parents=True, exist_ok=True)
+        handle = tempfile.NamedTemporaryFile(dir=self.folder, prefix=".upload-", delete=False)
+        try:
+            with handle:
+                shutil.copyfileobj(data, handle, 1 << 16)
+            os.replace(handle.name, self.folder / name)
+        except BaseException:
+            Path(handle.name).unlink(missing_ok=True)
+            raise
+        return name
 
     # -- reading --------------------------------------------------------------------------
 

@@ -43,7 +43,7 @@ import abc
 import logging
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, ClassVar, Literal, Mapping
+from typing import IO, Any, ClassVar, Literal, Mapping
 
 import jsonschema
 import requests
@@ -53,7 +53,7 @@ from gateway.standard.issues import Issue, pointer
 __all__ = [
     "ENTRY_POINT_GROUP", "Adapter", "AdapterError", "AdapterSettingsError", "AdapterUnavailable",
     "AdapterNotFound", "CheckResult", "Issue", "MappingError", "NativeItem", "Page",
-    "ReadOnlyAdapter", "WriteResult", "discover", "load_adapter", "pointer",
+    "ReadOnlyAdapter", "UploadsNotAccepted", "WriteResult", "discover", "load_adapter", "pointer",
 ]
 
 ENTRY_POINT_GROUP = "vgw.adapters"
@@ -79,6 +79,10 @@ class AdapterNotFound(AdapterError, LookupError):
 
 class ReadOnlyAdapter(AdapterError):
     """``write`` was called on an adapter that declares ``writable = False``."""
+
+
+class UploadsNotAccepted(AdapterError):
+    """``accept_file`` was called on an adapter that does not read files."""
 
 
 class AdapterSettingsError(AdapterError, ValueError):
@@ -233,6 +237,15 @@ class Adapter(abc.ABC):
     def write(self, entity: str, records: list[dict[str, Any]]) -> list[WriteResult]:
         """Write standard records; one result per record, in order; idempotent."""
         raise ReadOnlyAdapter(f"the {self.name} adapter cannot write")
+
+    def accept_file(self, filename: str, data: IO[bytes]) -> str:
+        """Keep a file uploaded for this source (``PUT /api/v1/sync/sources/{name}/files/{file}``)
+        where the next run reads it; return the name it is kept under.
+
+        Optional: only adapters that read files (spreadsheets) implement it. A name the
+        adapter would not read raises :class:`MappingError` with an issue at ``/filename``.
+        """
+        raise UploadsNotAccepted(f"the {self.name} adapter does not take uploaded files")
 
     # -- helpers ----------------------------------------------------------------------
 

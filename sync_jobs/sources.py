@@ -134,15 +134,18 @@ def _check(session: Session, spec: SourceSpec) -> tuple[type[Adapter], dict[str,
         raise SourceError("/direction", f"must be one of {', '.join(DIRECTIONS)}")
     if spec.direction in ("push", "both") and not cls.writable:
         raise SourceError("/direction", f"the {cls.name} adapter cannot write: direction must be pull")
-    entities = list(spec.entities or cls.entities)
-    unknown = [e for e in entities if e not in cls.entities]
-    if unknown or not entities or len(set(entities)) != len(entities):
-        raise SourceError("/entities", f"entities must be some of {', '.join(cls.entities)}, each once"
-                                       + (f" (not {', '.join(unknown)})" if unknown else ""))
     try:
-        settings = cls.validate_settings(spec.settings or {})
+        # Built once, without touching the system: some settings are checked in __init__ (a
+        # spreadsheet's columns), and some adapters handle fewer entities once set up.
+        with cls(spec.settings or {}) as adapter:
+            settings, handled = adapter.settings, tuple(adapter.entities)
     except AdapterSettingsError as exc:
         raise SourceError("/settings" + exc.field, exc.message) from None
+    entities = list(spec.entities or handled)
+    unknown = [e for e in entities if e not in handled]
+    if unknown or not entities or len(set(entities)) != len(entities):
+        raise SourceError("/entities", f"entities must be some of {', '.join(handled)}, each once"
+                                       + (f" (not {', '.join(unknown)})" if unknown else ""))
     try:
         parse_schedule(spec.schedule)
     except ValueError as exc:
