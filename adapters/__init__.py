@@ -8,5 +8,7 @@ Each module holds one adapter and registers it in the ``vgw.adapters`` entry-poi
   18-digit area ids), to and from a folder of JSON files;
 - ``spreadsheet`` (:mod:`adapters.spreadsheet`): xlsx and csv files in a folder, with a
   column mapping from the sheet's (Chinese) headers to standard keys;
-- ``zyh365`` (:mod:`adapters.zyh365`): a zyh365-style provincial platform.
+- ``zyh365`` (:mod:`adapters.zyh365`): a zyh365-style provincial platform;
+- ``standard`` (:mod:`adapters.standard`): another gateway, over the exchange protocol
+  (gateways federate).
 """

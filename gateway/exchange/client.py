@@ -709,26 +709,32 @@ class GatewayClient:
 
     # -- pull -------------------------------------------------------------------------------------
 
+    def changes_page(self, since: str | None = None, entity: str | None = None,
+                     limit: int = 500) -> ChangesPage:
+        """One page of the change feed after ``since`` (the building block of :meth:`pull_pages`;
+        a caller that stores the cursor itself, such as an adapter, reads page by page)."""
+        if not 1 <= limit <= 1000:
+            raise ValueError("limit must be between 1 and 1000")
+        params: dict[str, Any] = {"limit": limit}
+        if since is not None:
+            params["since"] = since
+        if entity:
+            params["entity"] = entity
+        response = self._send("GET", CHANGES_PATH, params=params)
+        try:
+            answer = orjson.loads(self._verified_body(response))
+            return ChangesPage(list(answer["changes"]), answer.get("next_cursor"),
+                               bool(answer.get("has_more")))
+        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            raise GatewayClientError(f"the change feed's answer cannot be read: {exc}") from exc
+
     def pull_pages(self, since: str | None = None, entity: str | None = None,
                    limit: int = 500) -> Iterator[ChangesPage]:
         """Pages of the change feed from ``since`` until ``has_more`` is false."""
-        if not 1 <= limit <= 1000:
-            raise ValueError("limit must be between 1 and 1000")
         cursor = since
         self.last_cursor = since
         while True:
-            params: dict[str, Any] = {"limit": limit}
-            if cursor is not None:
-                params["since"] = cursor
-            if entity:
-                params["entity"] = entity
-            response = self._send("GET", CHANGES_PATH, params=params)
-            try:
-                answer = orjson.loads(self._verified_body(response))
-                page = ChangesPage(list(answer["changes"]), answer.get("next_cursor"),
-                                   bool(answer.get("has_more")))
-            except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-                raise GatewayClientError(f"the change feed's answer cannot be read: {exc}") from exc
+            page = self.changes_page(cursor, entity, limit)
             yield page
             if page.next_cursor is not None:
                 self.last_cursor = page.next_cursor
