@@ -7,12 +7,11 @@ The simulated platform (tests/simulators/zyh365.py) runs as a separate process o
 127.0.0.1 (gunicorn, one gthread worker; or werkzeug with threads), stopped by its PID at
 the end, and generates its records from their ids, so it holds no data set. Every record
 goes through the adapter's signed ``read()`` (80-row pages, maxid cursor), ``to_standard()``
-and the gateway's validation engine. There is no store yet: the store-side pull run engine
-(sync_jobs: validate, upsert and advance the cursor in one transaction, into PostgreSQL)
-comes later, and this benchmark will grow into it; today it measures everything before the
-store. Figures are printed at 100,000 records and at the end, to show that memory stays
-flat as the count grows: peak RSS (ru_maxrss) of this process, the simulator's peak RSS
-(VmHWM), and with ``--tracemalloc`` the peak of Python allocations (slower).
+and the gateway's validation engine: everything before the store (benchmarks/sync_pull.py
+measures whole sync runs into PostgreSQL). Figures are printed at 100,000 records and at
+the end, to show that memory stays flat as the count grows: peak RSS (ru_maxrss) of this
+process, the simulator's peak RSS (VmHWM), and with ``--tracemalloc`` the peak of Python
+allocations (slower).
 """
 
 from __future__ import annotations
@@ -39,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 KEY_ID, SECRET = "bench-gateway", "bench-secret"
 
 
-def _start_simulator(count: int, server: str, log: Path) -> tuple[subprocess.Popen, str, int]:
+def start_simulator(count: int, server: str, log: Path) -> tuple[subprocess.Popen, str, int]:
     """Start the simulator as its own process: (process, base URL, pid serving requests)."""
     if server == "gunicorn":
         # One gthread worker (the platform keeps its nonces in memory) with keep-alive.
@@ -60,11 +59,11 @@ def _start_simulator(count: int, server: str, log: Path) -> tuple[subprocess.Pop
         if url and (server != "gunicorn" or worker):
             return proc, url.group(1), int(worker.group(1)) if worker else proc.pid
         time.sleep(0.1)
-    _stop(proc)
+    stop(proc)
     raise SystemExit(f"the simulator did not start:\n{log.read_text()[-2000:]}")
 
 
-def _stop(proc: subprocess.Popen) -> None:
+def stop(proc: subprocess.Popen) -> None:
     """End the simulator by its PID: SIGTERM (gunicorn's master stops its worker), then SIGKILL."""
     if proc.poll() is None:
         os.kill(proc.pid, signal.SIGTERM)
@@ -75,11 +74,12 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait(timeout=5)
 
 
-def _peak_rss_mb(pid: int) -> float | None:
-    """Another process's peak resident set (VmHWM), in MB (Linux)."""
+def peak_rss_mb(pid: int, field: str = "VmHWM") -> float | None:
+    """Another process's peak resident set (VmHWM; ``field="VmRSS"``: its resident set now),
+    in MB (Linux)."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         return None
@@ -102,10 +102,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     print(f"zyh365-style pull: {args.count:,} volunteers, read() + to_standard() + validation "
-          "(no store yet: the store-side pull run engine comes later)")
+          "(no store: python -m benchmarks.sync_pull measures the whole run)")
     engine = Engine(Regions.load(), ZoneInfo("Asia/Shanghai"))
     log = Path(tempfile.mkstemp(prefix="zyh365-sim-", suffix=".log")[1])
-    proc, url, sim_pid = _start_simulator(args.count, args.server, log)
+    proc, url, sim_pid = start_simulator(args.count, args.server, log)
     print(f"simulator: separate process ({args.server}, pid {proc.pid}, serving pid {sim_pid}) at {url}")
     try:
         adapter = Zyh365Adapter({"base_url": url, "access_key_id": KEY_ID, "access_key_secret": SECRET,
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
             cursor = page.next_cursor
             if done >= checkpoints[0] or not page.has_more:
                 elapsed = time.perf_counter() - started
-                sim_peak = _peak_rss_mb(sim_pid)
+                sim_peak = peak_rss_mb(sim_pid)
                 line = (f"{done:>10,} {done / elapsed:>8,.0f} {pages:>7,} {invalid:>7,} {unmapped:>8,} "
                         f"{_own_peak_rss_mb():>9,.1f} MB "
                         f"{(f'{sim_peak:,.1f} MB' if sim_peak is not None else 'n/a'):>13}")
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
         if done != args.count:
             raise SystemExit(f"expected {args.count:,} records, read {done:,}")
     finally:
-        _stop(proc)
+        stop(proc)
         log.unlink(missing_ok=True)
 
 

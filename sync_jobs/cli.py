@@ -22,6 +22,23 @@ from sync_jobs import sources as sources_mod
 EXIT_FAILED, EXIT_BUSY = 1, 3
 
 
+def _log_to_stderr() -> None:
+    """Runs and the scheduler say what they do on stderr (at LOG_LEVEL), personal data scrubbed."""
+    import logging
+
+    from gateway.privacy import install_log_filter
+
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    level = current_app.config["LOG_LEVEL"].upper()
+    for name in ("sync_jobs", "apscheduler"):
+        logging.getLogger(name).setLevel(level)
+    install_log_filter([logging.getLogger("sync_jobs"), logging.getLogger("apscheduler")])
+
+
 def _vault():
     return current_app.extensions["privacy.vault"]
 
@@ -234,6 +251,7 @@ def _print_run(result: engine.RunResult) -> None:
 @with_appcontext
 def run(name, direction, max_pages, as_json) -> None:
     """Run source NAME now (even if paused). Exit 1 if a run failed, 3 if NAME is busy."""
+    _log_to_stderr()
     try:
         results = engine.run_source(current_app._get_current_object(), name, trigger="manual",
                                     direction=direction, max_pages=max_pages, include_paused=True)
@@ -387,4 +405,5 @@ def dl_discard(ids) -> None:
 def scheduler() -> None:
     from sync_jobs import scheduler as scheduler_mod
 
+    _log_to_stderr()
     scheduler_mod.serve(current_app._get_current_object())

@@ -177,7 +177,7 @@ class Run:
         attempts = self.config["SYNC_RETRY_ATTEMPTS"]
 
         def stop(state: RetryCallState) -> bool:
-            if state.attempt_number >= attempts:
+            if state.attempt_number >= attempts or STOP.is_set():
                 return True
             with self.sessions() as session:
                 return not retries_enabled(session)
@@ -196,6 +196,8 @@ class Run:
         try:
             return retrying(fn)
         except AdapterUnavailable as exc:
+            if STOP.is_set():  # stopping while waiting to retry: not the source's failure
+                raise _Stopped from exc
             self.error("adapter.unavailable", f"{what}: {exc}")
             raise RunFailed(f"{what}: the local system is unavailable ({exc})") from exc
         except AdapterError as exc:
@@ -531,8 +533,13 @@ def _mark_interrupted(sessions: sessionmaker[Session], source_id: int) -> None:
         session.commit()
 
 
+def _sleep(seconds: float) -> None:
+    """Wait between retries, but wake at once when the process is told to stop."""
+    STOP.wait(seconds)
+
+
 def run_source(app: Flask, name: str, *, trigger: str = "manual", direction: str | None = None,
-               max_pages: int | None = None, sleep: Callable[[float], None] = time.sleep,
+               max_pages: int | None = None, sleep: Callable[[float], None] = _sleep,
                include_paused: bool = False) -> list[RunResult] | None:
     """Run source ``name`` now (pull, then push, as its direction says): its run results, or
     ``None`` when another process is running it (or it is paused and not ``include_paused``).
