@@ -22,18 +22,27 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(settings.load_settings(app.instance_path, overrides=overrides))
     app.config.update(extras)
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
+    if app.config["PROXY_FIX"]:
+        # Trust that many proxies' X-Forwarded-* (client address, scheme, host, port); the
+        # request target is never rewritten (signatures cover it as the proxy passed it on).
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["PROXY_FIX"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
     # Chinese text as UTF-8, not \u escapes; keys in the order the gateway writes them.
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     logging.getLogger("gateway").setLevel(app.config["LOG_LEVEL"].upper())
 
     from gateway import api, cli, privacy, signing, standard, store
+    from gateway.exchange import signatures
 
     store.init_app(app)
     privacy.init_app(app)
     signing.init_app(app)
     standard.init_app(app)
     errors.init_app(app)
+    signatures.init_app(app)
     api.init_app(app)
     cli.init_app(app)
     return app

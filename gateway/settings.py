@@ -161,6 +161,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RATELIMIT_STORAGE_URI", str, "memory://",
             "Where rate-limit counters live: memory:// (per process) or a shared store such as "
             "redis://127.0.0.1:6379 when several workers serve.", _storage_uri),
+    Setting("PROXY_FIX", int, 0,
+            "Reverse proxies in front of the gateway whose X-Forwarded-For/-Proto/-Host/-Port "
+            "are trusted (werkzeug's ProxyFix): the client address the rate limits count and "
+            "the URI signatures cover come from them. 0: none, the headers are ignored.",
+            _non_negative),
     Setting("SIGNATURE_WINDOW_SECONDS", int, 300,
             "How long a signed request is accepted after its `created` time (docs/protocol.md).",
             _positive),

@@ -9,6 +9,7 @@ from flask import Flask
 from flask_smorest import Api
 
 from gateway import errors
+from gateway.exchange import signatures
 
 
 class GatewayApi(Api):
@@ -28,6 +29,7 @@ def init_app(app: Flask) -> None:
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer",
                        "description": "Development token (vgw clients token), only with DEV_TOKENS on"})
+    api.spec.components.security_scheme("httpSignature", signatures.openapi_security_scheme())
     app.extensions["gateway.api"] = api
 
     from gateway.api import (catalog, certificates, health, hours, projects, statistics, teams,

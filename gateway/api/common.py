@@ -15,6 +15,8 @@ from gateway.store import get_session
 
 # OpenAPI: protected operations declare this scheme (dev tokens now, signatures later).
 BEARER = [{"bearerAuth": []}]
+# The exchange's operations: a signed request (RFC 9421), or a development token.
+SIGNED = [{"httpSignature": []}, {"bearerAuth": []}]
 
 
 def service_context() -> ServiceContext:

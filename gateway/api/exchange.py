@@ -17,7 +17,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from gateway.access import current_caller
-from gateway.api.common import BEARER, service_context
+from gateway.api.common import SIGNED, service_context
 from gateway.errors import Problem, problem_response
 from gateway.exchange import push, signatures
 from gateway.store.models import utcnow
@@ -112,7 +112,7 @@ def _authenticate(limit: int):
 
 @blp.route("/batches")
 class Batches(MethodView):
-    @blp.doc(security=BEARER, parameters=[{
+    @blp.doc(security=SIGNED, parameters=[{
         "in": "header", "name": "Idempotency-Key", "required": True,
         "schema": {"type": "string", "minLength": 1, "maxLength": 128},
         "description": "The client's key for this batch: a retry with the same key and body "

@@ -18,7 +18,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from gateway.api.common import BEARER, service_context
+from gateway.api.common import SIGNED, service_context
 from gateway.exchange import feed, message_log
 from gateway.exchange.signatures import sign_response, target_uri
 
@@ -106,7 +106,7 @@ def _log_outbound(ctx, response: Response, page: feed.FeedPage, args: dict[str, 
 
 @blp.route("/changes")
 class Changes(MethodView):
-    @blp.doc(security=BEARER)
+    @blp.doc(security=SIGNED)
     @blp.arguments(ChangesArgs, location="query")
     @blp.response(200, ChangesPageSchema, description="One page of changes, oldest first; signed "
                                                       "(Signature-Input, Signature, Content-Digest)")

@@ -7,7 +7,8 @@ checked against the spooled bytes before anything here runs), then calls :func:`
 
 1. **Header.** NDJSON: the first line is ``{schema_version, sender, batch_id, generated_at}``.
    JSON: one streaming pass (ijson) over the envelope reads its top-level members and checks
-   the whole document is well-formed, without building it in memory. The header is checked
+   the whole document is well-formed, without building it in memory (an envelope of up to
+   :data:`_PARSE_WHOLE_BYTES` is parsed at once instead, in C: :func:`_whole_json`). The header is checked
    against schemas/v1/batch.schema.json (422 ``invalid-envelope``); ``sender`` must be the
    authenticated client (403 ``sender-mismatch``).
 2. **Evidence.** The request goes into the message log with its signature, key snapshot and
@@ -19,19 +20,25 @@ checked against the spooled bytes before anything here runs), then calls :func:`
    worker stopped touching the reservation for :data:`LEASE_SECONDS` (it died), in which
    case this request takes the batch over.
 4. **Records** are read back one at a time (NDJSON line by line, JSON items streamed by
-   ijson) and applied by :func:`gateway.exchange.upserts.apply_record`, each in its own
-   SAVEPOINT. The transaction is committed every :data:`COMMIT_EVERY` records or
-   :data:`COMMIT_SECONDS`, whichever comes first (and at the end), so a large batch neither
-   holds locks for long nor keeps its work in memory.
+   ijson) and gathered into groups, each applied by
+   :func:`gateway.exchange.upserts.apply_records`: new volunteers and volunteers sent again
+   unchanged with set-based writes (:mod:`gateway.exchange.bulk`), everything else record
+   by record in its own SAVEPOINT, with the same outcome as one record at a time. Each
+   transaction (one group) holds at most :data:`COMMIT_EVERY` records and as many as
+   should be applied within :data:`COMMIT_SECONDS`, by the time records took lately
+   (:class:`_Pace`); the heartbeat is its first write. So a large batch neither holds locks
+   for long nor keeps more than one group of records in memory; on SQLite the worker
+   pauses after each commit (:data:`SQLITE_YIELD_SECONDS`) so that other writers get the
+   lock.
 5. **Answer.** One result per record, in input order, written to a temporary file while its
    sha-256 is computed: JSON ``{batch_id, idempotency_key, received_at, results: […],
    summary}``, or NDJSON (one result per line, then ``{summary, batch_id, idempotency_key,
    received_at}``). It is stored (compressed) under the idempotency key, then signed and
    streamed.
 
-**Crash semantics.** Chunks committed before a crash stay. The reservation then stays
-``in_progress`` without heartbeat; once the lease has passed, a retry with the same key and
-body processes the whole batch again: records already written are found by their source id
+**Crash semantics.** Chunks committed before a crash stay; the one in progress is rolled
+back whole. The reservation then stays ``in_progress`` without heartbeat; once the lease
+has passed, a retry with the same key and body processes the whole batch again: records already written are found by their source id
 (or document) and answer ``unchanged``, so the store converges to exactly one copy of each
 record. Only the answer differs from an uninterrupted run (``unchanged`` where it would
 have said ``created``).
@@ -46,7 +53,7 @@ import logging
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import IO, Any, Iterator, Mapping
+from typing import IO, Any, ClassVar, Iterator, Mapping
 
 import ijson
 import orjson
@@ -59,7 +66,7 @@ from gateway.access import Caller
 from gateway.errors import Problem
 from gateway.exchange import message_log
 from gateway.exchange.signatures import SignedRequest, SpooledBody
-from gateway.exchange.upserts import Outcome, Source, SourcePriority, apply_record
+from gateway.exchange.upserts import Outcome, Source, SourcePriority, apply_records
 from gateway.services.context import ServiceContext
 from gateway.standard.engine import BATCH, Engine
 from gateway.standard.issues import Issue, pointer
@@ -84,6 +91,8 @@ SQLITE_YIELD_SECONDS = 0.11
 LEASE_SECONDS = 120
 RETRY_AFTER_SECONDS = 5
 _CHUNK = 1 << 16
+#: JSON envelopes up to this size are parsed at once (:func:`_whole_json`), larger ones streamed.
+_PARSE_WHOLE_BYTES = 4 << 20
 _SPOOL_IN_MEMORY = 1 << 20
 #: The sender's own number for a record, per entity (answered as ``source_id`` without one).
 _OWN_NUMBER = {"volunteer": "volunteer_no", "team": "team_no", "project": "project_no",
@@ -210,6 +219,37 @@ def _json_header(body: IO[bytes]) -> tuple[dict[str, Any], int | None]:
     return header, count
 
 
+def _whole_json(body: IO[bytes], size: int) -> dict[str, Any] | None:
+    """A small JSON envelope parsed at once by orjson, or None: stream it (with ijson).
+
+    ijson hands every token of the document to Python, which costs more than applying the
+    records; up to :data:`_PARSE_WHOLE_BYTES` the body is parsed in C instead (bounded
+    memory still). Whatever orjson refuses or might read differently is streamed, so that
+    both ways answer alike: malformed or undecodable bodies (the streaming reader words the
+    problem), non-objects, and bodies naming ``records`` more than once or with escapes
+    that could spell it (ijson would read every ``records`` array, orjson the last).
+    """
+    if size > _PARSE_WHOLE_BYTES:
+        return None
+    data = body.read()
+    body.seek(0)
+    if data.count(b'"records"') > 1 or b"\\u" in data:
+        return None
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def _whole_json_header(document: dict[str, Any]) -> tuple[dict[str, Any], int | None]:
+    """:func:`_json_header` of a parsed envelope."""
+    header = {k: ({} if isinstance(v, dict) else [] if isinstance(v, list) else v)
+              for k, v in document.items() if k != "records"}
+    records = document.get("records")
+    return header, len(records) if isinstance(records, list) else None
+
+
 def _check_header(engine: Engine, header: Any, records: int | None, media_type: str) -> dict[str, Any]:
     """The envelope minus its records against batch.schema.json; 422 with every issue."""
     if not isinstance(header, dict):
@@ -243,7 +283,8 @@ class _Item:
     error: Issue | None = None
 
 
-def _items(body: IO[bytes], media_type: str, max_depth: int, header_line: int) -> Iterator[_Item]:
+def _items(body: IO[bytes], media_type: str, max_depth: int, header_line: int,
+           document: dict[str, Any] | None = None) -> Iterator[_Item]:
     if media_type == NDJSON:
         index = 0
         for number, raw in enumerate(body, start=header_line + 1):
@@ -256,8 +297,13 @@ def _items(body: IO[bytes], media_type: str, max_depth: int, header_line: int) -
                                                        exc.message_en))
             index += 1
         return
-    body.seek(0)
-    for index, value in enumerate(ijson.items(body, "records.item", use_float=True)):
+    if document is not None:
+        values = document.get("records")
+        values = iter(values if isinstance(values, list) else ())
+    else:
+        body.seek(0)
+        values = ijson.items(body, "records.item", use_float=True)
+    for index, value in enumerate(values):
         if jsonio.depth_exceeds(value, max_depth):
             yield _Item(index, None, error=Issue("", "input.too-deep", f"JSON 嵌套超过 {max_depth} 层",
                                                  f"JSON nests deeper than {max_depth} levels"))
@@ -398,12 +444,15 @@ def receive(app, make_context, incoming: Incoming) -> Answer:
     header: Any = None
     records: int | None = None
     header_line = 0
+    document: dict[str, Any] | None = None
     refusal: Problem | None = None
     try:
         if incoming.media_type == NDJSON:
             header, header_line = _ndjson_header(body, max_depth)
         else:
-            header, records = _json_header(body)
+            document = _whole_json(body, incoming.body.size)
+            header, records = (_json_header(body) if document is None
+                               else _whole_json_header(document))
     except Problem as exc:
         refusal = exc
     batch_id = header.get("batch_id") if isinstance(header, dict) else None
@@ -459,7 +508,8 @@ def receive(app, make_context, incoming: Incoming) -> Answer:
     # 4. the records
     ctx: ServiceContext = make_context()
     try:
-        answer, summary = _process(app, ctx, incoming, header, header_line, reservation.id)
+        answer, summary = _process(app, ctx, incoming, header, header_line, reservation.id,
+                                   document)
     except BaseException:
         # Give up the chunk in progress first: on SQLite its write lock would block the log.
         ctx.session.rollback()
@@ -487,7 +537,8 @@ def receive(app, make_context, incoming: Incoming) -> Answer:
 
 
 def _process(app, ctx: ServiceContext, incoming: Incoming, header: Mapping[str, Any],
-             header_line: int, reservation_id: int) -> tuple[Answer, dict[str, int]]:
+             header_line: int, reservation_id: int, document: dict[str, Any] | None
+             ) -> tuple[Answer, dict[str, int]]:
     source = Source(incoming.caller.client_id, incoming.received_at,
                     SourcePriority.from_setting(app.config["SOURCE_PRIORITY"]), header["batch_id"])
     received = incoming.received_at.astimezone(ctx.tz).isoformat(timespec="seconds")
@@ -495,53 +546,98 @@ def _process(app, ctx: ServiceContext, incoming: Incoming, header: Mapping[str, 
             "received_at": received}
     writer = _Writer()
     try:
-        return _apply_all(app, ctx, source, incoming, header_line, reservation_id, writer, meta)
+        return _apply_all(app, ctx, source, incoming, header_line, reservation_id, writer, meta,
+                          document)
     except BaseException:
         writer.file.close()
         raise
 
 
+def _item_problem(item: _Item) -> Outcome | None:
+    """The outcome of an item that is not a readable ``{entity, op, data}`` object, else None."""
+    if item.error is not None:
+        return Outcome("rejected", None, [item.error])
+    if not isinstance(item.value, dict):
+        return Outcome("rejected", None, [Issue("", "exchange.item", "每条记录应为 JSON 对象 "
+                                                "{entity, op, data}",
+                                                "each item must be an object {entity, op, data}")])
+    unknown = sorted(set(item.value) - {"entity", "op", "data"})
+    if unknown:
+        return Outcome("rejected", None, [
+            Issue(pointer(name), "schema.additionalProperties", f"未知字段 {name}",
+                  f"unknown member {name!r}") for name in unknown])
+    return None
+
+
+class _Pace:
+    """How many records the next transaction takes.
+
+    Records are applied a group at a time (:func:`apply_records`) and each group is
+    committed on its own: at most :data:`COMMIT_EVERY` records, and as many as the records
+    lately applied in this process say fit in :data:`COMMIT_SECONDS` (the first group of a
+    process, sized without a measure, is small). One group per transaction also means that
+    the bulk path takes each kind of row lock (number counters, aggregate cells) in one
+    sorted pass per transaction, so concurrent pushes of new people wait for each other but
+    never deadlock.
+    """
+
+    FIRST = 20
+    #: Seconds per record of the latest group applied in this process.
+    recent: ClassVar[float | None] = None
+
+    @classmethod
+    def group_size(cls) -> int:
+        if cls.recent is None:
+            return max(1, min(COMMIT_EVERY, cls.FIRST))
+        return max(1, min(COMMIT_EVERY, int(COMMIT_SECONDS / max(cls.recent, 1e-6))))
+
+    @classmethod
+    def applied(cls, records: int, seconds: float) -> None:
+        if records:
+            cls.recent = seconds / records
+
+
 def _apply_all(app, ctx: ServiceContext, source: Source, incoming: Incoming, header_line: int,
-               reservation_id: int, writer: _Writer, meta: Mapping[str, Any]
-               ) -> tuple[Answer, dict[str, int]]:
+               reservation_id: int, writer: _Writer, meta: Mapping[str, Any],
+               document: dict[str, Any] | None) -> tuple[Answer, dict[str, int]]:
     ndjson = incoming.media_type == NDJSON
     if not ndjson:
         writer.write(_dumps(meta)[:-1] + b',"results":[')
     counts = _Counts()
     session = ctx.session
     sqlite = session.get_bind().dialect.name == "sqlite"
-    _heartbeat(session, reservation_id)
-    chunk_started, in_chunk = time.monotonic(), 0
-    for item in _items(incoming.body.file, incoming.media_type, app.config["MAX_JSON_DEPTH"],
-                       header_line):
-        if item.error is not None:
-            outcome = Outcome("rejected", None, [item.error])
-        elif not isinstance(item.value, dict):
-            outcome = Outcome("rejected", None, [Issue("", "exchange.item", "每条记录应为 JSON 对象 "
-                                                       "{entity, op, data}",
-                                                       "each item must be an object {entity, op, data}")])
-        else:
-            unknown = sorted(set(item.value) - {"entity", "op", "data"})
-            if unknown:
-                outcome = Outcome("rejected", None, [
-                    Issue(pointer(name), "schema.additionalProperties", f"未知字段 {name}",
-                          f"unknown member {name!r}") for name in unknown])
+    group: list[tuple[_Item, Outcome | None]] = []
+
+    def apply_group() -> None:
+        started = time.monotonic()
+        records = [(item.value.get("entity"), item.value.get("op"), item.value.get("data"))
+                   for item, outcome in group if outcome is None]
+        applied = iter(apply_records(ctx, source, records))
+        _Pace.applied(len(group), time.monotonic() - started)
+        for item, outcome in group:
+            outcome = outcome or next(applied)
+            counts.add(outcome.status)
+            line = _dumps(_result(item, outcome))
+            if ndjson:
+                writer.write(line + b"\n")
             else:
-                outcome = apply_record(ctx, source, item.value.get("entity"), item.value.get("op"),
-                                       item.value.get("data"))
-        counts.add(outcome.status)
-        line = _dumps(_result(item, outcome))
-        if ndjson:
-            writer.write(line + b"\n")
-        else:
-            writer.write((b"," if counts.values["total"] > 1 else b"") + line)
-        in_chunk += 1
-        if in_chunk >= COMMIT_EVERY or time.monotonic() - chunk_started >= COMMIT_SECONDS:
+                writer.write((b"," if counts.values["total"] > 1 else b"") + line)
+        group.clear()
+
+    _heartbeat(session, reservation_id)
+    size = _Pace.group_size()
+    for item in _items(incoming.body.file, incoming.media_type, app.config["MAX_JSON_DEPTH"],
+                       header_line, document):
+        group.append((item, _item_problem(item)))
+        if len(group) >= size:
+            apply_group()
             session.commit()
             if sqlite:
                 time.sleep(SQLITE_YIELD_SECONDS)
             _heartbeat(session, reservation_id)
-            chunk_started, in_chunk = time.monotonic(), 0
+            size = _Pace.group_size()
+    if group:
+        apply_group()
     session.commit()
     summary = dict(counts.values)
     if ndjson:

@@ -70,6 +70,9 @@ from gateway.store.models import ClientKey, utcnow
 __all__ = [
     "PROBLEMS",
     "REQUIRED_COMPONENTS",
+    "accept_signature",
+    "init_app",
+    "openapi_security_scheme",
     "REQUIRED_PARAMETERS",
     "RESPONSE_COMPONENTS",
     "SignatureRejected",
@@ -145,6 +148,20 @@ class SignedRequest:
 def current_signature() -> SignedRequest | None:
     """The verified signature of the current request, or None when it was not signed."""
     return g.get("signed_request")
+
+
+def openapi_security_scheme() -> dict[str, Any]:
+    """The OpenAPI security scheme of signed requests (OpenAPI has no type for RFC 9421:
+    the ``Signature`` header field stands for the pair, the rest is in the description)."""
+    return {"type": "apiKey", "in": "header", "name": "Signature",
+            "description": "HTTP Message Signatures (RFC 9421): Signature-Input + Signature made "
+                           "with one of the client's registered keys (Ed25519 or ECDSA P-256), "
+                           "covering " + ", ".join(f'"{c}"' for c in REQUIRED_COMPONENTS)
+                           + f' and "{DIGEST_COMPONENT}" (with a Content-Digest, RFC 9530) when '
+                           "the request has a body, with the parameters "
+                           + ", ".join(REQUIRED_PARAMETERS) + "; see docs/protocol.md.",
+            "x-required-components": [*REQUIRED_COMPONENTS, DIGEST_COMPONENT],
+            "x-required-parameters": list(REQUIRED_PARAMETERS)}
 
 
 # -- the replay guard ----------------------------------------------------------------------------
@@ -265,8 +282,8 @@ def target_uri(req: Request) -> str:
 
     The path and query come from the raw request line (RAW_URI / REQUEST_URI, set by gunicorn
     and werkzeug), not from the decoded path, so percent-encodings stay as signed. Behind a
-    reverse proxy the proxy must keep Host and the request target unchanged and say the
-    scheme (X-Forwarded-Proto, honoured when the app is wrapped in werkzeug's ProxyFix).
+    reverse proxy the proxy must keep the request target unchanged; the scheme, host and port
+    come from its X-Forwarded-Proto / -Host / -Port when the PROXY_FIX setting trusts it.
     """
     raw = req.environ.get("RAW_URI") or req.environ.get("REQUEST_URI") or ""
     if raw and not raw.startswith("/") and "://" in raw:  # absolute-form request line
@@ -481,6 +498,41 @@ def verify_streamed_request(req: Request | None = None, *,
             body.close()
         raise
     return caller, spooled[0]
+
+
+# -- asking for a signature ------------------------------------------------------------------------
+
+CHALLENGE_LABEL = "sig1"
+
+
+def accept_signature(req: Request | None = None) -> str:
+    """The Accept-Signature field (RFC 9421 §5.1) a 401 answers with: the components and
+    parameters this gateway requires ("content-digest" when the request has a body)."""
+    req = req if req is not None else flask_request
+    components = list(REQUIRED_COMPONENTS)
+    if req.content_length or "Content-Digest" in req.headers or "chunked" in req.headers.get(
+            "Transfer-Encoding", "").lower():
+        components.append(DIGEST_COMPONENT)
+    members = " ".join(f'"{c}"' for c in components)
+    return f"{CHALLENGE_LABEL}=({members})" + "".join(f";{p}" for p in REQUIRED_PARAMETERS
+                                                      if p != "alg")
+
+
+def _challenge(response: Response) -> Response:
+    """Every 401 says how to authenticate: WWW-Authenticate (RFC 9110 §11.6.1) and
+    Accept-Signature. ``alg`` is not named: it is the registered key's (ed25519 or
+    ecdsa-p256-sha256), and Accept-Signature can only ask for one."""
+    if response.status_code == 401:
+        schemes = ['Signature realm="gateway"']
+        if current_app.config["DEV_TOKENS"]:
+            schemes.append('Bearer realm="gateway"')
+        response.headers.setdefault("WWW-Authenticate", ", ".join(schemes))
+        response.headers.setdefault("Accept-Signature", accept_signature())
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(_challenge)
 
 
 # -- signing responses ----------------------------------------------------------------------------

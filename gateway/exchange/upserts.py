@@ -75,8 +75,8 @@ from gateway.store.models import (Commendation, Complaint, Enrollment, Evaluatio
 from gateway.store.models.common import json_safe
 
 __all__ = [
-    "ENTITIES", "Outcome", "Source", "SourcePriority", "Stamp", "apply_record", "apply_records",
-    "translate_links",
+    "ENTITIES", "Outcome", "Source", "SourcePriority", "Stamp", "VolunteerMerge", "apply_record",
+    "apply_records", "handler", "merge_volunteer", "new_provenance", "translate_links",
 ]
 
 log = logging.getLogger("gateway.exchange.upserts")
@@ -177,13 +177,13 @@ def apply_record(ctx: ServiceContext, source: Source, entity: Any, op: Any, data
     issues = _shape_issues(entity, op, data)
     if issues:
         return Outcome("rejected", None, issues)
-    handler = (_UPSERTS if op == "upsert" else _DELETES)[entity]
+    apply = handler(entity, op)
     session = ctx.session
     try:
         with session.begin_nested():
             if entity != "volunteer":
                 data = translate_links(ctx, source, data)
-            return handler(ctx, source, data)
+            return apply(ctx, source, data)
     except ServiceError as exc:
         return Outcome("rejected", None, _issues_of(exc))
     except SQLAlchemyError as exc:
@@ -200,8 +200,20 @@ def apply_records(ctx: ServiceContext, source: Source,
                   items: Sequence[tuple[Any, Any, Any]]) -> list[Outcome]:
     """:func:`apply_record` for each ``(entity, op, data)`` of ``items``, in order: one outcome
     per item, exactly as if each were applied on its own (push batches and sync runs call this
-    with a chunk of records; the caller commits)."""
-    return [apply_record(ctx, source, entity, op, data) for entity, op, data in items]
+    with a chunk of records; the caller commits).
+
+    New volunteers and volunteers sent again unchanged take the bulk path
+    (:mod:`gateway.exchange.bulk`: set-based writes, same result); everything else goes
+    through :func:`apply_record` in its place.
+    """
+    from gateway.exchange import bulk  # it builds on this module
+
+    return bulk.apply_records(ctx, source, items)
+
+
+def handler(entity: str, op: str) -> Callable[[ServiceContext, Source, dict[str, Any]], Outcome]:
+    """The function applying ``op`` to a record of ``entity`` (see the tables at the end)."""
+    return (_UPSERTS if op == "upsert" else _DELETES)[entity]
 
 
 def translate_links(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> dict[str, Any]:
@@ -364,6 +376,52 @@ def _person_fields(data: Mapping[str, Any]) -> list[str]:
     return [k for k in data if k not in _VOLUNTEER_NOT_FIELDS]
 
 
+def new_provenance(stamp: Stamp, data: Mapping[str, Any]) -> dict[str, Any]:
+    """A new person's provenance: this source and time provided every field it sent.
+
+    The fields share one stamp object: provenance is replaced, never changed in place.
+    """
+    value = stamp.as_json()
+    return {f: value for f in _person_fields(data)}
+
+
+class VolunteerMerge(NamedTuple):
+    """How a pushed person meets the stored one, field by field under the policy."""
+
+    record: dict[str, Any]      # what to store: the data, fields whose stored stamp wins kept
+    winning: list[str]          # fields this source now provides (its stamp goes on them)
+    note: str | None            # the fields kept although the data differs, if any
+
+    def provenance(self, stored: Mapping[str, Any] | None, stamp: Stamp) -> dict[str, Any]:
+        """``stored`` provenance with this write's stamp on the winning fields."""
+        provenance = dict(stored or {})
+        value = stamp.as_json()  # shared by the fields: replaced, never changed in place
+        for name in self.winning:
+            provenance[name] = value
+        return provenance
+
+
+def merge_volunteer(source: Source, stamp: Stamp, data: Mapping[str, Any], old: Mapping[str, Any],
+                    provenance: Mapping[str, Any] | None) -> VolunteerMerge:
+    """Which of ``data``'s fields win over the stored person's (``old``, with its provenance)."""
+    provenance = provenance or {}
+    winning, kept = [], []
+    for name in _person_fields(data):
+        if name not in old or source.priority.wins(stamp, Stamp.from_json(provenance.get(name))):
+            winning.append(name)
+        else:
+            kept.append(name)
+    record = dict(data)
+    for name in kept:
+        record[name] = old[name]
+    overruled = sorted(n for n in kept if data[n] != old.get(n))
+    note = None
+    if overruled:
+        note = (f"{len(overruled)} field(s) kept as provided by a higher-priority or newer "
+                f"source: {', '.join(overruled)}")
+    return VolunteerMerge(record, winning, note)
+
+
 def upsert_volunteer(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> Outcome:
     """Create or update the person (found by document), field by field under the policy."""
     ctx.caller.require("volunteer", "write")
@@ -374,40 +432,23 @@ def upsert_volunteer(ctx: ServiceContext, source: Source, data: dict[str, Any]) 
     if existing is None:
         status, volunteer = registration.upsert_volunteer(ctx, data, source.client_id,
                                                           data.get("source_id"))
-        volunteer.provenance = {f: stamp.as_json() for f in _person_fields(data)}
+        volunteer.provenance = new_provenance(stamp, data)
         return Outcome(status, volunteer.volunteer_no)
 
     ctx.caller.require_region(existing.area_code, f"volunteer {existing.volunteer_no}")
     old = registration.volunteer_record(ctx, existing)
-    provenance = dict(existing.provenance or {})
-    winning, kept = [], []
-    for name in _person_fields(data):
-        if name not in old or source.priority.wins(stamp, Stamp.from_json(provenance.get(name))):
-            winning.append(name)
-        else:
-            kept.append(name)
-    record = dict(data)
-    for name in kept:
-        record[name] = old[name]
+    merge = merge_volunteer(source, stamp, data, old, existing.provenance)
     revived = existing.deleted_at is not None
-    status, volunteer = registration.upsert_volunteer(ctx, record, source.client_id,
+    status, volunteer = registration.upsert_volunteer(ctx, merge.record, source.client_id,
                                                       data.get("source_id"))
-    provenance = dict(volunteer.provenance or {})
-    for name in winning:
-        provenance[name] = stamp.as_json()
-    volunteer.provenance = provenance
+    volunteer.provenance = merge.provenance(volunteer.provenance, stamp)
     if revived:
         volunteer.deleted_at = None
         ctx.record_change("volunteer", volunteer.volunteer_no, "restore", {"deleted": True},
                           {"deleted": False}, note=source.note, source_system=source.client_id,
                           area=volunteer.area_code)
         status = "updated"
-    overruled = sorted(n for n in kept if data[n] != old.get(n))
-    note = None
-    if overruled:
-        note = (f"{len(overruled)} field(s) kept as provided by a higher-priority or newer "
-                f"source: {', '.join(overruled)}")
-    return Outcome(status, volunteer.volunteer_no, [], note)
+    return Outcome(status, volunteer.volunteer_no, [], merge.note)
 
 
 def delete_volunteer(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> Outcome:

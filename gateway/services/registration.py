@@ -39,7 +39,7 @@ import secrets
 from datetime import date, datetime
 from decimal import Decimal
 from types import SimpleNamespace
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -57,6 +57,7 @@ from gateway.store.models import Change, Team, TeamMember, Volunteer, VolunteerS
 
 __all__ = [
     "register_volunteer", "upsert_volunteer", "update_volunteer", "volunteer_view",
+    "build_volunteer", "creation_change_values", "source_row_values", "upsert_writes_nothing",
     "find_volunteer_by_document", "find_volunteers_by_number", "list_volunteers",
     "volunteer_history", "change_view", "volunteer_record", "get_volunteer_for_read",
     "get_team_for_read",
@@ -244,6 +245,15 @@ def _check_source_free(ctx: ServiceContext, source_system: str | None, source_id
                    "the sending system already uses this source_id for another volunteer")])
 
 
+def source_row_values(ctx: ServiceContext, volunteer: Volunteer, source_system: str,
+                      source_id: str | None, source_no: str | None) -> dict[str, Any]:
+    """The values of the row saying ``source_system`` knows ``volunteer`` (numbered, with its
+    id), by ``source_id``, else its own number for them, else the store's."""
+    return {"volunteer_id": volunteer.id, "source_system": source_system,
+            "source_id": _source_key(source_id, source_no, volunteer.volunteer_no),
+            "source_volunteer_no": source_no, "first_seen_at": ctx.now}
+
+
 def _attach_source(ctx: ServiceContext, volunteer: Volunteer, source_system: str | None,
                    source_id: str | None, source_no: str | None) -> VolunteerSource | None:
     """Record that ``source_system`` knows this person (a VolunteerSource row), once."""
@@ -254,8 +264,8 @@ def _attach_source(ctx: ServiceContext, volunteer: Volunteer, source_system: str
         VolunteerSource.source_system == source_system,
         VolunteerSource.source_id == key)).scalar_one_or_none()
     if row is None:
-        row = VolunteerSource(volunteer_id=volunteer.id, source_system=source_system, source_id=key,
-                              source_volunteer_no=source_no, first_seen_at=ctx.now)
+        row = VolunteerSource(**source_row_values(ctx, volunteer, source_system, source_id,
+                                                  source_no))
         ctx.session.add(row)
     elif source_no and row.source_volunteer_no != source_no:
         row.source_volunteer_no = source_no
@@ -286,18 +296,39 @@ def register_volunteer(ctx: ServiceContext, record: Any, source_system: str | No
     return _create_volunteer(ctx, record, source_system, source_id)
 
 
+def build_volunteer(ctx: ServiceContext, record: Mapping[str, Any], source_system: str | None,
+                    source_id: str | None, make: Callable[..., Any] = Volunteer) -> Volunteer:
+    """A new person's row from a valid record: every stored field but the number, not added.
+
+    :func:`_create_volunteer` writes one; the exchange's bulk path
+    (gateway.exchange.bulk) builds a chunk of them and writes them together with Core
+    statements, on plain attribute holders (``make``) rather than model instances.
+    """
+    volunteer = make(total_hours=Decimal("0"), star_level=0,
+                     source_system=source_system, source_id=source_id,
+                     source_updated_at=parse_local_datetime(record.get("source_updated_at"), ctx.tz))
+    _apply_volunteer(ctx, volunteer, record)
+    volunteer.provenance = ({k: source_system for k in _standard_fields(record)}
+                            if source_system else {})
+    return volunteer
+
+
+def creation_change_values(ctx: ServiceContext, volunteer: Volunteer, source_system: str | None,
+                           source_no: str | None) -> dict[str, Any]:
+    """The values of a new, numbered person's history row (every field, masked)."""
+    after = _history_record(volunteer_record(ctx, volunteer))
+    return ctx.change_row("volunteer", volunteer.volunteer_no, "create", {}, after,
+                          note=f"source volunteer number {source_no}" if source_no else None,
+                          source_system=source_system, area=volunteer.area_code)
+
+
 def _create_volunteer(ctx: ServiceContext, record: dict[str, Any], source_system: str | None,
                       source_id: str | None) -> Volunteer:
     source_no = record.get("volunteer_no")
     _check_source_free(ctx, source_system, source_id or source_no, None)
     session = ctx.session
-    volunteer = Volunteer(total_hours=Decimal("0"), star_level=0,
-                          source_system=source_system, source_id=source_id,
-                          source_updated_at=parse_local_datetime(record.get("source_updated_at"), ctx.tz))
-    _apply_volunteer(ctx, volunteer, record)
+    volunteer = build_volunteer(ctx, record, source_system, source_id)
     volunteer.volunteer_no = ctx.volunteer_no(volunteer.area_code)
-    volunteer.provenance = ({k: source_system for k in _standard_fields(record)}
-                            if source_system else {})
     try:
         with session.begin_nested():
             session.add(volunteer)
@@ -310,10 +341,7 @@ def _create_volunteer(ctx: ServiceContext, record: dict[str, Any], source_system
         raise
     _attach_source(ctx, volunteer, source_system, source_id, source_no)
     count_volunteer(session, volunteer, +1)
-    after = _history_record(volunteer_record(ctx, volunteer))
-    ctx.record_change("volunteer", volunteer.volunteer_no, "create", {}, after,
-                      note=f"source volunteer number {source_no}" if source_no else None,
-                      source_system=source_system, area=volunteer.area_code)
+    session.add(Change(**creation_change_values(ctx, volunteer, source_system, source_no)))
     session.flush()
     return volunteer
 
@@ -358,6 +386,24 @@ def _change_volunteer(ctx: ServiceContext, volunteer: Volunteer, old: dict[str, 
     ctx.record_change("volunteer", volunteer.volunteer_no, action, _history_record(old),
                       _history_record(new), source_system=source_system, area=volunteer.area_code)
     return True
+
+
+def upsert_writes_nothing(ctx: ServiceContext, volunteer: Volunteer, old: Mapping[str, Any],
+                          record: Mapping[str, Any], source_system: str, source_id: str | None,
+                          source_row: VolunteerSource | None) -> bool:
+    """Whether :func:`upsert_volunteer` of the valid ``record`` would find the stored
+    ``volunteer`` (``old`` = its record) and pass without writing anything: in scope, its
+    source row (``source_row``, the sender's row under the record's key, or None) already
+    there and the same, no field changed. The exchange's bulk path answers ``unchanged``
+    from this instead of running the upsert; keep the two in step.
+    """
+    source_no = record.get("volunteer_no")
+    key = _source_key(source_id or record.get("source_id"), source_no, volunteer.volunteer_no)
+    return (ctx.caller.covers_region(_area_of(record)) and ctx.caller.covers_region(volunteer.area_code)
+            and source_row is not None and source_row.source_system == source_system
+            and source_row.source_id == key and source_row.volunteer_id == volunteer.id
+            and (not source_no or source_row.source_volunteer_no == source_no)
+            and {**old, **_standard_fields(record)} == old)
 
 
 def upsert_volunteer(ctx: ServiceContext, record: Any, source_system: str,
