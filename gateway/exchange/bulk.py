@@ -300,7 +300,8 @@ def _write(ctx: ServiceContext, source: Source, run: list[_Person],
         paths["refused"] += len(run)
         return
     for person in run:
-        outcomes[person.index] = Outcome("created", person.volunteer.volunteer_no)  # type: ignore[union-attr]
+        volunteer: NewVolunteer = person.volunteer  # type: ignore[assignment]
+        outcomes[person.index] = Outcome("created", volunteer.volunteer_no)
     paths["new"] += len(run)
     paths["sets"] += 1
 

@@ -8,9 +8,9 @@ checked against the spooled bytes before anything here runs), then calls :func:`
 1. **Header.** NDJSON: the first line is ``{schema_version, sender, batch_id, generated_at}``.
    JSON: one streaming pass (ijson) over the envelope reads its top-level members and checks
    the whole document is well-formed, without building it in memory (an envelope of up to
-   :data:`_PARSE_WHOLE_BYTES` is parsed at once instead, in C: :func:`_whole_json`). The header is checked
-   against schemas/v1/batch.schema.json (422 ``invalid-envelope``); ``sender`` must be the
-   authenticated client (403 ``sender-mismatch``).
+   :data:`_PARSE_WHOLE_BYTES` is parsed at once instead, in C: :func:`_whole_json`). The
+   header is checked against schemas/v1/batch.schema.json (422 ``invalid-envelope``);
+   ``sender`` must be the authenticated client (403 ``sender-mismatch``).
 2. **Evidence.** The request goes into the message log with its signature, key snapshot and
    body (gateway.exchange.message_log) before any record is applied, whatever the outcome.
 3. **Idempotency.** ``(client, Idempotency-Key)`` is reserved in its own committed
@@ -38,10 +38,10 @@ checked against the spooled bytes before anything here runs), then calls :func:`
 
 **Crash semantics.** Chunks committed before a crash stay; the one in progress is rolled
 back whole. The reservation then stays ``in_progress`` without heartbeat; once the lease
-has passed, a retry with the same key and body processes the whole batch again: records already written are found by their source id
-(or document) and answer ``unchanged``, so the store converges to exactly one copy of each
-record. Only the answer differs from an uninterrupted run (``unchanged`` where it would
-have said ``created``).
+has passed, a retry with the same key and body processes the whole batch again: records
+already written are found by their source id (or document) and answer ``unchanged``, so
+the store converges to exactly one copy of each record. Only the answer differs from an
+uninterrupted run (``unchanged`` where it would have said ``created``).
 """
 
 from __future__ import annotations
