@@ -51,7 +51,12 @@ from gateway.adapter import (Adapter, AdapterError, AdapterSettingsError, CheckR
 from gateway.standard.engine import Engine
 from gateway.standard.regions import Regions
 
-__all__ = ["AdapterContract", "contract_engine", "example_records", "read_all"]
+__all__ = ["AdapterContract", "CannotSeed", "contract_engine", "example_records", "read_all"]
+
+
+class CannotSeed(Exception):
+    """Raised by the default :meth:`AdapterContract.seed`: this suite subclass has no way to put
+    native records into the target (writable adapters are seeded through ``write``)."""
 
 _PAGE = 2
 _MAX_PAGES = 10_000
@@ -225,7 +230,7 @@ class AdapterContract:
 
     def seed(self, adapter: Adapter, entity: str, native_records: list[dict[str, Any]]) -> None:
         """Put native records into the target (read-only adapters must override this)."""
-        raise NotImplementedError  # the suite treats this as "cannot seed": those tests skip
+        raise CannotSeed(f"{type(self).__name__} defines no seed()")
 
     def invalid_native_record(self, entity: str) -> dict[str, Any] | None:
         """A native record ``to_standard`` must refuse (``None``: skip those tests)."""
@@ -288,7 +293,7 @@ class AdapterContract:
     def _seed(self, adapter: Adapter, entity: str, natives: list[dict[str, Any]]) -> None:
         try:
             self.seed(adapter, entity, natives)
-        except NotImplementedError:
+        except CannotSeed:
             pytest.fail("read-only adapters need seed(adapter, entity, native_records) in "
                         "their contract test class")
 
@@ -448,7 +453,7 @@ class AdapterContract:
         natives.insert(1, bad)
         try:
             self.seed(adapter, entity, natives)
-        except NotImplementedError:
+        except CannotSeed:
             pytest.skip("no seed() to place native records in the target")
         items, _, _ = read_all(adapter, entity)
         assert len(items) == len(natives), "a bad native record must still be read"
