@@ -39,10 +39,16 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     store.init_app(app)
     privacy.init_app(app)
+    from gateway import logs
+
+    logs.init_app(app)  # request ids (X-Request-Id), JSON log lines when LOG_FORMAT = json
     signing.init_app(app)
     standard.init_app(app)
     errors.init_app(app)
     signatures.init_app(app)
     api.init_app(app)
     cli.init_app(app)
+    from gateway import metrics
+
+    metrics.init_app(app)  # GET /metrics (Prometheus), for METRICS_ALLOW only
     return app

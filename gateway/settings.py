@@ -123,6 +123,27 @@ def _storage_uri(value: str) -> str | None:
     return None if "://" in value else 'must be a storage URI such as "memory://" or "redis://host:6379"'
 
 
+def _networks(value: str) -> str | None:
+    import ipaddress
+
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        try:
+            ipaddress.ip_network(part, strict=False)
+        except ValueError:
+            return f"{part!r} is not an address or network such as 127.0.0.1/32 or 10.0.0.0/8"
+    return None
+
+
+def _log_format(value: str) -> str | None:
+    return None if value in ("text", "json") else 'must be "text" or "json"'
+
+
+def _port(value: int) -> str | None:
+    return None if 0 <= value <= 65535 else "must be a port number (0: off)"
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("DATABASE_URL", str, "",
             "SQLAlchemy URL of the central store; empty means a SQLite file in the instance folder.",
@@ -218,6 +239,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("POPULATION_FILE", str, "",
             "CSV `code,population` of region populations; statistics answer volunteers as a "
             "share of population where a figure exists. Empty: no shares.", _population_file),
+    # -- metrics and logs (gateway/metrics.py, gateway/logs.py; docs/operations.md) --
+    Setting("METRICS_ALLOW", str, "127.0.0.1/32, ::1/128",
+            "Comma-separated addresses or networks (CIDR) allowed to read /metrics (the client "
+            "address after PROXY_FIX); anyone else gets 403. Empty: no one.", _networks),
+    Setting("METRICS_MULTIPROC_DIR", str, "",
+            "Folder of prometheus-client's multiprocess files for `vgw serve`'s gunicorn "
+            "workers, wiped when it starts; empty: a new temporary folder per start."),
+    Setting("SCHEDULER_METRICS_HOST", str, "127.0.0.1",
+            "Address `vgw scheduler` serves its own /metrics on (SCHEDULER_METRICS_PORT)."),
+    Setting("SCHEDULER_METRICS_PORT", int, 0,
+            "Port of `vgw scheduler`'s own /metrics (same METRICS_ALLOW); 0: not served.", _port),
+    Setting("LOG_FORMAT", str, "text",
+            "text: the usual log lines; json: one JSON object per line with request id, client "
+            "id and batch id where known (personal data scrubbed either way).", _log_format),
 )
 
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}

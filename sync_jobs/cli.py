@@ -29,7 +29,11 @@ def _log_to_stderr() -> None:
     from gateway.privacy import install_log_filter
 
     root = logging.getLogger()
-    if not root.handlers:
+    if current_app.config["LOG_FORMAT"] == "json":
+        from gateway import logs
+
+        logs.configure("json")  # one JSON object per line (gateway/logs.py)
+    elif not root.handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)

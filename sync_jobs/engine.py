@@ -54,6 +54,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_random_exponential
 
+from gateway import logs, metrics
 from gateway.adapter import Adapter, AdapterError, AdapterUnavailable, MappingError, NativeItem, load_adapter
 from gateway.exchange import feed, message_log
 from gateway.exchange.upserts import Outcome, Source, SourcePriority, apply_records
@@ -154,6 +155,7 @@ class Run:
         #: counters of the transaction in hand, folded into ``result`` when it commits
         self.pending: Counter[str] = Counter()
         self.priority = SourcePriority.from_setting(self.config["SOURCE_PRIORITY"])
+        self.started = time.perf_counter()
         with self.sessions() as session:
             row = SyncRun(source_id=source.id, direction=direction, trigger=trigger,
                           status="running", started_at=utcnow(), heartbeat_at=utcnow(),
@@ -161,6 +163,7 @@ class Run:
             session.add(row)
             session.commit()
             self.result = RunResult(row.id, source.name, direction)
+        logs.bind(source=source.name, run_id=row.id)
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -338,6 +341,9 @@ class Run:
             row = self._cursor(session, entity)
             row.cursor, row.updated_at = next_cursor, utcnow()
             self.commit(session)
+        metrics.records("sync_pull", self.source.name,
+                        [(entity, o.status, ()) for o in outcomes]
+                        + [(entity, "rejected", [i.rule for i in issues]) for _item, issues in dead])
         return newest
 
     def _apply(self, ctx: ServiceContext, source: Source, entity: str,
@@ -469,6 +475,10 @@ class Run:
                                                        "the local system refused the record")], tries)
                 self.count(written=counts["written"], rejected=counts["rejected"])
                 self.commit(session)
+            metrics.records("sync_push", self.source.name,
+                            [(entity, "written", ())] * counts["written"]
+                            + [(entity, "rejected", [_rule_of(e) for e in errors or ()]
+                                or ["adapter.refused"]) for _index, errors in dead])
             todo = failed
             if todo:
                 self.sleep(min(self.config["SYNC_RETRY_BACKOFF_SECONDS"] * tries,
@@ -499,10 +509,18 @@ class Run:
                 elif status != "interrupted":
                     source.consecutive_failures = 0
             session.commit()
+        metrics.sync_run_finished(self.source.name, self.direction, status,
+                                  time.perf_counter() - self.started)
         return r
 
 
 _ALL = object()
+
+
+def _rule_of(error: Any) -> str:
+    """The rule id of a target's refusal (an Issue, or a dict from the adapter)."""
+    rule = error.get("rule") if isinstance(error, dict) else getattr(error, "rule", None)
+    return rule if isinstance(rule, str) else "adapter.refused"
 
 
 def _transient(errors: list[Issue]) -> bool:

@@ -22,6 +22,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 from sqlalchemy import select
 
+from gateway import metrics
 from gateway.store.models import SyncSource
 from sync_jobs import engine
 from sync_jobs import sources as sources_mod
@@ -99,6 +100,13 @@ def serve(app: Flask) -> None:
         for name, status in results:
             log.info("scheduler: source %s from %s: %s", name, path, status)
     scheduler = build(app)
+    server = None
+    if app.config["SCHEDULER_METRICS_PORT"]:
+        # This process's own /metrics (its runs, durations, records pulled and pushed):
+        # the gateway's multiprocess folder belongs to its gunicorn workers alone.
+        server, _thread = metrics.serve_in_thread(app.config["SCHEDULER_METRICS_HOST"],
+                                                  app.config["SCHEDULER_METRICS_PORT"],
+                                                  app.config["METRICS_ALLOW"])
 
     def stop(signum: int, _frame: Any) -> None:
         log.info("scheduler: signal %d, stopping", signum)
@@ -109,5 +117,10 @@ def serve(app: Flask) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log.info("scheduler: started with %d source job(s)", len(scheduler.get_jobs()) - 1)
-    scheduler.start()
+    try:
+        scheduler.start()
+    finally:
+        if server is not None:
+            server.shutdown()
+            server.server_close()
     log.info("scheduler: stopped")

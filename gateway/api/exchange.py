@@ -10,12 +10,14 @@ written to a temporary file, signed by the gateway and streamed back.
 from __future__ import annotations
 
 import re
+import time
 
 from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from gateway import metrics
 from gateway.access import current_caller
 from gateway.api.common import SIGNED, service_context
 from gateway.errors import Problem, problem_response
@@ -138,6 +140,17 @@ class Batches(MethodView):
     @blp.alt_response(422, description="Invalid envelope (problem+json)")
     def post(self):
         """Push a batch: each record is validated and upserted (or deleted) on its own."""
+        started, result = time.perf_counter(), "refused"
+        try:
+            response = self._push()
+            if response.status_code == 200:
+                result = "replayed" if response.headers.get("Idempotent-Replayed") else "done"
+            return response
+        finally:
+            metrics.push_answered(result, time.perf_counter() - started)
+
+    @staticmethod
+    def _push() -> Response:
         config = current_app.config
         media_type = _media_type()
         key = _idempotency_key()

@@ -61,7 +61,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway import jsonio
+from gateway import jsonio, logs, metrics
 from gateway.access import Caller
 from gateway.errors import Problem
 from gateway.exchange import message_log
@@ -457,6 +457,7 @@ def receive(app, make_context, incoming: Incoming) -> Answer:
         refusal = exc
     batch_id = header.get("batch_id") if isinstance(header, dict) else None
     batch_id = batch_id if isinstance(batch_id, str) and len(batch_id) <= 64 else None
+    logs.bind(batch_id=batch_id)
 
     # 2. the evidence
     position = body.tell()
@@ -607,6 +608,14 @@ def _apply_all(app, ctx: ServiceContext, source: Source, incoming: Incoming, hea
     session = ctx.session
     sqlite = session.get_bind().dialect.name == "sqlite"
     group: list[tuple[_Item, Outcome | None]] = []
+    # (entity, status, rule ids) of the records applied since the last commit: counted in the
+    # metrics once they are committed, so a rolled-back chunk counts nothing.
+    applied_since_commit: list[tuple[Any, str, list[str]]] = []
+
+    def commit() -> None:
+        session.commit()
+        metrics.records("push", incoming.caller.client_id, applied_since_commit)
+        applied_since_commit.clear()
 
     def apply_group() -> None:
         started = time.monotonic()
@@ -617,6 +626,9 @@ def _apply_all(app, ctx: ServiceContext, source: Source, incoming: Incoming, hea
         for item, outcome in group:
             outcome = outcome or next(applied)
             counts.add(outcome.status)
+            entity = item.value.get("entity") if isinstance(item.value, dict) else None
+            applied_since_commit.append((entity, outcome.status,
+                                         [issue.rule for issue in outcome.errors]))
             line = _dumps(_result(item, outcome))
             if ndjson:
                 writer.write(line + b"\n")
@@ -631,14 +643,14 @@ def _apply_all(app, ctx: ServiceContext, source: Source, incoming: Incoming, hea
         group.append((item, _item_problem(item)))
         if len(group) >= size:
             apply_group()
-            session.commit()
+            commit()
             if sqlite:
                 time.sleep(SQLITE_YIELD_SECONDS)
             _heartbeat(session, reservation_id)
             size = _Pace.group_size()
     if group:
         apply_group()
-    session.commit()
+    commit()
     summary = dict(counts.values)
     if ndjson:
         writer.write(_dumps({"summary": summary, **meta}) + b"\n")

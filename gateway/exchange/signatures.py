@@ -531,8 +531,19 @@ def _challenge(response: Response) -> Response:
     return response
 
 
+def _refused(exc: SignatureRejected) -> Response:
+    """Every signature refusal that becomes a 401 is counted by its problem type."""
+    from gateway import metrics
+    from gateway.errors import Problem, problem_response
+
+    metrics.signature_refused(exc.slug)
+    return problem_response(Problem(exc.status, exc.slug, exc.title, exc.detail,
+                                    errors=exc.issues, **exc.extra))
+
+
 def init_app(app: Flask) -> None:
     app.after_request(_challenge)
+    app.register_error_handler(SignatureRejected, _refused)
 
 
 # -- signing responses ----------------------------------------------------------------------------
