@@ -46,6 +46,7 @@ def serve(host: str, port: int, workers: int, access_log: bool) -> None:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
     os.environ["VGW_METRICS_DIR_TEMPORARY"] = "1" if temporary else ""
     os.environ["GATEWAY_LOG_FORMAT"] = current_app.config["LOG_FORMAT"]
+    os.environ["VGW_ACCESS_LOG"] = "1" if access_log else ""
     args = [gunicorn, "--config", GUNICORN_CONFIG, "--bind", f"{host}:{port}",
             "--workers", str(workers), "--graceful-timeout", "10", "gateway:create_app()"]
     if access_log:
