@@ -206,3 +206,26 @@ def test_settings_refuse_a_bad_network(tmp_path):
         load_settings(str(tmp_path), overrides={"METRICS_ALLOW": "127.0.0.1/33"}, environ={})
     with pytest.raises(SettingsError, match="LOG_FORMAT"):
         load_settings(str(tmp_path), overrides={"LOG_FORMAT": "xml"}, environ={})
+
+
+def test_the_scheduler_endpoint_refuses_addresses_not_allowed():
+    """The scheduler's own /metrics (gateway.metrics.wsgi_app), called as its server calls it."""
+    from gateway.metrics import wsgi_app
+
+    served = wsgi_app("10.0.0.0/8, ::1")
+    answers = []
+
+    def call(address: str, path: str = "/metrics") -> tuple[str, bytes]:
+        def start_response(status, headers):
+            answers.append((status, dict(headers)))
+        body = b"".join(served({"REMOTE_ADDR": address, "PATH_INFO": path,
+                                "REQUEST_METHOD": "GET"}, start_response))
+        return answers[-1][0], body
+
+    status, body = call("127.0.0.1")
+    assert status.startswith("403") and b"metrics-not-allowed" in body
+    assert answers[-1][1]["Content-Type"] == "application/problem+json"
+    status, body = call("10.1.1.1")
+    assert status.startswith("200") and b"# HELP" in body
+    assert call("::1")[0].startswith("200")
+    assert call("10.1.1.1", "/elsewhere")[0].startswith("404")
