@@ -32,6 +32,13 @@ tenth of that, each to a freshly started gunicorn with one worker, so the worker
 resident set (VmHWM in /proc/<pid>/status) belongs to that batch; both peaks and their
 ratio are printed (flat memory: the ratio stays near 1 while the batch grows tenfold).
 ``--big-mb 0`` skips this part.
+
+Metrics. While the bulk path pushes, ``/metrics`` of the same gunicorn is scraped about once
+a second and ``vgw_records_total{channel="push", outcome="created"}`` is printed beside the
+volunteers the store holds at that moment (the store may be a chunk ahead: a chunk is
+counted just after its commit); once the pushes are done, one more scrape must show exactly
+the store's count and every batch in ``vgw_push_duration_seconds_count``. ``--no-scrape``
+leaves this out.
 """
 
 from __future__ import annotations
@@ -234,6 +241,46 @@ class Gateway:
                 self.proc.wait(timeout=10)
 
 
+# -- metrics: /metrics against the store ------------------------------------------------------------
+
+def scrape_created(url: str) -> tuple[float, float]:
+    """(records created by pushes, pushes answered) as /metrics of the gateway says."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = requests.get(url + "/metrics", timeout=30).text
+    created = answered = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "vgw_records_total" and sample.labels.get("channel") == "push" \
+                    and sample.labels.get("outcome") == "created":
+                created += sample.value
+            elif sample.name == "vgw_push_duration_seconds_count":
+                answered += sample.value
+    return created, answered
+
+
+class Scraper(threading.Thread):
+    """Scrapes /metrics and counts the store's volunteers about once a second, until stopped."""
+
+    def __init__(self, url: str, database_url: str):
+        super().__init__(daemon=True)
+        self.url, self.database_url = url, database_url
+        self.done = threading.Event()
+        self.seen: list[tuple[float, float, int]] = []   # (seconds, metrics, store)
+
+    def run(self) -> None:
+        engine = create_engine(self.database_url)
+        started = time.perf_counter()
+        try:
+            while not self.done.wait(1.0):
+                created, _ = scrape_created(self.url)
+                with engine.connect() as conn:
+                    stored = conn.execute(text("SELECT count(*) FROM volunteers")).scalar_one()
+                self.seen.append((time.perf_counter() - started, created, stored))
+        finally:
+            engine.dispose()
+
+
 def _client(url: str, key_id: str, private_pem: bytes):
     from gateway.exchange.client import GatewayClient
 
@@ -370,6 +417,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="size of the large NDJSON batch (0: skip the memory part)")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn sync workers")
     parser.add_argument("--threads", type=int, default=3, help="client threads pushing batches")
+    parser.add_argument("--no-scrape", dest="scrape", action="store_false",
+                        help="do not scrape /metrics during and after the pushes")
     parser.add_argument("--admin-url", default=ADMIN_URL,
                         help="PostgreSQL URL to create the databases with")
     args = parser.parse_args(argv)
@@ -408,9 +457,16 @@ def main(argv: list[str] | None = None) -> int:
             records = list(volunteers(0, args.count))
 
             gateway = Gateway(env, args.workers, work / "gunicorn.log")
+            scraper = Scraper(gateway.url, databases.url(push_db)) if args.scrape else None
             try:
+                if scraper:
+                    scraper.start()
                 seconds, summary = push_all(gateway.url, key_id, private_pem, records,
                                             args.batch, args.threads)
+                if scraper:
+                    scraper.done.set()
+                    scraper.join(timeout=60)
+                    final = scrape_created(gateway.url)
             finally:
                 gateway.stop()
             stored = count_volunteers(databases.url(push_db))
@@ -421,6 +477,18 @@ def main(argv: list[str] | None = None) -> int:
                   f"{'yes' if all_created else f'NO {summary}'}; volunteers in the store: "
                   f"{stored:,}")
             ok &= all_created and stored == args.count
+            if scraper:
+                batches = -(-args.count // args.batch)
+                print(f"\n/metrics scraped during the pushes ({args.workers} workers, "
+                      f"multiprocess mode): vgw_records_total{{channel=\"push\",outcome=\"created\"}}"
+                      f" against the store's volunteers")
+                for at, created, in_store in scraper.seen:
+                    print(f"  {at:6.1f} s: metrics {created:>9,.0f}   store {in_store:>9,}")
+                same = final[0] == stored and final[1] == batches
+                print(f"  after the last answer: metrics {final[0]:,.0f} created in {final[1]:,.0f} "
+                      f"pushes; store {stored:,} volunteers, {batches:,} batches sent — "
+                      f"metrics show the store's counts: {'met' if same else 'NOT met'}")
+                ok &= same
 
             naive_seconds = naive(databases.url(naive_db), keys_dir, records[:sample])
             naive_rate = sample / naive_seconds
