@@ -209,6 +209,28 @@ def _region_prefix(value: str, name: str) -> str:
     return value
 
 
+def _ed25519_key(path: Path) -> Path:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        key = load_pem_private_key(path.read_bytes(), password=None)
+    except (ValueError, TypeError):
+        key = None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ConfigError("statement.signing_key", f"{path.name} is not an unencrypted Ed25519 "
+                                                   "private key in PEM")
+    return path
+
+
+def _known_prefix(value: str, name: str) -> str:
+    from .datagen import counties
+
+    if value and not any(code.startswith(value) for code in counties()):
+        raise ConfigError(name, f"no current county code starts with {value!r}")
+    return value
+
+
 def load_config(path: str | Path) -> SuiteConfig:
     """Read and check the file; raise ConfigError naming the first bad field."""
     path = Path(path)
@@ -287,8 +309,9 @@ def parse_config(doc: dict[str, Any], path: Path) -> SuiteConfig:
     for entity in entities:
         if entity not in ENTITIES:
             raise ConfigError("scope.entities", f"unknown entity {entity!r}")
-    scope = ScopeConfig(region_prefix=_region_prefix(_str(c, "region_prefix", "scope", ""),
-                                                     "scope.region_prefix"),
+    scope = ScopeConfig(region_prefix=_known_prefix(_region_prefix(
+                            _str(c, "region_prefix", "scope", ""), "scope.region_prefix"),
+                            "scope.region_prefix"),
                         entities=entities)
 
     features: dict[str, bool | None] = {name: None for name in KNOWN_FEATURES}
@@ -336,7 +359,7 @@ def parse_config(doc: dict[str, Any], path: Path) -> SuiteConfig:
     st = t["statement"]
     _unknown_keys(st, ("signing_key",), "statement")
     signing = _str(st, "signing_key", "statement", "")
-    statement = StatementConfig(signing_key=_file(base, signing, "statement.signing_key")
+    statement = StatementConfig(signing_key=_ed25519_key(_file(base, signing, "statement.signing_key"))
                                 if signing else None)
 
     config = SuiteConfig(path=path, system=system, server=server, scope=scope, features=features,
