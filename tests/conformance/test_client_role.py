@@ -34,11 +34,12 @@ ROOT = Path(__file__).resolve().parents[2]
 class Operator:
     """Does what the suite's progress lines ask, with vgw (or a broken client) as the system."""
 
-    def __init__(self, folder: Path, key: SuiteKey, *, push_command=None):
+    def __init__(self, folder: Path, key: SuiteKey, *, push_command=None, pull_options=()):
         self.folder, self.key = folder, key
         self.push_command = push_command or [str(BIN / "vgw"), "push"]
         self.data = DataFactory("operator", "1101")
         self.pushes = 0
+        self.pull_options = list(pull_options)
         self.lines: list[str] = []
         self.runs: list[subprocess.CompletedProcess] = []
         self.cursor_file = folder / "cursor.txt"
@@ -61,7 +62,7 @@ class Operator:
             base = URL.search(line).group(0)
             out = self.folder / f"changes-{len(self.runs)}.ndjson"
             self._run([str(BIN / "vgw"), "pull", "--from", base, "--cursor-file", str(self.cursor_file),
-                       "--out", str(out), *self.credentials()])
+                       "--out", str(out), *self.credentials(), *self.pull_options])
 
     def _run(self, args: list[str]) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}   # the broken client lives in tests/
@@ -95,8 +96,12 @@ def test_vgw_push_and_pull_pass_the_client_role(client_setup):
               if t.outcome.value != "pass"}
     assert not detail, json.dumps(detail, ensure_ascii=False, default=str, indent=1) + \
         "\n".join(r.stderr for r in operator.runs)
-    assert [r.returncode for r in operator.runs] == [0] * len(operator.runs)
-    assert operator.pushes == 3 and len(operator.runs) == 5
+    # the pull answered with a forged signature fails (exit 2), every other command succeeds
+    codes = [(Path(r.args[0]).name, r.args[1], r.returncode) for r in operator.runs]
+    assert sorted(codes) == sorted([("vgw", "push", 0)] * 3 + [("vgw", "pull", 0)] * 3
+                                   + [("vgw", "pull", 2)]), codes
+    (refused,) = [r for r in operator.runs if r.returncode == 2]
+    assert "does not verify" in refused.stderr
     assert any(line.startswith("client: push a batch of records to http://127.0.0.1:")
                for line in operator.lines)
 
@@ -113,3 +118,13 @@ def test_a_client_retrying_with_a_new_key_fails_exactly_the_retry_tests(client_s
     assert {t for t, o in outcomes.items() if o != "pass"} == client_new_key.FAILS, detail
     (retry,) = [t for t in result.tests if t.id == "client.push.retry_after_503"]
     assert "same Idempotency-Key" in retry.message
+
+
+def test_a_client_that_does_not_verify_answers_fails_exactly_that_test(client_setup):
+    """vgw pull --no-verify stands for a client that trusts any answer: it moves past a forged page."""
+    folder, key, config = client_setup
+    operator = Operator(folder, key, pull_options=["--no-verify"])
+    result, outcomes = run_suite(config, roles=("client",), out=operator)
+    detail = {t.id: (t.outcome.value, t.message) for t in result.tests if t.outcome.value != "pass"}
+    assert {t for t, o in outcomes.items() if o != "pass"} == {"client.pull.verifies_answers"}, detail
+    assert outcomes["client.pull.verifies_answers"] == "fail"

@@ -180,6 +180,7 @@ class ReferenceEndpoint:
                                "alg": "EdDSA"}]}
         self.received: list[Received] = []
         self.plan: list[str] = []            # what to do with the first attempt of new batches
+        self.forge_feed = False              # sign feed pages with a key not in the JWK set
         self._answers: dict[str, tuple[str, int, bytes]] = {}   # key -> (body sha, status, bytes)
         self._changes: list[dict] = []
         self._epoch = secrets.token_hex(4)
@@ -384,9 +385,9 @@ class ReferenceEndpoint:
         else:
             next_cursor = since
         answer = {"changes": page, "next_cursor": next_cursor, "has_more": len(selected) > len(page)}
-        entry.status, entry.action, entry.answer = 200, "page", answer
+        entry.status, entry.action, entry.answer = 200, "forged" if self.forge_feed else "page", answer
         self._send(handler, 200, json.dumps(answer, ensure_ascii=False).encode("utf-8"),
-                   "application/json")
+                   "application/json", forged=self.forge_feed)
 
     # -- answers ---------------------------------------------------------------------------------
     def _problem(self, handler, status: int, slug: str, detail: str, *,
@@ -399,12 +400,13 @@ class ReferenceEndpoint:
         self._send(handler, status, json.dumps(value).encode(), "application/json", sign=sign)
 
     def _send(self, handler, status: int, body: bytes, content_type: str, *,
-              extra: dict[str, str] | None = None, sign: bool = True) -> None:
+              extra: dict[str, str] | None = None, sign: bool = True, forged: bool = False) -> None:
         handler.send_response(status)
         handler.send_header("Content-Type", content_type)
         handler.send_header("Content-Length", str(len(body)))
         if sign:
-            for name, value in signing.sign_response_headers(status, content_type, body, key=self.key,
+            key = Ed25519PrivateKey.generate() if forged else self.key   # same kid, other key
+            for name, value in signing.sign_response_headers(status, content_type, body, key=key,
                                                              key_id=self.key_id,
                                                              window=self.window).items():
                 handler.send_header(name, value)

@@ -254,6 +254,35 @@ def resumes(ctx):
     handed = {c["cursor"] for p in pages for c in p.answer["changes"]}
     if not set(new) <= handed:
         raise Fail("the second pull must read the new changes", expected=new, observed=sorted(handed))
+    ctx.state["client.last_cursor"] = pages[-1].answer["next_cursor"]
+
+
+@conformance_test("client.pull.verifies_answers",
+                  title="The system does not use a feed page whose signature does not verify",
+                  requirements="CLI-PULL-02", features=("feed",), depends_on=("client.pull.resumes",))
+def verifies_answers(ctx):
+    ep = endpoint(ctx)
+    saved = ctx.state["client.last_cursor"]
+    ep.add_change(ctx.data.record("volunteer", ctx.data.volunteer()))
+    start = len(ep.received)
+    ep.forge_feed = True
+    try:
+        _say(ctx, f"client: pull the feed from {ep.base_url} again; the suite signs this answer "
+                  f"with another key under its kid {ep.key_id}: the system must refuse the page")
+        _wait(ctx, ep, lambda got: [r for r in _feed_requests(got, start) if r.action == "forged"],
+              "a pull answered with a forged signature")
+        time.sleep(0.2)
+    finally:
+        ep.forge_feed = False
+    start = len(ep.received)
+    _say(ctx, f"client: pull the feed from {ep.base_url} again, resuming from your saved cursor "
+              "(this answer is signed correctly)")
+    pages = _read_to_end(ctx, ep, start, "a pull after the forged answer")
+    if pages[0].query.get("since") != saved:
+        raise Fail("after a page that did not verify, the next pull must resume from the cursor "
+                   "saved before it (the forged page's changes were not used)",
+                   expected=saved, observed=pages[0].query.get("since"))
+    ctx.state["client.last_cursor"] = pages[-1].answer["next_cursor"]
 
 
 # -- every request ----------------------------------------------------------------------------------

@@ -134,7 +134,7 @@ def feed_tail(ctx, entity: str | None = "volunteer") -> str | None:
 
 
 def changes_after(ctx, since: str | None, keys: set[str], *, limit: int, entity: str = "volunteer",
-                  wait: float = 15.0) -> list[dict]:
+                  wait: float = 10.0) -> list[dict]:
     """Every change after ``since`` for ``keys``; waits (up to ``wait`` s) until each key shows up.
 
     A feed may hold changes back for a moment (docs/protocol.md, Pull: PostgreSQL hands out
