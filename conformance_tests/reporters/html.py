@@ -35,6 +35,8 @@ details.test[open]>summary{border-bottom:1px solid #e3e6ea}
 text-align:center}
 .tid{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:13px;color:#495057}
 .body{padding:10px 16px}
+tr.problem td{font-size:12px;color:#9b1c1c;background:#fff8f8}
+.reason{color:#5c677d;font-size:13px;margin-left:auto}
 .req{border-left:3px solid #457b9d;padding:4px 10px;margin:6px 0;background:#f1f6fa}
 .req .src{color:#5c677d;font-size:12px}
 .msg{font-weight:600;margin:8px 0}
@@ -76,7 +78,30 @@ def _headers(headers: dict[str, str]) -> str:
     return _e("\n".join(f"{k}: {v}" for k, v in headers.items()))
 
 
+def _data_summary(files: list[dict[str, Any]]) -> str:
+    rows = []
+    for f in files:
+        state = f["file_error"] or ("all valid" if not f["invalid"] else f"{f['invalid']} invalid")
+        rows.append(f"<tr><td>{_e(f['file'])}</td><td>{_e(f['format'])}</td>"
+                    f"<td>{_e(', '.join(f['entities']))}</td><td>{f['records']}</td>"
+                    f"<td>{f['valid']}</td><td>{f['not_checked']}</td><td>{_e(state)}</td></tr>")
+        problems = f["envelope_problems"] + f["problems"]
+        for p in problems:
+            rows.append(f"<tr class='problem'><td colspan='2'>{_e(p['record'])}</td>"
+                        f"<td>{_e(p['pointer'] or '(record)')}</td><td colspan='2'>{_e(p['rule'])}</td>"
+                        f"<td colspan='2'>{_e(p['message'])}</td></tr>")
+        if f.get("problems_not_shown"):
+            rows.append(f"<tr class='problem'><td colspan='7'>… and {f['problems_not_shown']} "
+                        "more issues (see results.json)</td></tr>")
+    return ("<div class='ex'><h4>Export files: per file, per record</h4><table class='eo'>"
+            "<tr><th>file</th><th>format</th><th>entities</th><th>records</th><th>valid</th>"
+            "<th>deletions</th><th>result</th></tr>" + "".join(rows) + "</table></div>")
+
+
 def _evidence(item: dict[str, Any]) -> str:
+    if item.get("kind") == "note" and item.get("label") == "data summary" and isinstance(
+            item.get("value"), list):
+        return _data_summary(item["value"])
     if item.get("kind") == "note":
         return f"<div class='ex'><h4>{_e(item['label'])}</h4><pre>{_e(item['value'])}</pre></div>"
     status = item["status"] if item["status"] is not None else "no answer"
@@ -100,9 +125,11 @@ def _test(t: dict[str, Any]) -> str:
               f"<tr><td>observed</td><td><pre>{_e(t['observed'])}</pre></td></tr></table>")
     ev = "".join(_evidence(e) for e in t["evidence"])
     opened = " open" if o in ("fail", "error") else ""
+    reason = (f"<span class='reason'>{_e(t['message'])}</span>"
+              if o in ("skip", "omit") and t["message"] else "")
     return (f"<details class='test' id='{_e(t['id'])}'{opened}><summary>"
             f"<span class='badge {o}'>{o}</span><span>{_e(t['title'])}</span>"
-            f"<span class='tid'>{_e(t['id'])}</span></summary><div class='body'>{reqs}{msg}{eo}"
+            f"<span class='tid'>{_e(t['id'])}</span>{reason}</summary><div class='body'>{reqs}{msg}{eo}"
             f"{ev or '<p><em>no exchanges recorded</em></p>'}"
             f"<p class='tid'>{t['duration_ms']} ms · group {_e(t['group'])}</p></div></details>")
 
@@ -131,7 +158,7 @@ def render_html(results: dict[str, Any]) -> str:
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Conformance report: {_e(system['name'])}</title><style>{CSS}</style></head>
 <body><header><h1>Conformance report: {_e(system['name'])}</h1>
-<p>{_e(system.get('base_url') or '')} · roles {_e(', '.join(system['roles']))}
+<p>{_e(system['base_url'] + ' · ' if system.get('base_url') else '')}roles {_e(', '.join(system['roles']))}
  · vgw-conformance {_e(results['suite_version'])}</p>
 <p>{_e(results['started_at'])} – {_e(results['finished_at'])} · {verdict}</p></header>
 <main><div class="summary">{chips}<span class='chip'>total {s['total']}</span></div>

@@ -153,3 +153,25 @@ def test_data_role_names_each_broken_requirement_and_record(tmp_path, gateway_ur
         assert v["id_number"] not in raw and v["mobile"] not in raw
     html = (tmp_path / "report" / "report.html").read_text("utf-8")
     assert volunteers[0]["id_number"] not in html and volunteers[0]["id_number"][:6] in html
+
+
+def test_the_data_report_in_chromium(tmp_path, gateway_url, capsys):
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    config, volunteers = _export_folder(tmp_path, gateway_url, DataFactory("shot", "1101", seed=5),
+                                        broken=True)
+    assert cli.main(["run", "--config", str(config)]) == 1
+    page = tmp_path / "report" / "report.html"
+    html = page.read_text("utf-8")
+    assert "Export files: per file, per record" in html and "LBP01 id v-0" in html
+    shots = Path(__file__).resolve().parents[2] / "build" / "conformance-screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    shot = shots / "data-report.png"
+    shot.unlink(missing_ok=True)
+    subprocess.run([shutil.which("chromium") or "/usr/bin/chromium", "--headless", "--no-sandbox",
+                    "--disable-gpu", "--hide-scrollbars", f"--user-data-dir={tmp_path / 'chromium'}",
+                    f"--screenshot={shot}", "--window-size=1280,2400", page.as_uri()],
+                   check=True, capture_output=True, timeout=90)
+    assert shot.stat().st_size > 10_000
