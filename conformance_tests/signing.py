@@ -314,8 +314,12 @@ def verify_request(method: str, url: str, headers: Mapping[str, str], body: byte
     for name in need:
         if f'"{name}"' not in components:
             problems.append(f'component "{name}" not covered (as written, without parameters)')
-    verifier = HTTPMessageVerifier(signature_algorithm=ALGORITHMS[algorithm], key_resolver=keys)
-    verifier.max_clock_skew = dt.timedelta(seconds=skew)
+    verify_as = ALGORITHMS[algorithm]
+    if isinstance(params.get("alg"), str) and params["alg"] != algorithm:
+        verify_as = _mislabelled(verify_as, params["alg"])   # reported above; verify the bytes
+    verifier = HTTPMessageVerifier(signature_algorithm=verify_as, key_resolver=keys)
+    # The time window was checked above and is reported as a problem, not as "does not verify".
+    verifier.max_clock_skew = dt.timedelta(days=3650)
     try:
         (result,) = verifier.verify(_Message(method, url, headers), max_age=None)
     except HTTPMessageSignaturesException as exc:
