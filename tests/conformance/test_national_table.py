@@ -1,10 +1,12 @@
-"""The national field codes shipped inside conformance_tests match schemas/v1.
+"""The copies of the standard shipped inside conformance_tests match the originals.
 
 The data role reads exports in the national field-coded format without reading the
 gateway's schemas at run time, so it ships ``conformance_tests/data/national.json``: for
 each entity, every ``x-national-code`` of schemas/v1 with the field it names and how its
 value is written (adapters/national.py reads the same annotations). When a schema changes,
-regenerate it: ``.venv/bin/python tests/conformance/test_national_table.py``.
+regenerate it: ``.venv/bin/python tests/conformance/test_national_table.py`` (which also
+refreshes the copy of schemas/v1 in ``conformance_tests/data/schemas/v1``, read by the client
+role without the gateway's ``schemas`` package, and the county table is checked too).
 """
 
 from __future__ import annotations
@@ -66,6 +68,20 @@ def test_the_shipped_counties_are_the_current_ones():
     assert {r["code"]: r["name"] for r in rows} == current
 
 
+def test_the_shipped_schemas_are_the_published_ones():
+    shipped = ROOT / "conformance_tests" / "data" / "schemas" / "v1"
+    published = ROOT / "schemas" / "v1"
+    names = sorted(p.name for p in published.glob("*.schema.json"))
+    assert sorted(p.name for p in shipped.glob("*.schema.json")) == names
+    for name in names:
+        assert (shipped / name).read_bytes() == (published / name).read_bytes(), (
+            f"conformance_tests/data/schemas/v1/{name} is out of date: run "
+            ".venv/bin/python tests/conformance/test_national_table.py")
+
+
 if __name__ == "__main__":
+    import shutil
+    for schema in (ROOT / "schemas" / "v1").glob("*.schema.json"):
+        shutil.copyfile(schema, ROOT / "conformance_tests" / "data" / "schemas" / "v1" / schema.name)
     SHIPPED.write_text(render(), encoding="utf-8")
     print(f"wrote {SHIPPED}", file=sys.stderr)
