@@ -1,0 +1,1 @@
+"""Conformance tests (registered with @conformance_test)."""
