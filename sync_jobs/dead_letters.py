@@ -21,6 +21,7 @@ from flask import Flask
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway import metrics
 from gateway.adapter import MappingError
 from gateway.exchange.upserts import Source, apply_records
 from gateway.store.models import DeadLetter, SyncSource, utcnow
@@ -158,10 +159,13 @@ def _replay_pull(app: Flask, run: "engine_mod.Run", ids: list[int]) -> tuple[int
                     _settle(letter, False, [i.as_dict() for i in exc.issues])
                     failed += 1
                     session.commit()
+                    metrics.records("sync_pull", run.source.name,
+                                    [(letter.entity, "rejected", [i.rule for i in exc.issues])])
                     continue
                 if letter.record_key and not data.get("source_id"):
                     data = {**data, "source_id": letter.record_key}
             (outcome,) = apply_records(run.context(session), source, [(letter.entity, letter.op, data)])
+            entity = letter.entity
             good = outcome.status != "rejected"
             _settle(letter, good, [i.as_dict() for i in outcome.errors])
             if good:
@@ -172,6 +176,9 @@ def _replay_pull(app: Flask, run: "engine_mod.Run", ids: list[int]) -> tuple[int
                 failed += 1
                 run.count(read=1, rejected=1)
             run.commit(session)
+        # Counted once committed, as a run's pages are (a replay is a sync record again).
+        metrics.records("sync_pull", run.source.name,
+                        [(entity, outcome.status, [i.rule for i in outcome.errors])])
     return ok, failed
 
 
@@ -191,6 +198,7 @@ def _replay_push(app: Flask, run: "engine_mod.Run", ids: list[int]) -> tuple[int
                 session.commit()
                 continue
             _settle(letter, result.ok, [i.as_dict() for i in result.errors])
+            entity, rules = letter.entity, [i.rule for i in result.errors] or ["adapter.refused"]
             if result.ok:
                 ok += 1
                 run.count(read=1, written=1)
@@ -198,4 +206,6 @@ def _replay_push(app: Flask, run: "engine_mod.Run", ids: list[int]) -> tuple[int
                 failed += 1
                 run.count(read=1, rejected=1)
             run.commit(session)
+        metrics.records("sync_push", run.source.name,
+                        [(entity, "written", ()) if result.ok else (entity, "rejected", rules)])
     return ok, failed

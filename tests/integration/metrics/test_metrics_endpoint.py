@@ -137,6 +137,19 @@ def test_sync_runs_records_dead_letters_and_last_success(store_app):
     assert value(after, "vgw_store_up") == 1
     assert_no_personal_data(client.get("/metrics").get_data(as_text=True))
 
+    # A replay of every dead letter (still out of scope) counts each record rejected again.
+    from sync_jobs import dead_letters
+
+    with sim.running(platform):
+        summary = dead_letters.replay(store_app, dead_letters.Filter(source="zyh-metrics"),
+                                      sleep=lambda _s: None)
+    replayed = scrape(client)
+    assert summary.failed == pending
+    assert (value(replayed, "vgw_records_total", outcome="rejected", **source)
+            - value(after, "vgw_records_total", outcome="rejected", **source)) == pending
+    assert value(replayed, "vgw_sync_runs_total", source="zyh-metrics", status="partial") \
+        == value(after, "vgw_sync_runs_total", source="zyh-metrics", status="partial") + 1
+
 
 def assert_no_personal_data(text: str) -> None:
     """No known ID or mobile number, nothing shaped like one, no batch or record id, and only
