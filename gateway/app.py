@@ -45,4 +45,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     signatures.init_app(app)
     api.init_app(app)
     cli.init_app(app)
+
+    from gateway import console
+
+    console.init_app(app)  # /console: the administrators' console
     return app
