@@ -147,4 +147,5 @@ def _inject():
 
 
 def init_app(app: Flask) -> None:
-    """Nothing to set up beyond the blueprint's context processor (kept for symmetry)."""
+    """``_`` for macros imported without context too (they do not see context processors)."""
+    app.jinja_env.globals.setdefault("_", _)

@@ -5,7 +5,7 @@ Kinds (``threshold`` in the rule's unit):
 
 - ``lag``: a source's lag after its last run is over ``threshold`` seconds;
 - ``failure_streak``: ``threshold`` failed runs in a row or more;
-- ``stale``: no successful run for ``threshold`` seconds (since the source was added, if it
+- ``stale``: no successful run for ``threshold`` seconds or more (since the source was added, if it
   never succeeded) — the sync that goes quiet without failing;
 - ``rejection_rate``: over the last 24 hours more than ``threshold`` percent of a source's
   records (read by its runs) or a client's pushed records were rejected or dead-lettered;
@@ -108,7 +108,7 @@ def _conditions(session: Session, rule: AlertRule, now: datetime,
                 since = (datetime.fromisoformat(s["last_success_at"]) if s["last_success_at"]
                          else s["_created_at"])
                 quiet = int((now - since).total_seconds())
-                if quiet > t:
+                if quiet >= t:
                     out[s["name"]] = (quiet, region, f"source {s['name']}: no successful run for "
                                                      f"{quiet}s (limit {t}s)")
     elif rule.kind == "rejection_rate":
