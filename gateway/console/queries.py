@@ -104,7 +104,8 @@ def hourly(session: Session, admin: Admin, hours: int) -> dict[str, list]:
             if i is None:
                 continue
             series["in" if run.direction == "pull" else "out"][i] += run.written + run.unchanged
-            series["rejected"][i] += run.rejected + run.dead_lettered
+            # a rejected record of a pull is also dead-lettered: count it once
+            series["rejected"][i] += max(run.rejected, run.dead_lettered)
     ids = [c.client_id for c in visible_clients(session, admin)]
     if ids:
         for at, summary in session.execute(select(MessageLog.received_at, MessageLog.summary).where(

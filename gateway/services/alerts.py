@@ -31,7 +31,7 @@ from email.message import EmailMessage
 from typing import Any, Callable, Mapping
 
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from gateway.services import audit, sync_status
@@ -115,7 +115,9 @@ def _conditions(session: Session, rule: AlertRule, now: datetime,
         day = now - timedelta(hours=24)
         for name, read, bad in session.execute(
                 select(SyncSource.name, func.sum(SyncRun.read),
-                       func.sum(SyncRun.rejected + SyncRun.dead_lettered))
+                       # a rejected record of a pull is also dead-lettered: count it once
+                       func.sum(case((SyncRun.rejected > SyncRun.dead_lettered, SyncRun.rejected),
+                                     else_=SyncRun.dead_lettered)))
                 .join(SyncRun, SyncRun.source_id == SyncSource.id)
                 .where(SyncRun.started_at >= day).group_by(SyncSource.name)):
             region = regions.get(name, "")

@@ -32,9 +32,10 @@
   var palette = { in: "#1f6feb", out: "#2da44e", rejected: "#cf222e", durations: "#8250df",
                   read: "#1f6feb", written: "#2da44e", counts: "#cf222e" };
 
-  function dataset(label, values, color, type) {
+  function dataset(label, values, color, type, fill) {
     return { label: label, data: values, borderColor: color, backgroundColor: color + "55",
-             borderWidth: 1.5, pointRadius: 0, fill: type === "line", tension: 0.25, type: type };
+             borderWidth: 1.5, pointRadius: type === "line" && !fill ? 2 : 0,
+             fill: Boolean(fill), tension: 0.25, type: type };
   }
 
   function charts(root) {
@@ -48,9 +49,9 @@
       var zh = document.documentElement.lang === "zh-CN";
       if (kind === "hourly") {
         config = { type: "line", data: { labels: data.labels, datasets: [
-          dataset(zh ? "接收" : "in", data["in"], palette["in"], "line"),
-          dataset(zh ? "发送" : "out", data.out, palette.out, "line"),
-          dataset(zh ? "拒收" : "rejected", data.rejected, palette.rejected, "line")] } };
+          dataset(zh ? "接收" : "in", data["in"], palette["in"], "line", true),
+          dataset(zh ? "发送" : "out", data.out, palette.out, "line", true),
+          dataset(zh ? "拒收" : "rejected", data.rejected, palette.rejected, "line", true)] } };
       } else if (kind === "runs") {
         config = { type: "bar", data: { labels: data.labels, datasets: [
           dataset(zh ? "耗时（秒）" : "duration (s)", data.durations, palette.durations, "bar"),
