@@ -22,7 +22,7 @@ from gateway.privacy import vault
 from gateway.services import activities, registration
 from gateway.services.context import ServiceContext
 from gateway.standard import engine
-from gateway.store.models import Client, Project, Team
+from gateway.store.models import Client, Project, SyncSource, Team
 
 DEMO_CLIENT = "demo-portal"
 DEMO_TEAM_SOURCE_ID = "demo-team-1"
@@ -105,7 +105,7 @@ def _citizen_id(serial: int, area: str = "110105", born: str = "19900101") -> st
     from stdnum.cn import ric
 
     body = f"{area}{born}{serial % 1000:03d}"
-    return body + ric.calc_check_digit(body)
+    return body + ric.calc_check_digit(body + "0")  # python-stdnum ignores the last character
 
 
 def _sheet(folder: Path) -> None:
@@ -146,22 +146,29 @@ def _console_demo(instance: Path) -> None:
         click.echo(f"no demo sources: {exc}", err=True)
         seam = None
     if seam is not None:
+        with store.session_scope(app) as session:
+            have = set(session.execute(select(SyncSource.name)).scalars())
         folder = instance / "demo-drop" / "chaoyang"
         if not (folder / "volunteers.csv").exists():
             _sheet(folder)
-        seam.add_source(app, DEMO_SHEET_SOURCE, "spreadsheet",
-                        {"folder": str(folder), "entity": "volunteer", "columns": SHEET_COLUMNS},
-                        direction="pull", schedule="every 10m",
-                        scope={"region_prefix": "1101", "teams": [], "pii": "full"})
-        seam.add_source(app, DEMO_PLATFORM_SOURCE, "zyh365",
-                        {"base_url": "http://127.0.0.1:9", "access_key_id": "demo",
-                         "access_key_secret": "demo-secret-not-real"},
-                        direction="pull", entities=["volunteer"], schedule="",
-                        scope={"region_prefix": "32", "teams": [], "pii": "full"})
+        added = []
+        if DEMO_SHEET_SOURCE not in have:
+            seam.add_source(app, DEMO_SHEET_SOURCE, "spreadsheet",
+                            {"folder": str(folder), "entity": "volunteer", "columns": SHEET_COLUMNS},
+                            direction="pull", schedule="every 10m",
+                            scope={"region_prefix": "1101", "teams": [], "pii": "full"})
+            added.append(DEMO_SHEET_SOURCE)
+        if DEMO_PLATFORM_SOURCE not in have:
+            seam.add_source(app, DEMO_PLATFORM_SOURCE, "zyh365",
+                            {"base_url": "http://127.0.0.1:9", "access_key_id": "demo",
+                             "access_key_secret": "demo-secret-not-real"},
+                            direction="pull", entities=["volunteer"], schedule="",
+                            scope={"region_prefix": "32", "teams": [], "pii": "full"})
+            added.append(DEMO_PLATFORM_SOURCE)
         retries = app.config["SYNC_RETRY_ATTEMPTS"]
         app.config["SYNC_RETRY_ATTEMPTS"] = 1  # the unreachable platform fails at once
         try:
-            for name in (DEMO_SHEET_SOURCE, DEMO_PLATFORM_SOURCE):
+            for name in added:  # a first run of each, so that there is something to see
                 for result in seam.run_inline(app, name):
                     click.echo(f"demo source {name}: {result['direction']} run {result['status']}")
         finally:

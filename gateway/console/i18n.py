@@ -38,7 +38,7 @@ ZH: dict[str, str] = {
     "Last push": "最近推送", "Records today": "今日记录", "Rejected today": "今日拒收",
     "Totals": "合计", "Records in": "接收记录", "Records out": "发送记录", "Rejected": "拒收",
     "Last 24 hours": "最近24小时", "Last 7 days": "最近7天", "Records per hour": "每小时记录数",
-    "active": "运行中", "paused": "已暂停", "FLAGGED": "已标记", "never": "从未",
+    "active": "启用", "paused": "已暂停", "FLAGGED": "已标记", "never": "从未",
     "caught up": "已追平", "Firing alerts": "正在告警", "none": "无",
     "sources": "个数据源", "flagged": "已标记", "dead letters": "条死信",
     # source
