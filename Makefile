@@ -17,12 +17,14 @@ $(STAMP): setup.cfg pyproject.toml
 install: $(STAMP)
 
 ## run: install, migrate the embedded SQLite store and serve on http://$(HOST):$(PORT)
-##      DEMO=1 also loads demo data and turns development tokens on (for the README tour)
+##      DEMO=1 also loads demo data and turns development tokens on (for the README tour), and
+##      prints the console's demo login (instance/demo-admin.txt); the console cookie is not
+##      Secure then, so plain http://127.0.0.1 works in every browser
 run: install
 	$(BIN)/vgw db upgrade
 ifeq ($(DEMO),1)
 	GATEWAY_DEV_TOKENS=true $(BIN)/vgw demo load
-	GATEWAY_DEV_TOKENS=true $(BIN)/vgw serve --host $(HOST) --port $(PORT)
+	GATEWAY_DEV_TOKENS=true GATEWAY_CONSOLE_COOKIE_SECURE=false $(BIN)/vgw serve --host $(HOST) --port $(PORT)
 else
 	$(BIN)/vgw serve --host $(HOST) --port $(PORT)
 endif

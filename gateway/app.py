@@ -51,4 +51,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from gateway import metrics
 
     metrics.init_app(app)  # GET /metrics (Prometheus), for METRICS_ALLOW only
+
+    from gateway import console
+
+    console.init_app(app)  # /console: the administrators' console
     return app

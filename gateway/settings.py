@@ -253,6 +253,36 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LOG_FORMAT", str, "text",
             "text: the usual log lines; json: one JSON object per line with request id, client "
             "id and batch id where known (personal data scrubbed either way).", _log_format),
+    # -- the administrators' console (gateway/console/) ---------------------------------------
+    Setting("CONSOLE_ENABLED", bool, True, "Serve the administrators' console at /console."),
+    Setting("CONSOLE_SECRET_KEY", str, "",
+            "Secret that signs console session cookies and CSRF tokens (the same for every "
+            "worker); empty: generated once in KEYS_DIR/console-secret."),
+    Setting("CONSOLE_COOKIE_SECURE", bool, True,
+            "Send the console's session cookie only over HTTPS (Secure). Turn off only for "
+            "plain-HTTP use on 127.0.0.1 (the demo)."),
+    Setting("CONSOLE_SESSION_MINUTES", int, 480,
+            "A console login lasts this long (and ends when the password is reset).", _positive),
+    Setting("CONSOLE_LOGIN_RATE_LIMIT", str, "10 per minute",
+            "Login attempts accepted per client address (flask-limiter notation).", _rate_limit),
+    Setting("CONSOLE_LOCKOUT_FAILURES", int, 5,
+            "Wrong passwords in a row after which an account is locked.", _positive),
+    Setting("CONSOLE_LOCKOUT_MINUTES", int, 15, "How long a locked account stays locked.",
+            _positive),
+    Setting("CONSOLE_LANGUAGE", str, "zh", "The console's default language: zh or en.",
+            lambda v: None if v in ("zh", "en") else "must be zh or en"),
+    Setting("ALERTS_EVALUATE_SECONDS", int, 60,
+            "How often `vgw scheduler` evaluates the alert rules and delivers what fires.",
+            _positive),
+    Setting("ALERT_WEBHOOK_TIMEOUT_SECONDS", int, 10,
+            "Timeout of one alert webhook delivery (signed with the gateway's key).", _positive),
+    Setting("ALERT_SMTP_HOST", str, "",
+            "SMTP server for alert e-mails; empty: alerts are not e-mailed."),
+    Setting("ALERT_SMTP_PORT", int, 587, "Port of ALERT_SMTP_HOST.", _positive),
+    Setting("ALERT_SMTP_STARTTLS", bool, True, "Use STARTTLS with ALERT_SMTP_HOST."),
+    Setting("ALERT_SMTP_USER", str, "", "SMTP user name (empty: no login)."),
+    Setting("ALERT_SMTP_PASSWORD", str, "", "SMTP password (prefer GATEWAY_ALERT_SMTP_PASSWORD)."),
+    Setting("ALERT_SMTP_FROM", str, "vgw-alerts@localhost", "Sender address of alert e-mails."),
 )
 
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}

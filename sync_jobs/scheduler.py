@@ -32,6 +32,7 @@ __all__ = ["build", "serve"]
 log = logging.getLogger("sync_jobs.scheduler")
 
 RELOAD_JOB = "vgw:reload-sources"
+ALERTS_JOB = "vgw:alerts"
 
 
 def _job_id(name: str) -> str:
@@ -85,7 +86,26 @@ def build(app: Flask) -> BlockingScheduler:
     reload_sources(app, scheduler, known)
     scheduler.add_job(reload_sources, "interval", seconds=app.config["SCHEDULER_RELOAD_SECONDS"],
                       args=(app, scheduler, known), id=RELOAD_JOB, coalesce=True, max_instances=1)
+    scheduler.add_job(evaluate_alerts, "interval", seconds=app.config["ALERTS_EVALUATE_SECONDS"],
+                      args=(app,), id=ALERTS_JOB, coalesce=True, max_instances=1)
     return scheduler
+
+
+def evaluate_alerts(app: Flask) -> None:
+    """The console's alert rules (gateway.services.alerts), evaluated in this process."""
+    from gateway.services import alerts
+
+    with app.app_context():
+        try:
+            with app.extensions["store.sessionmaker"]() as session:
+                counts = alerts.evaluate(session, app.config, app.extensions["signing.keyring"])
+                session.commit()
+        except Exception:  # noqa: BLE001 - a broken rule must not stop the scheduler
+            log.exception("scheduler: alert evaluation failed")
+            return
+    if counts["opened"] or counts["resolved"]:
+        log.info("scheduler: alerts opened %d, resolved %d, delivered %d, delivery failures %d",
+                 counts["opened"], counts["resolved"], counts["delivered"], counts["failed"])
 
 
 def serve(app: Flask) -> None:
@@ -116,7 +136,7 @@ def serve(app: Flask) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    log.info("scheduler: started with %d source job(s)", len(scheduler.get_jobs()) - 1)
+    log.info("scheduler: started with %d source job(s)", len(scheduler.get_jobs()) - 2)
     try:
         scheduler.start()
     finally:

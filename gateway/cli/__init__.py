@@ -62,6 +62,10 @@ def init_app(app: Flask) -> None:
     from gateway.cli import log_cmd
 
     app.cli.add_command(log_cmd.log_group)
+
+    from gateway.cli import admins_cmd
+
+    app.cli.add_command(admins_cmd.admins_group)
     _add_plugin_commands(app)
 
 

@@ -45,6 +45,7 @@ __all__ = [
     "jwk_thumbprint",
     "keys_of",
     "load_public_key",
+    "pem_from_jwk",
     "revoke_key",
 ]
 
@@ -85,6 +86,39 @@ def load_public_key(pem: str | bytes) -> PublicKey:
         raise ClientKeyError("not a PEM public key (-----BEGIN PUBLIC KEY-----)") from exc
     algorithm_of(key)  # refuses other key types
     return key  # type: ignore[return-value]
+
+
+def pem_from_jwk(jwk: object) -> str:
+    """The PEM of a public JWK (RFC 8037 OKP Ed25519, or RFC 7518 EC P-256); ClientKeyError else."""
+    if not isinstance(jwk, dict):
+        raise ClientKeyError("a JWK is a JSON object")
+    if "d" in jwk:
+        raise ClientKeyError("this JWK holds a private key: register the PUBLIC key only")
+
+    def raw(name: str, size: int) -> bytes:
+        value = jwk.get(name)
+        if not isinstance(value, str):
+            raise ClientKeyError(f"the JWK has no {name!r}")
+        try:
+            data = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        except ValueError:
+            raise ClientKeyError(f"the JWK's {name!r} is not base64url") from None
+        if len(data) != size:
+            raise ClientKeyError(f"the JWK's {name!r} must be {size} bytes")
+        return data
+
+    if jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519":
+        key: PublicKey = ed25519.Ed25519PublicKey.from_public_bytes(raw("x", 32))
+    elif jwk.get("kty") == "EC" and jwk.get("crv") == "P-256":
+        try:
+            key = ec.EllipticCurvePublicNumbers(int.from_bytes(raw("x", 32), "big"),
+                                                int.from_bytes(raw("y", 32), "big"),
+                                                ec.SECP256R1()).public_key()
+        except ValueError:
+            raise ClientKeyError("the JWK's point is not on P-256") from None
+    else:
+        raise ClientKeyError("only Ed25519 (kty OKP) and P-256 (kty EC) JWKs are accepted")
+    return public_pem(key)
 
 
 def algorithm_of(key: object) -> str:

@@ -2,6 +2,8 @@
 
 from gateway.store.models.activities import Enrollment, Post, Project
 from gateway.store.models.clients import Client, ClientToken
+from gateway.store.models.console import (Alert, AlertRule, ConsoleAccount,
+                                           ConsoleAudit)
 from gateway.store.models.common import UTCDateTime, split_region, utcnow
 from gateway.store.models.exchange import (BlobChunk, ClientKey, IdempotencyKey, MessageLog,
                                             RequestNonce)
@@ -21,4 +23,5 @@ __all__ = [
     "VolunteerCount", "VolunteerSource", "split_region", "utcnow",
     "HoursProvinceTotal", "VolunteerProvinceCount",
     "DeadLetter", "SyncCursor", "SyncFlag", "SyncRun", "SyncSource",
+    "Alert", "AlertRule", "ConsoleAccount", "ConsoleAudit",
 ]
