@@ -49,9 +49,12 @@ class SuiteKey:
     key_id: str
 
     @classmethod
-    def make(cls, folder: Path, name: str = "conformance") -> "SuiteKey":
+    def make(cls, folder: Path, name: str = "conformance", algorithm: str = "ed25519") -> "SuiteKey":
+        from cryptography.hazmat.primitives.asymmetric import ec
+
         folder.mkdir(parents=True, exist_ok=True)
-        key = Ed25519PrivateKey.generate()
+        key = Ed25519PrivateKey.generate() if algorithm == "ed25519" else \
+            ec.generate_private_key(ec.SECP256R1())
         private = folder / f"{name}.private.pem"
         public = folder / f"{name}.public.pem"
         private.write_bytes(key.private_bytes(serialization.Encoding.PEM,
@@ -63,9 +66,9 @@ class SuiteKey:
         return cls(private, public, signing.thumbprint(key))
 
 
-def _gateway_env(folder: Path, **extra: str) -> dict[str, str]:
+def _gateway_env(folder: Path, database_url: str | None = None, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    env.update({"GATEWAY_DATABASE_URL": f"sqlite:///{folder / 'gateway.sqlite3'}",
+    env.update({"GATEWAY_DATABASE_URL": database_url or f"sqlite:///{folder / 'gateway.sqlite3'}",
                 "GATEWAY_KEYS_DIR": str(folder / "keys"),
                 "GATEWAY_MAX_PUSH_BYTES": str(MAX_PUSH_BYTES), **extra})
     return env
@@ -74,10 +77,11 @@ def _gateway_env(folder: Path, **extra: str) -> dict[str, str]:
 class ReadmeGateway:
     """``vgw db upgrade && vgw serve --port P`` in ``folder``; the suite's client registered."""
 
-    def __init__(self, folder: Path, key: SuiteKey, *, client_id: str = CLIENT_ID, **env: str):
+    def __init__(self, folder: Path, key: SuiteKey, *, client_id: str = CLIENT_ID,
+                 database_url: str | None = None, **env: str):
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
-        self.env = _gateway_env(folder, **env)
+        self.env = _gateway_env(folder, database_url, **env)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.vgw("db", "upgrade")
@@ -157,13 +161,13 @@ def make_gateway_app(folder: Path, template: Path, key: SuiteKey, **overrides: A
     return app
 
 
-def write_config(folder: Path, base_url: str, key: SuiteKey, *, roles=("server",),
+def write_config(folder: Path, base_url: str, key: SuiteKey, *, roles=("server",), algorithm="ed25519",
                  max_body_bytes: int = MAX_PUSH_BYTES, client: dict | None = None,
                  features: dict | None = None) -> Path:
     """The suite's TOML file for a system at ``base_url``."""
     lines = ["[system]", 'name = "system under test"', f'base_url = "{base_url}"',
              "roles = [" + ", ".join(f'"{r}"' for r in roles) + "]", "timeout_seconds = 30", "",
-             "[server]", f'client_id = "{CLIENT_ID}"', f'private_key = "{key.private_path}"',
+             "[server]", f'client_id = "{CLIENT_ID}"', f'private_key = "{key.private_path}"', f'algorithm = "{algorithm}"',
              f"max_body_bytes = {max_body_bytes}", "", "[scope]", f'region_prefix = "{REGION}"',
              'entities = ["volunteer"]', "", "[report]", f'dir = "{folder / "report"}"']
     if features:

@@ -8,7 +8,9 @@ add`` and ``vgw keys add``; then the suite runs through the framework's runner, 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import secrets
 
 import pytest
 
@@ -16,18 +18,55 @@ from conformance_tests.registry import load_registry
 from tests.conformance.support import ReadmeGateway, SuiteKey, run_suite, write_config
 
 
-@pytest.fixture(scope="module")
-def readme_gateway(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("readme-gateway")
-    key = SuiteKey.make(folder / "suite-keys")
-    gateway = ReadmeGateway(folder / "instance", key)
-    yield gateway, key, folder
-    gateway.stop()
+@contextlib.contextmanager
+def fresh_postgres_database():
+    """An empty PostgreSQL database (``vgw db upgrade`` migrates it), dropped afterwards."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import IN_CI, PG_ADMIN_URL
+
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # any connection failure means "no PostgreSQL here"
+        admin.dispose()
+        if IN_CI:
+            pytest.fail(f"PostgreSQL not reachable: {exc} (CI=true requires it)")
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    name = f"conformance_{secrets.token_hex(6)}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+# SQLite with an Ed25519 key (the README's defaults), PostgreSQL with an ECDSA P-256 key
+SYSTEMS = [pytest.param(("sqlite", "ed25519"), id="sqlite-ed25519"),
+           pytest.param(("postgresql", "ecdsa-p256-sha256"), id="postgresql-p256",
+                        marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(scope="module", params=SYSTEMS)
+def readme_gateway(request, tmp_path_factory):
+    store, algorithm = request.param
+    folder = tmp_path_factory.mktemp(f"readme-gateway-{store}")
+    key = SuiteKey.make(folder / "suite-keys", algorithm=algorithm)
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(fresh_postgres_database()) if store == "postgresql" else None
+        gateway = ReadmeGateway(folder / "instance", key, database_url=url)
+        stack.callback(gateway.stop)
+        yield gateway, key, folder, algorithm
 
 
 def test_every_server_test_passes_against_a_readme_gateway(readme_gateway):
-    gateway, key, folder = readme_gateway
-    result, outcomes = run_suite(write_config(folder, gateway.url, key))
+    gateway, key, folder, algorithm = readme_gateway
+    result, outcomes = run_suite(write_config(folder, gateway.url, key, algorithm=algorithm))
     server_tests = {t.id for t in load_registry().tests.values() if t.role == "server"}
     assert set(outcomes) == server_tests
     not_passed = {t.id: (t.outcome.value, t.message, t.observed) for t in result.tests
@@ -40,15 +79,16 @@ def test_every_server_test_passes_against_a_readme_gateway(readme_gateway):
 
 def test_a_test_without_its_prerequisite_is_skipped_not_failed(readme_gateway, tmp_path):
     """Run one test on its own: its prerequisite runs first (and passes)."""
-    gateway, key, _folder = readme_gateway
-    result, outcomes = run_suite(write_config(tmp_path, gateway.url, key),
+    gateway, key, _folder, algorithm = readme_gateway
+    result, outcomes = run_suite(write_config(tmp_path, gateway.url, key, algorithm=algorithm),
                                  test_id="server.signatures.replayed")
     assert outcomes == {"server.push.accepted": "pass", "server.signatures.replayed": "pass"}
 
 
 def test_the_body_limit_test_is_skipped_with_a_reason_when_no_limit_is_declared(readme_gateway, tmp_path):
-    gateway, key, _folder = readme_gateway
-    result, outcomes = run_suite(write_config(tmp_path, gateway.url, key, max_body_bytes=0),
+    gateway, key, _folder, algorithm = readme_gateway
+    result, outcomes = run_suite(write_config(tmp_path, gateway.url, key, algorithm=algorithm,
+                                              max_body_bytes=0),
                                  test_id="server.limits.body_too_large")
     (test,) = [t for t in result.tests if t.id == "server.limits.body_too_large"]
     assert test.outcome.value == "skip" and "max_body_bytes" in test.message
