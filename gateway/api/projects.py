@@ -110,9 +110,9 @@ class ProjectPostSchema(Schema):
     name = fields.String()
     headcount = fields.Integer()
     admitted = fields.Integer(metadata={"description": "places taken (enrolments 2/3/5/6)"})
-    starts_at = fields.String(metadata={"description": "local date-time with offset"})
-    ends_at = fields.String()
-    description = fields.String()
+    starts_at = fields.String(allow_none=True, metadata={"description": "local date-time with offset"})
+    ends_at = fields.String(allow_none=True)
+    description = fields.String(allow_none=True)
 
 
 class ProjectSummarySchema(Schema):

@@ -75,7 +75,7 @@ class VolunteerGuardianSchema(Schema):
 
 class VolunteerSourceSchema(Schema):
     source_system = fields.String(metadata={"description": "the client that sent the person"})
-    source_id = fields.String(metadata={"description": "that system's id for the person"})
+    source_id = fields.String(allow_none=True, metadata={"description": "that system's id for the person"})
     source_volunteer_no = fields.String(allow_none=True,
                                         metadata={"description": "that system's own volunteer number"})
 
