@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: install run test test-fast bench clean
+.PHONY: install run test test-fast bench clean fuzz
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -38,3 +38,10 @@ bench: install
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
+
+## fuzz: a longer schemathesis campaign over every operation (FUZZ_EXAMPLES per operation
+##       and mode, at most FUZZ_BUDGET seconds); prints the requests made and every failure
+FUZZ_EXAMPLES ?= 200
+FUZZ_BUDGET ?= 1800
+fuzz: install
+	$(BIN)/python -m tests.fuzz.campaign --max-examples $(FUZZ_EXAMPLES) --budget $(FUZZ_BUDGET)

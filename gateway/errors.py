@@ -96,3 +96,19 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(Problem, problem_response)
     app.register_error_handler(HTTPException, from_http_exception)
     app.register_error_handler(Exception, _from_unexpected)
+
+
+_INPUT_TITLES = {"invalid-encoding": "Body is not valid UTF-8", "too-deep": "JSON nests too deeply",
+                 "duplicate-key": "Duplicate key in a JSON object"}
+
+
+def input_problem(exc) -> Problem:
+    """The 400 answer to input that cannot be read as JSON (a :class:`gateway.jsonio.InputError`).
+
+    One wording for every way in (API bodies, arguments, pushes), with the member's JSON
+    Pointer in ``errors`` when the reader knows it (a repeated key).
+    """
+    errors = [Issue(exc.pointer, f"input.{exc.slug}", exc.message_zh, exc.message_en)] \
+        if getattr(exc, "pointer", None) is not None else []
+    return Problem(400, exc.slug, _INPUT_TITLES.get(exc.slug, "Malformed JSON"), exc.message_en,
+                   errors=errors, message_zh=exc.message_zh, **({"line": exc.line} if exc.line else {}))

@@ -6,6 +6,8 @@ with the same words.
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from typing import IO, Any, Iterator
 
@@ -16,12 +18,14 @@ import orjson
 class InputError(ValueError):
     """Input that cannot be read as JSON at all (as opposed to a record that is invalid)."""
 
-    def __init__(self, slug: str, message_zh: str, message_en: str, line: int | None = None):
+    def __init__(self, slug: str, message_zh: str, message_en: str, line: int | None = None,
+                 pointer: str | None = None):
         super().__init__(message_en)
         self.slug = slug
         self.message_zh = message_zh
         self.message_en = message_en
         self.line = line
+        self.pointer = pointer  # JSON Pointer (RFC 6901) to the offending member, when known
 
 
 def depth_exceeds(value: Any, limit: int) -> bool:
@@ -62,7 +66,115 @@ def loads(data: bytes, max_depth: int, line: int | None = None) -> Any:
     # Cheap pre-check: a document with fewer brackets than the limit cannot nest deeper.
     if data.count(b"[") + data.count(b"{") > max_depth and depth_exceeds(value, max_depth):
         raise _too_deep(max_depth, line)
+    if has_duplicate_keys(data, value):
+        raise _duplicate_key(_first_duplicate(data), line)
     return value
+
+
+# -- duplicate keys ------------------------------------------------------------------------------
+# orjson (like most parsers) silently keeps the last of two equal keys, so {"a": 1, "a": 2}
+# would read as {"a": 2}: a sender and the gateway could disagree on what was sent. A parsed
+# document holds fewer keys than the text has members exactly when some object repeats a key;
+# counting the text's members is one C-level pass (strings blanked out, then colons counted),
+# and only a document that has duplicates is parsed again, by the stdlib, to name the key.
+
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+
+
+def _member_count(data: bytes) -> int:
+    """Object members in JSON text (the colons outside strings); the text must be valid JSON."""
+    return _JSON_STRING.sub(b"", data).count(b":")
+
+
+def _key_count(value: Any) -> int:
+    """Keys of every object in a parsed JSON value (iterative: no recursion on hostile input)."""
+    count, stack = 0, [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            count += len(node)
+            stack.extend(v for v in node.values() if isinstance(v, (dict, list)))
+        elif isinstance(node, list):
+            stack.extend(v for v in node if isinstance(v, (dict, list)))
+    return count
+
+
+def _pointer_token(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+class _Repeated(dict):
+    """An object read by the stdlib whose key ``repeated`` occurs more than once."""
+
+    repeated: str
+
+
+def _first_duplicate(data: bytes) -> str:
+    """The JSON Pointer of the first repeated key of valid, depth-checked JSON text."""
+    def pairs(items: list[tuple[str, Any]]) -> dict:
+        seen: set[str] = set()
+        for key, _ in items:
+            if key in seen:
+                obj = _Repeated(items)
+                obj.repeated = key
+                return obj
+            seen.add(key)
+        return dict(items)
+
+    stack: list[tuple[Any, str]] = [(json.loads(data, object_pairs_hook=pairs), "")]
+    while stack:
+        node, here = stack.pop(0)
+        if isinstance(node, _Repeated):
+            return f"{here}/{_pointer_token(node.repeated)}"
+        if isinstance(node, dict):
+            stack.extend((v, f"{here}/{_pointer_token(k)}") for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, f"{here}/{i}") for i, v in enumerate(node))
+    return ""
+
+
+def _duplicate_key(pointer: str, line: int | None = None) -> InputError:
+    name = pointer.rsplit("/", 1)[-1].replace("~1", "/").replace("~0", "~")
+    return InputError("duplicate-key", f"JSON 对象的键 {name!r} 重复出现（{pointer}）",
+                      f"the key {name!r} occurs more than once in one object ({pointer})",
+                      line, pointer)
+
+
+def has_duplicate_keys(data: bytes, value: Any) -> bool:
+    """Whether valid JSON text ``data``, parsed as ``value``, repeats a key in some object."""
+    return b":" in data and _member_count(data) != _key_count(value)
+
+
+def check_unique_keys(events: Iterator[tuple[str, str, Any]]) -> Iterator[tuple[str, str, Any]]:
+    """ijson ``parse`` events passed through, raising InputError at the first repeated key.
+
+    The streaming readers use this so that a huge document is held to the same rule as a
+    small one (ijson, too, would otherwise keep every repeated member or the last one).
+    """
+    # One entry per open container: ["map", keys seen, current key] or ["array", index].
+    stack: list[list[Any]] = []
+    for prefix, event, value in events:
+        if event == "map_key":
+            top = stack[-1]
+            if value in top[1]:
+                raise _duplicate_key(_path(stack[:-1]) + f"/{_pointer_token(value)}")
+            top[1].add(value)
+            top[2] = value
+        elif event in ("end_map", "end_array"):
+            stack.pop()
+        else:
+            if stack and stack[-1][0] == "array":
+                stack[-1][1] += 1
+            if event == "start_map":
+                stack.append(["map", set(), None])
+            elif event == "start_array":
+                stack.append(["array", -1])
+        yield prefix, event, value
+
+
+def _path(stack: list[list[Any]]) -> str:
+    return "".join(f"/{_pointer_token(entry[2])}" if entry[0] == "map" else f"/{entry[1]}"
+                   for entry in stack)
 
 
 @dataclass(frozen=True)
@@ -113,7 +225,7 @@ def envelope_header(stream: IO[bytes]) -> dict[str, Any]:
     """The top-level scalar members of a JSON object, streamed (the records are skipped)."""
     header: dict[str, Any] = {}
     try:
-        for prefix, event, value in ijson.parse(stream, use_float=True):
+        for prefix, event, value in check_unique_keys(ijson.parse(stream, use_float=True)):
             if "." not in prefix and prefix and event in ("string", "number", "boolean", "null"):
                 header[prefix] = value
     except ijson.common.IncompleteJSONError as exc:

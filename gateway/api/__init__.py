@@ -9,11 +9,20 @@ from flask import Flask
 from flask_smorest import Api
 
 from gateway import errors
+from gateway.api import openapi
 from gateway.exchange import signatures
 
 
 class GatewayApi(Api):
     """flask-smorest's Api, answering its HTTP errors as problem+json like the rest of the gateway."""
+
+    def __init__(self, app=None, *, spec_kwargs=None, **kwargs):
+        # Every error response in the document is problem+json (gateway/api/openapi.py).
+        spec_kwargs = {**(spec_kwargs or {}), "extra_plugins": [openapi.ProblemResponses()]}
+        super().__init__(app, spec_kwargs=spec_kwargs, **kwargs)
+
+    def _register_responses(self):
+        openapi.register_problem_responses(self)
 
     def handle_http_exception(self, error):
         return errors.from_http_exception(error)

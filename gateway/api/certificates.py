@@ -9,10 +9,9 @@ from typing import Any
 
 from flask import Response, current_app, url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from gateway.api.common import BEARER, PageArgs, PageMeta, page_of, service_context
+from gateway.api.common import Blueprint, BEARER, PageArgs, PageMeta, page_of, service_context
 from gateway.certificates.document import FontMissing, render_pdf, verification_url
 from gateway.errors import Problem
 from gateway.services import certificates as service

@@ -14,12 +14,11 @@ import time
 
 from flask import Response, current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from gateway import metrics
 from gateway.access import current_caller
-from gateway.api.common import SIGNED, service_context
+from gateway.api.common import Blueprint, SIGNED, service_context
 from gateway.errors import Problem, problem_response
 from gateway.exchange import push, signatures
 from gateway.store.models import utcnow

@@ -15,10 +15,9 @@ import http_sf
 from cryptography.hazmat.primitives import serialization
 from flask import Response, current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from gateway.api.common import SIGNED, service_context
+from gateway.api.common import Blueprint, SIGNED, service_context
 from gateway.exchange import feed, message_log
 from gateway.exchange.signatures import sign_response, target_uri
 
@@ -38,7 +37,7 @@ def feed_stats() -> feed.FeedStats:
 
 
 class ChangesArgs(Schema):
-    since = fields.String(load_default=None, metadata={
+    since = fields.String(load_default=None, metadata={"keep_blank": True,  # 400 invalid-cursor
         "description": "Opaque cursor: the `next_cursor` (or an entry's `cursor`) of an earlier "
                        "answer. Leave it out to read from the start."})
     entity = fields.String(load_default=None, validate=validate.OneOf(feed.FEED_ENTITIES), metadata={

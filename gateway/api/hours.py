@@ -5,13 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from gateway import jsonio
-from gateway.api.common import BEARER, DecisionSchema, PageArgs, PageMeta, service_context
+from gateway.api.common import Blueprint, BEARER, read_json_body, DecisionSchema, PageArgs, PageMeta, service_context
 from gateway.errors import Problem
 from gateway.services import hours
 
@@ -34,11 +31,11 @@ _RECORD_BODY = {
 class ServiceRecordHistorySchema(Schema):
     action = fields.String(metadata={"description": "create, apply, approve, reject, correct, "
                                                     "delete, dispute"})
-    actor = fields.String(metadata={"description": "client that made the change"})
-    source_system = fields.String()
+    actor = fields.String(allow_none=True, metadata={"description": "client that made the change"})
+    source_system = fields.String(allow_none=True)
     at = fields.String(metadata={"description": "local date-time with offset"})
     changes = fields.Dict(metadata={"description": "field → {old, new}"})
-    note = fields.String()
+    note = fields.String(allow_none=True)
 
 
 class ServiceRecordSchema(Schema):
@@ -53,16 +50,16 @@ class ServiceRecordSchema(Schema):
     hours = fields.String(metadata={"description": "decimal, 2 places, e.g. \"3.50\""})
     source = fields.String(metadata={"description": "codes/hours_source"})
     status = fields.String(metadata={"description": "codes/hours_status; only 2 counts"})
-    status_label = fields.String()
+    status_label = fields.String(allow_none=True)
     kind = fields.String()
-    recorded_at = fields.String()
-    applied_at = fields.String()
-    description = fields.String()
-    source_system = fields.String()
-    source_id = fields.String()
-    corrects = fields.String(metadata={"description": "record this one corrects"})
-    superseded_by = fields.String(metadata={"description": "record that corrected this one"})
-    decided_by = fields.String()
+    recorded_at = fields.String(allow_none=True)
+    applied_at = fields.String(allow_none=True)
+    description = fields.String(allow_none=True)
+    source_system = fields.String(allow_none=True)
+    source_id = fields.String(allow_none=True)
+    corrects = fields.String(allow_none=True, metadata={"description": "record this one corrects"})
+    superseded_by = fields.String(allow_none=True, metadata={"description": "record that corrected this one"})
+    decided_by = fields.String(allow_none=True)
     created_at = fields.String()
 
 
@@ -98,7 +95,7 @@ class VolunteerHoursSchema(Schema):
     volunteer_no = fields.String()
     total_hours = fields.String(metadata={"description": "effective hours, derived by the store"})
     star_level = fields.Integer(metadata={"description": "0–5, from total_hours (100/300/600/1000/1500)"})
-    star_label = fields.String(metadata={"description": "codes/star_level label; null for 0"})
+    star_label = fields.String(allow_none=True, metadata={"description": "codes/star_level label; null for 0"})
     effective_records = fields.Integer()
     by_project = fields.List(fields.Nested(ProjectHoursSchema))
     records = fields.Nested(ServiceRecordPageSchema)
@@ -120,13 +117,7 @@ class HoursReasonSchema(Schema):
 
 def _json_object() -> dict[str, Any]:
     """The request body as a JSON object (problem+json 400 otherwise)."""
-    body = request.get_data(cache=False)
-    if not body.strip():
-        raise Problem(400, "empty-body", "Empty body", "send a service_record as a JSON object")
-    try:
-        value = jsonio.loads(body, current_app.config["MAX_JSON_DEPTH"])
-    except jsonio.InputError as exc:
-        raise Problem(400, exc.slug, "Malformed JSON", exc.message_en, message_zh=exc.message_zh) from None
+    value = read_json_body("send a service_record as a JSON object")
     if not isinstance(value, dict):
         raise Problem(400, "not-an-object", "Not a JSON object", "send one service_record as a JSON object")
     return value

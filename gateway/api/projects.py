@@ -8,15 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 import schemas
-from gateway import jsonio
-from gateway.api.common import BEARER, DecisionSchema, PageArgs, PageMeta, page_of, service_context
-from gateway.errors import Problem
+from gateway.api.common import Blueprint, BEARER, read_json_body, DecisionSchema, PageArgs, PageMeta, page_of, service_context
 from gateway.services import activities
 
 blp = Blueprint("projects", __name__, url_prefix="/api/v1",
@@ -114,9 +110,9 @@ class ProjectPostSchema(Schema):
     name = fields.String()
     headcount = fields.Integer()
     admitted = fields.Integer(metadata={"description": "places taken (enrolments 2/3/5/6)"})
-    starts_at = fields.String(metadata={"description": "local date-time with offset"})
-    ends_at = fields.String()
-    description = fields.String()
+    starts_at = fields.String(allow_none=True, metadata={"description": "local date-time with offset"})
+    ends_at = fields.String(allow_none=True)
+    description = fields.String(allow_none=True)
 
 
 class ProjectSummarySchema(Schema):
@@ -194,11 +190,7 @@ class Projects(MethodView):
     def post(self):
         """Publish a project with its posts for an approved team (project:write)."""
         ctx = service_context()
-        try:
-            record = jsonio.loads(request.get_data(cache=False), current_app.config["MAX_JSON_DEPTH"])
-        except jsonio.InputError as exc:
-            raise Problem(400, exc.slug, "Malformed JSON", exc.message_en,
-                          message_zh=exc.message_zh) from None
+        record = read_json_body("send a project as a JSON object")
         password = record.pop(activities.RECRUIT_PASSWORD, None) if isinstance(record, dict) else None
         project = activities.publish_project(ctx, record, password)
         view = activities.project_view(ctx, project)

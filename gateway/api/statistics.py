@@ -9,10 +9,9 @@ come from, the drill-down and the age convention.
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from gateway.api.common import BEARER, service_context
+from gateway.api.common import Blueprint, BEARER, service_context
 from gateway.services import statistics
 
 blp = Blueprint("statistics", __name__, url_prefix="/api/v1/statistics",

@@ -17,12 +17,11 @@ import uuid
 
 from flask import current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy import select
 
 from gateway.adapter import AdapterError, MappingError, UploadsNotAccepted, load_adapter
-from gateway.api.common import BEARER, service_context
+from gateway.api.common import Blueprint, BEARER, service_context
 from gateway.api.exchange import _authenticate
 from gateway.errors import Problem
 from gateway.exchange import message_log, signatures

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from gateway.api.common import BEARER, DecisionSchema, PageArgs, PageMeta, page_of, service_context
+from gateway.api.common import Blueprint, BEARER, DecisionSchema, PageArgs, PageMeta, page_of, service_context
 from gateway.api.volunteers import REGION, read_json_object
 from gateway.services import registration as reg
 

@@ -6,11 +6,11 @@ import io
 
 from flask import current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from gateway import jsonio, standard
-from gateway.errors import Problem
+from gateway.api.common import Blueprint, is_json_media_type, unsupported_media_type
+from gateway.errors import Problem, input_problem
 from gateway.standard.engine import BATCH, UnknownEntity, UnsupportedVersion
 from gateway.standard.issues import Issue, Report
 
@@ -61,12 +61,6 @@ def _result(index: int, report: Report, line: int | None = None) -> dict:
     return result
 
 
-def _unreadable(exc: jsonio.InputError) -> Problem:
-    title = {"invalid-encoding": "Body is not valid UTF-8", "too-deep": "JSON nests too deeply"}
-    return Problem(400, exc.slug, title.get(exc.slug, "Malformed JSON"), exc.message_en,
-                   message_zh=exc.message_zh, **({"line": exc.line} if exc.line else {}))
-
-
 def _too_many(count: int, limit: int) -> Problem:
     return Problem(413, "too-many-records", "Too many records",
                    f"{count} records exceed the limit of {limit} per request; split the batch "
@@ -88,6 +82,7 @@ class Validate(MethodView):
     @blp.alt_response(400, description="The body cannot be read (problem+json)")
     @blp.alt_response(404, description="Unknown entity (problem+json)")
     @blp.alt_response(413, description="Body or record count over the limit (problem+json)")
+    @blp.alt_response(415, description="Neither JSON nor NDJSON (problem+json)")
     def post(self, entity: str, version: str):
         """Validate records of ``entity``: a result per record, every error of each."""
         engine = standard.engine()
@@ -121,10 +116,12 @@ class Validate(MethodView):
         else:
             if not body.strip():
                 raise Problem(400, "empty-body", "Empty body", "send a JSON record, array or NDJSON")
+            if not is_json_media_type(request.mimetype):
+                raise unsupported_media_type("application/json or application/x-ndjson")
             try:
                 value = jsonio.loads(body, max_depth)
             except jsonio.InputError as exc:
-                raise _unreadable(exc) from None
+                raise input_problem(exc) from None
             if entity == BATCH:
                 header, reports = engine.validate_envelope(value, version, ctx)
                 if len(reports) > limit:

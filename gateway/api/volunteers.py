@@ -9,13 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from gateway import jsonio
-from gateway.api.common import BEARER, PageArgs, PageMeta, page_of, service_context
+from gateway.api.common import Blueprint, BEARER, read_json_body, PageArgs, PageMeta, page_of, service_context
 from gateway.errors import Problem
 from gateway.services import registration as reg
 
@@ -55,14 +52,7 @@ PROBLEMS = {
 
 def read_json_object() -> Any:
     """The request body parsed as JSON (strict UTF-8, bounded depth); 400 if unreadable."""
-    body = request.get_data(cache=False)
-    if not body.strip():
-        raise Problem(400, "empty-body", "Empty body", "send a JSON object")
-    try:
-        return jsonio.loads(body, current_app.config["MAX_JSON_DEPTH"])
-    except jsonio.InputError as exc:
-        raise Problem(400, exc.slug, "Malformed JSON", exc.message_en,
-                      message_zh=exc.message_zh) from None
+    return read_json_body("send a JSON object")
 
 
 def problems(*statuses: int):
@@ -85,7 +75,7 @@ class VolunteerGuardianSchema(Schema):
 
 class VolunteerSourceSchema(Schema):
     source_system = fields.String(metadata={"description": "the client that sent the person"})
-    source_id = fields.String(metadata={"description": "that system's id for the person"})
+    source_id = fields.String(allow_none=True, metadata={"description": "that system's id for the person"})
     source_volunteer_no = fields.String(allow_none=True,
                                         metadata={"description": "that system's own volunteer number"})
 

@@ -63,7 +63,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import jsonio, logs, metrics
 from gateway.access import Caller
-from gateway.errors import Problem
+from gateway.errors import Problem, input_problem
 from gateway.exchange import message_log
 from gateway.exchange.signatures import SignedRequest, SpooledBody
 from gateway.exchange.upserts import Outcome, Source, SourcePriority, apply_records
@@ -159,9 +159,7 @@ class _Writer:
 # -- reading the batch -------------------------------------------------------------------------
 
 def _unreadable(exc: jsonio.InputError) -> Problem:
-    title = {"invalid-encoding": "Body is not valid UTF-8", "too-deep": "JSON nests too deeply"}
-    return Problem(400, exc.slug, title.get(exc.slug, "Malformed JSON"), exc.message_en,
-                   message_zh=exc.message_zh, **({"line": exc.line} if exc.line else {}))
+    return input_problem(exc)
 
 
 def _ndjson_header(body: IO[bytes], max_depth: int) -> tuple[Any, int]:
@@ -182,18 +180,20 @@ def _ndjson_header(body: IO[bytes], max_depth: int) -> tuple[Any, int]:
 _SCALAR_EVENTS = ("string", "number", "boolean", "null")
 
 
-def _json_header(body: IO[bytes]) -> tuple[dict[str, Any], int | None]:
+def _json_header(body: IO[bytes], max_depth: int) -> tuple[dict[str, Any], int | None]:
     """Top-level members of a JSON envelope other than ``records`` (scalars; other values as
     ``...`` placeholders for validation) and the number of records (None if not an array).
 
     One streaming pass over the whole document, so a malformed body is refused before any
-    record is applied.
+    record is applied: a repeated key anywhere (two ``records`` arrays too) and nesting
+    deeper than ``max_depth`` outside a record are the whole body's fault (400); a record
+    that nests too deep is only that record's (rejected in its result).
     """
     header: dict[str, Any] = {}
     count: int | None = None
     depth = 0  # the root value is at depth 0
     try:
-        for prefix, event, value in ijson.parse(body, use_float=True):
+        for prefix, event, value in jsonio.check_unique_keys(ijson.parse(body, use_float=True)):
             # ``depth`` is the nesting of the value this event starts or is: 1 = a member of
             # the envelope, 2 = an item of one of its arrays.
             if event in ("end_map", "end_array"):
@@ -210,6 +210,11 @@ def _json_header(body: IO[bytes]) -> tuple[dict[str, Any], int | None]:
                 count += 1
             if event in ("start_map", "start_array"):
                 depth += 1
+                if depth > max_depth and not (depth > 2 and prefix.startswith("records.item")):
+                    raise jsonio.InputError("too-deep", f"JSON 嵌套超过 {max_depth} 层",
+                                            f"JSON nests deeper than {max_depth} levels")
+    except jsonio.InputError as exc:  # a repeated key, e.g. two ``records`` arrays
+        raise _unreadable(exc) from None
     except ijson.common.IncompleteJSONError as exc:
         raise _unreadable(jsonio.InputError("invalid-json", f"JSON 格式错误：{exc}",
                                             f"malformed JSON: {exc}")) from None
@@ -219,7 +224,7 @@ def _json_header(body: IO[bytes]) -> tuple[dict[str, Any], int | None]:
     return header, count
 
 
-def _whole_json(body: IO[bytes], size: int) -> dict[str, Any] | None:
+def _whole_json(body: IO[bytes], size: int, max_depth: int) -> dict[str, Any] | None:
     """A small JSON envelope parsed at once by orjson, or None: stream it (with ijson).
 
     ijson hands every token of the document to Python, which costs more than applying the
@@ -239,7 +244,12 @@ def _whole_json(body: IO[bytes], size: int) -> dict[str, Any] | None:
         document = orjson.loads(data)
     except orjson.JSONDecodeError:
         return None
-    return document if isinstance(document, dict) else None
+    if not isinstance(document, dict) or jsonio.has_duplicate_keys(data, document):
+        return None  # the streaming reader names the repeated key
+    if any(jsonio.depth_exceeds(value, max_depth - 1) for key, value in document.items()
+           if key != "records"):
+        return None  # the streaming reader refuses the nesting
+    return document
 
 
 def _whole_json_header(document: dict[str, Any]) -> tuple[dict[str, Any], int | None]:
@@ -450,8 +460,8 @@ def receive(app, make_context, incoming: Incoming) -> Answer:
         if incoming.media_type == NDJSON:
             header, header_line = _ndjson_header(body, max_depth)
         else:
-            document = _whole_json(body, incoming.body.size)
-            header, records = (_json_header(body) if document is None
+            document = _whole_json(body, incoming.body.size, max_depth)
+            header, records = (_json_header(body, max_depth) if document is None
                                else _whole_json_header(document))
     except Problem as exc:
         refusal = exc

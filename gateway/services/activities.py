@@ -100,8 +100,8 @@ def publish_project(ctx: ServiceContext, record: Mapping[str, Any],
     only its hash is stored.
     """
     ctx.caller.require("project", "write")
+    ctx.validate("project", record)  # first: a body that is not an object is a 422, not a crash
     record = dict(record)
-    ctx.validate("project", record)
 
     team = ctx.session.execute(select(Team).where(Team.team_no == record["team_no"])).scalar_one_or_none()
     if team is None:

@@ -31,9 +31,9 @@ ENVELOPES = {
 def _read(body: bytes, whole: bool, max_depth: int = 8):
     """(header, record count, items) as push reads the body: parsed at once or streamed."""
     stream = io.BytesIO(body)
-    document = push._whole_json(stream, len(body)) if whole else None
+    document = push._whole_json(stream, len(body), max_depth) if whole else None
     assert (document is not None) == whole
-    header, count = (push._whole_json_header(document) if whole else push._json_header(stream))
+    header, count = (push._whole_json_header(document) if whole else push._json_header(stream, max_depth))
     items = [(item.index, item.value, item.error and item.error.rule)
              for item in push._items(stream, push.JSON, max_depth, 0, document)]
     return header, count, items
@@ -52,13 +52,13 @@ def test_a_small_json_envelope_reads_as_when_streamed(name):
     b'{"records": [], "note": "\\u4e2d"}',                          # any escape: streamed
 ])
 def test_bodies_parsing_at_once_might_misread_are_streamed(body):
-    assert push._whole_json(io.BytesIO(body), len(body)) is None
+    assert push._whole_json(io.BytesIO(body), len(body), 32) is None
 
 
 def test_a_large_envelope_is_streamed():
     body = orjson.dumps({"records": [{"x": "y" * 1000}] * (push._PARSE_WHOLE_BYTES // 1000)})
     assert len(body) > push._PARSE_WHOLE_BYTES
-    assert push._whole_json(io.BytesIO(body), len(body)) is None
+    assert push._whole_json(io.BytesIO(body), len(body), 32) is None
 
 
 def test_concurrent_pushes_of_the_same_people_leave_one_row_each(store_app, server, city):

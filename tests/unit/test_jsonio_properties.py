@@ -1,0 +1,123 @@
+"""Properties of the JSON / NDJSON readers (gateway/jsonio.py): any bytes in, values or a
+clean :class:`InputError` out, never another exception; what was written is read back; a
+repeated key is found wherever it is, by the whole-document and the streaming reader alike."""
+
+from __future__ import annotations
+
+import io
+
+import ijson
+import orjson
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from gateway import jsonio
+
+SETTINGS = settings(max_examples=300, deadline=None, database=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+DEPTH = 8
+
+KEYS = st.text(alphabet=st.characters(codec="utf-8"), max_size=6) | st.sampled_from(
+    ["records", "a", "a:b", '"', "\\", "~/", "名"])
+SCALARS = (st.none() | st.booleans() | st.integers(min_value=-(2 ** 63), max_value=2 ** 63 - 1)
+           | st.floats(allow_nan=False, allow_infinity=False)
+           | st.text(alphabet=st.characters(codec="utf-8"), max_size=10))
+JSON = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4)
+                    | st.dictionaries(KEYS, inner, max_size=4), max_leaves=25)
+# Bytes that are often nearly JSON: fragments of JSON text glued to arbitrary bytes.
+NEARLY = st.lists(st.sampled_from([b"{", b"}", b"[", b"]", b'"a"', b":", b",", b"1", b"\\u00",
+                                   b'"', b"\n", b" ", b"\xff", b"\xc3", b"null", b"-"])
+                  | st.binary(max_size=4), max_size=30).map(b"".join)
+BYTES = st.binary(max_size=200) | NEARLY | JSON.map(orjson.dumps)
+
+
+@SETTINGS
+@given(data=BYTES)
+def test_loads_answers_a_value_or_an_input_error(data):
+    try:
+        jsonio.loads(data, DEPTH)
+    except jsonio.InputError as exc:
+        assert exc.slug in {"invalid-json", "invalid-encoding", "too-deep", "duplicate-key"}
+        assert exc.message_zh and exc.message_en
+
+
+@SETTINGS
+@given(data=BYTES)
+def test_ndjson_lines_are_values_or_errors(data):
+    for line in jsonio.iter_ndjson(io.BytesIO(data), DEPTH):
+        assert line.number >= 1
+        assert (line.error is None) or isinstance(line.error, jsonio.InputError)
+
+
+@SETTINGS
+@given(data=BYTES)
+def test_the_streaming_readers_answer_values_or_an_input_error(data):
+    for read in (lambda s: list(jsonio.iter_json_array(s)), jsonio.envelope_header,
+                 lambda s: list(jsonio.check_unique_keys(ijson.parse(s)))):
+        try:
+            read(io.BytesIO(data))
+        except jsonio.InputError:
+            pass
+        except ijson.common.JSONError:
+            # check_unique_keys passes ijson's own errors through: the callers map them.
+            pass
+
+
+def _depth(value) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+@SETTINGS
+@given(value=JSON)
+def test_what_was_written_is_read_back(value):
+    assume(_depth(value) <= DEPTH)
+    assert jsonio.loads(orjson.dumps(value), DEPTH) == value
+
+
+def _with_repeated_key(value, data) -> tuple[bytes, str] | None:
+    """JSON text of ``value`` where one object names one of its keys a second time."""
+    objects = []
+
+    def walk(node, here):
+        if isinstance(node, dict):
+            if node:
+                objects.append((node, here))
+            for k, v in node.items():
+                walk(v, f"{here}/{k.replace('~', '~0').replace('/', '~1')}")
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, f"{here}/{i}")
+
+    walk(value, "")
+    if not objects:
+        return None
+    target, here = data.draw(st.sampled_from(objects))
+    key = data.draw(st.sampled_from(sorted(target)))
+    marker = "\x00repeat\x00"
+    target[marker] = 0
+    text = orjson.dumps(value).replace(orjson.dumps(marker) + b":0",
+                                       orjson.dumps(key) + b":" + orjson.dumps(data.draw(SCALARS)))
+    pointer = f"{here}/{key.replace('~', '~0').replace('/', '~1')}"
+    return text, pointer
+
+
+@SETTINGS
+@given(value=JSON, data=st.data())
+def test_a_repeated_key_is_found_by_both_readers(value, data):
+    assume(_depth(value) <= DEPTH)
+    made = _with_repeated_key(value, data)
+    assume(made is not None)
+    text, pointer = made
+    with pytest.raises(jsonio.InputError) as whole:
+        jsonio.loads(text, DEPTH)
+    assert whole.value.slug == "duplicate-key"
+    with pytest.raises(jsonio.InputError) as streamed:
+        list(jsonio.check_unique_keys(ijson.parse(io.BytesIO(text))))
+    assert streamed.value.slug == "duplicate-key"
+    # Generated objects have unique keys, so the one repeated key is the one both name.
+    assert whole.value.pointer == streamed.value.pointer == pointer
