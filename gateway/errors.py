@@ -99,7 +99,9 @@ def init_app(app: Flask) -> None:
 
 
 _INPUT_TITLES = {"invalid-encoding": "Body is not valid UTF-8", "too-deep": "JSON nests too deeply",
-                 "duplicate-key": "Duplicate key in a JSON object"}
+                 "duplicate-key": "Duplicate key in a JSON object",
+                 "value-too-long": "A value is too long", "line-too-long": "A line is too long",
+                 "too-many-keys": "An object has too many members"}
 
 
 def input_problem(exc) -> Problem:

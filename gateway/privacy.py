@@ -104,6 +104,9 @@ class Vault:
         self._fernet = MultiFernet(fernets)
         self._index_key = index_key
         self._key_count = len(fernets)
+        # One AES-GCM object per key, built once (per process): the bulk bodies' cipher.
+        self._sealers = [_sealer(key) for key in keys]
+        self._sealers_by_kid = {kid: aead for kid, aead in self._sealers}
 
     def __repr__(self) -> str:
         return f"<Vault: {self._key_count} encryption key(s), keys hidden>"
@@ -135,6 +138,38 @@ class Vault:
             raise PiiKeyError(
                 "personal data cannot be re-encrypted: no configured key decrypts it"
             ) from None
+
+    # -- bulk bytes: message-log bodies, stored answers ----------------------------------------
+
+    def seal(self, data: bytes, aad: bytes = b"") -> bytes:
+        """Encrypt bytes under the newest key with AES-256-GCM: :data:`SEAL_PREFIX`, the key's
+        8-byte id, a random 12-byte nonce, then ciphertext and tag. ``aad`` (e.g. where the
+        bytes are stored) is authenticated, not stored: the same ``aad`` must open them."""
+        kid, aead = self._sealers[0]
+        nonce = os.urandom(12)
+        return SEAL_PREFIX + kid + nonce + aead.encrypt(nonce, bytes(data), aad or None)
+
+    def open(self, token: bytes, aad: bytes = b"") -> bytes:
+        """Decrypt :meth:`seal`'s output under whichever configured key made it;
+        :class:`PiiKeyError` if none did or it was altered."""
+        from cryptography.exceptions import InvalidTag
+
+        token = bytes(token)
+        if not token.startswith(SEAL_PREFIX):
+            raise PiiKeyError("not a sealed token")
+        head = len(SEAL_PREFIX)
+        aead = self._sealers_by_kid.get(token[head:head + 8])
+        if aead is None:
+            raise PiiKeyError("sealed under a key that is not configured (dropped from "
+                              "PII_ENCRYPTION_KEYS before `vgw pii rotate`?)")
+        try:
+            return aead.decrypt(token[head + 8:head + 20], token[head + 20:], aad or None)
+        except InvalidTag:
+            raise PiiKeyError("sealed data is corrupt or was moved") from None
+
+    def sealed_under_newest(self, token: bytes) -> bool:
+        head = len(SEAL_PREFIX)
+        return bytes(token[:head + 8]) == SEAL_PREFIX + self._sealers[0][0]
 
     # -- blind index -----------------------------------------------------------------------
 
@@ -197,6 +232,26 @@ class Vault:
                 f"{MIN_INDEX_KEY_BYTES} bytes long (a random secret)"
             )
         return cls(keys, index_text)
+
+
+#: What a :meth:`Vault.seal` token starts with: the algorithm and format (AES-256-GCM, v1).
+SEAL_PREFIX = b"vgw-aesgcm1:"
+
+
+def _sealer(fernet_key: str | bytes):
+    """(key id, AESGCM) for one configured key: an AES-256 key derived from the Fernet key
+    with HKDF-SHA256, so one setting (PII_ENCRYPTION_KEYS) and one rotation cover both."""
+    import base64
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    raw = base64.urlsafe_b64decode(fernet_key)
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                   info=b"vgw personal data, AES-256-GCM bulk bodies, v1").derive(raw)
+    kid = hashlib.sha256(b"vgw-kid\x00" + derived).digest()[:8]
+    return kid, AESGCM(derived)
 
 
 def _token_bytes(token: str | bytes) -> bytes:
@@ -530,6 +585,11 @@ def install_log_filter(extra_loggers: Iterable[logging.Logger] = ()) -> PiiLogFi
 def init_app(app: Flask) -> None:
     """Build the app's :class:`Vault` once (bad keys stop start-up) and scrub the logs."""
     app.extensions[EXTENSION_KEY] = Vault.from_config(app.config)
+    # Every store session carries the vault (``session.info["vault"]``), so code that holds
+    # a session (the message log's encrypted bodies) needs no app context to reach it.
+    sessions = app.extensions.get("store.sessionmaker")
+    if sessions is not None:
+        sessions.configure(info={"vault": app.extensions[EXTENSION_KEY]})
     install_log_filter(extra_loggers=[app.logger])
 
 

@@ -283,6 +283,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ALERT_SMTP_USER", str, "", "SMTP user name (empty: no login)."),
     Setting("ALERT_SMTP_PASSWORD", str, "", "SMTP password (prefer GATEWAY_ALERT_SMTP_PASSWORD)."),
     Setting("ALERT_SMTP_FROM", str, "vgw-alerts@localhost", "Sender address of alert e-mails."),
+    # -- hardening: input limits, idempotency leases, shared rate limits (issue 11) --
+    Setting("MAX_VALUE_BYTES", int, 64 * 1024,
+            "Longest single value (a string, or any run of a JSON body between two quotes) "
+            "accepted in a push; longer: 400 value-too-long before anything is parsed.", _positive),
+    Setting("MAX_LINE_BYTES", int, 1024 * 1024,
+            "Longest line of an NDJSON push; longer: 400 line-too-long before anything is parsed.",
+            _positive),
+    Setting("MAX_OBJECT_KEYS", int, 1000,
+            "Most members of one JSON object in a push (envelope, record or nested object).",
+            _positive),
+    Setting("IDEMPOTENCY_LEASE_SECONDS", int, 30,
+            "A push's reservation of its Idempotency-Key lapses after this long without a "
+            "heartbeat (the worker touches it every committed chunk, about every second), so a "
+            "retry after a killed worker takes the batch over.", _positive),
 )
 
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}

@@ -140,6 +140,46 @@ def rotate_table(engine: Engine, vault: Vault, table: Table, columns: list[Colum
     return tally
 
 
+def rotate_blobs(engine: Engine, vault: Vault, batch_size: int = DEFAULT_BATCH) -> Tally:
+    """Re-encrypt every ``blob_chunks`` row (message-log bodies, stored push answers) under
+    the newest key; rows from before encryption (plain zlib) are encrypted. Compare-and-set
+    per row, one transaction per batch, in (blob_key, seq) order."""
+    from sqlalchemy import tuple_
+
+    from gateway.exchange.message_log import chunk_aad, open_chunk
+    from gateway.store.models import BlobChunk
+
+    table = BlobChunk.__table__
+    tally = Tally(table.name)
+    last: tuple[str, int] = ("", -1)
+    while True:
+        with engine.begin() as conn:
+            rows = conn.execute(select(table.c.blob_key, table.c.seq, table.c.data)
+                                .where(tuple_(table.c.blob_key, table.c.seq) > tuple_(*last))
+                                .order_by(table.c.blob_key, table.c.seq).limit(batch_size)).all()
+            if not rows:
+                return tally
+            for row in rows:
+                if vault.sealed_under_newest(row.data):
+                    tally.current += 1
+                    continue
+                try:
+                    plain = open_chunk(vault, row.blob_key, row.seq, row.data)
+                except PiiKeyError:
+                    tally.failed.append(row.seq)
+                    continue
+                result = conn.execute(update(table).where(
+                    table.c.blob_key == row.blob_key, table.c.seq == row.seq,
+                    table.c.data == row.data).values(
+                    data=vault.seal(plain, chunk_aad(row.blob_key, row.seq))))
+                if result.rowcount == 1:
+                    tally.rows += 1
+                    tally.values += 1
+                else:
+                    tally.skipped += 1
+            last = (rows[-1].blob_key, rows[-1].seq)
+
+
 def reindex_volunteers(engine: Engine, vault: Vault, batch_size: int = DEFAULT_BATCH) -> Tally:
     """Recompute the blind indexes (ID, mobile) of every volunteer from the decrypted values."""
     from gateway.store.models import Volunteer
@@ -201,6 +241,9 @@ def rotate(batch_size: int) -> None:
         tally = rotate_table(engine, vault(), table, columns, batch_size)
         click.echo(tally.line("re-encrypted"))
         failed += len(tally.failed)
+    tally = rotate_blobs(engine, vault(), batch_size)
+    click.echo(tally.line("re-encrypted"))
+    failed += len(tally.failed)
     if failed:
         raise click.ClickException(
             f"{failed} row(s) could not be decrypted with any configured key; keep the old keys "

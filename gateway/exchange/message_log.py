@@ -11,7 +11,11 @@ An outbound batch (:func:`record_outbound`, e.g. a page of the change feed) is k
 same way, signed by the gateway's key.
 
 **Bodies** are stored compressed (one zlib stream per body) in ``blob_chunks`` rows of about
-1 MiB, written and read in pieces, so a 200 MB batch costs a few MiB of memory at most and
+1 MiB, each row encrypted under the personal-data keys (:meth:`gateway.privacy.Vault.seal`:
+AES-256-GCM, the token names its key; the row's blob key and number are authenticated, so
+rows cannot be swapped) and decrypted on reading; ``vgw pii rotate`` re-encrypts them. Rows
+written before encryption (plain zlib) are still read, and encrypted by the rotation. They
+are written and read in pieces, so a 200 MB batch costs a few MiB of memory at most and
 stays in the store (backed up, reachable from every worker and host) instead of in files.
 
 **Retention.** :func:`purge` drops the bodies older than MESSAGE_LOG_RETENTION_DAYS (and the
@@ -55,10 +59,34 @@ _COMPRESS_LEVEL = 3  # JSON compresses ~6x at this level, at well over 100 MB/s
 
 # -- bodies ----------------------------------------------------------------------------------
 
+def _vault(session: Session):
+    """The personal-data vault: the session's (gateway.privacy.init_app), else the app's."""
+    found = session.info.get("vault")
+    if found is None:
+        from flask import current_app
+
+        found = current_app.extensions["privacy.vault"]
+    return found
+
+
+def chunk_aad(key: str, seq: int) -> bytes:
+    """What a blob row's encryption authenticates: which blob and which piece it is."""
+    return f"blob_chunks:{key}:{seq}".encode("ascii")
+
+
+def open_chunk(vault: Any, key: str, seq: int, data: bytes) -> bytes:
+    """A stored row's compressed bytes (decrypted; a row from before encryption as it is)."""
+    from gateway.privacy import SEAL_PREFIX
+
+    data = bytes(data)
+    return vault.open(data, chunk_aad(key, seq)) if data.startswith(SEAL_PREFIX) else data
+
+
 def write_blob(session: Session, source: IO[bytes] | Iterable[bytes]) -> tuple[str, int]:
     """Store ``source`` (a binary file read to its end, or an iterable of bytes) compressed;
     return the blob key and the number of uncompressed bytes. Flat memory: one chunk at a time."""
     key = uuid.uuid4().hex
+    vault = _vault(session)
     compressor = zlib.compressobj(_COMPRESS_LEVEL)
     pending = bytearray()
     seq = size = 0
@@ -73,7 +101,8 @@ def write_blob(session: Session, source: IO[bytes] | Iterable[bytes]) -> tuple[s
     def flush_row(data: bytes) -> None:
         nonlocal seq
         # Core INSERT: nothing lingers in the session's identity map.
-        session.execute(insert(BlobChunk).values(blob_key=key, seq=seq, data=data))
+        session.execute(insert(BlobChunk).values(blob_key=key, seq=seq,
+                                                 data=vault.seal(data, chunk_aad(key, seq))))
         seq += 1
 
     for chunk in pieces():
@@ -90,13 +119,14 @@ def write_blob(session: Session, source: IO[bytes] | Iterable[bytes]) -> tuple[s
 def read_blob(session: Session, key: str) -> Iterator[bytes]:
     """The uncompressed bytes of a blob, piece by piece (one stored row in memory at a time)."""
     decompressor = zlib.decompressobj()
+    vault = _vault(session)
     seq = 0
     while True:
         data = session.execute(select(BlobChunk.data).where(BlobChunk.blob_key == key,
                                                             BlobChunk.seq == seq)).scalar_one_or_none()
         if data is None:
             break
-        out = decompressor.decompress(data)
+        out = decompressor.decompress(open_chunk(vault, key, seq, data))
         if out:
             yield out
         seq += 1

@@ -17,8 +17,9 @@ checked against the spooled bytes before anything here runs), then calls :func:`
    transaction before processing. Same key and same body digest → the stored answer, byte
    for byte, nothing reprocessed; same key, other body → 409 ``idempotency-key-reused``;
    still being processed → 409 ``idempotency-in-progress`` (with Retry-After) — unless its
-   worker stopped touching the reservation for :data:`LEASE_SECONDS` (it died), in which
-   case this request takes the batch over.
+   worker stopped touching the reservation for IDEMPOTENCY_LEASE_SECONDS (it died), in which
+   case this request takes the batch over. A batch that fails in its worker (an exception,
+   gunicorn's timeout) gives its reservation back at once, so a retry proceeds.
 4. **Records** are read back one at a time (NDJSON line by line, JSON items streamed by
    ijson) and gathered into groups, each applied by
    :func:`gateway.exchange.upserts.apply_records`: new volunteers and volunteers sent again
@@ -36,9 +37,14 @@ checked against the spooled bytes before anything here runs), then calls :func:`
    received_at}``). It is stored (compressed) under the idempotency key, then signed and
    streamed.
 
+**Limits.** Before any parser sees the body, one linear pass over its bytes refuses a
+value longer than MAX_VALUE_BYTES and an NDJSON line longer than MAX_LINE_BYTES (400
+``value-too-long`` / ``line-too-long``); an envelope with more than MAX_OBJECT_KEYS members
+is refused (400 ``too-many-keys``), a record breaking a limit is rejected on its own.
+
 **Crash semantics.** Chunks committed before a crash stay; the one in progress is rolled
-back whole. The reservation then stays ``in_progress`` without heartbeat; once the lease
-has passed, a retry with the same key and body processes the whole batch again: records
+back whole. A worker killed outright leaves the reservation ``in_progress`` without
+heartbeat; once the lease has passed, a retry with the same key and body processes the whole batch again: records
 already written are found by their source id (or document) and answer ``unchanged``, so
 the store converges to exactly one copy of each record. Only the answer differs from an
 uninterrupted run (``unchanged`` where it would have said ``created``).
@@ -57,7 +63,7 @@ from typing import IO, Any, ClassVar, Iterator, Mapping
 
 import ijson
 import orjson
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -87,8 +93,9 @@ COMMIT_SECONDS = 1.0
 #: waiting in SQLite's busy handler polls only every 100 ms once it has waited a while, and
 #: would otherwise never find the lock free between two chunks.
 SQLITE_YIELD_SECONDS = 0.11
-#: A reservation whose worker has not touched it for this long belongs to a dead worker.
-LEASE_SECONDS = 120
+#: A reservation whose worker has not touched it for this long belongs to a dead worker
+#: (the default of the setting IDEMPOTENCY_LEASE_SECONDS, which the app uses).
+LEASE_SECONDS = 30
 RETRY_AFTER_SECONDS = 5
 _CHUNK = 1 << 16
 #: JSON envelopes up to this size are parsed at once (:func:`_whole_json`), larger ones streamed.
@@ -162,14 +169,18 @@ def _unreadable(exc: jsonio.InputError) -> Problem:
     return input_problem(exc)
 
 
-def _ndjson_header(body: IO[bytes], max_depth: int) -> tuple[Any, int]:
+def _ndjson_header(body: IO[bytes], limits: jsonio.Limits) -> tuple[Any, int]:
     """The first non-blank line's value and its line number (the stream is left after it)."""
     for number, raw in enumerate(body, start=1):
         if raw.strip():
             try:
-                return jsonio.loads(raw, max_depth, number), number
+                value = jsonio.loads(raw, limits.max_depth, number)
             except jsonio.InputError as exc:
                 raise _unreadable(exc) from None
+            problem = jsonio.shape_error(value, limits, number)
+            if problem is not None:
+                raise _unreadable(problem)
+            return value, number
     raise Problem(422, "invalid-envelope", "Invalid batch envelope",
                   "the body is empty: line 1 must be the batch header "
                   "{schema_version, sender, batch_id, generated_at}",
@@ -180,7 +191,8 @@ def _ndjson_header(body: IO[bytes], max_depth: int) -> tuple[Any, int]:
 _SCALAR_EVENTS = ("string", "number", "boolean", "null")
 
 
-def _json_header(body: IO[bytes], max_depth: int) -> tuple[dict[str, Any], int | None]:
+def _json_header(body: IO[bytes], max_depth: int,
+                 max_keys: int) -> tuple[dict[str, Any], int | None]:
     """Top-level members of a JSON envelope other than ``records`` (scalars; other values as
     ``...`` placeholders for validation) and the number of records (None if not an array).
 
@@ -193,7 +205,8 @@ def _json_header(body: IO[bytes], max_depth: int) -> tuple[dict[str, Any], int |
     count: int | None = None
     depth = 0  # the root value is at depth 0
     try:
-        for prefix, event, value in jsonio.check_unique_keys(ijson.parse(body, use_float=True)):
+        for prefix, event, value in jsonio.check_unique_keys(
+                ijson.parse(body, use_float=True, buf_size=jsonio.IJSON_BUF_SIZE)):
             # ``depth`` is the nesting of the value this event starts or is: 1 = a member of
             # the envelope, 2 = an item of one of its arrays.
             if event in ("end_map", "end_array"):
@@ -206,6 +219,8 @@ def _json_header(body: IO[bytes], max_depth: int) -> tuple[dict[str, Any], int |
             elif depth == 1:
                 header[prefix] = value if event in _SCALAR_EVENTS else (
                     {} if event == "start_map" else [])
+                if len(header) >= max_keys:
+                    raise _unreadable(jsonio.too_many_keys(max_keys))
             elif depth == 2 and prefix == "records.item" and count is not None:
                 count += 1
             if event in ("start_map", "start_array"):
@@ -293,7 +308,11 @@ class _Item:
     error: Issue | None = None
 
 
-def _items(body: IO[bytes], media_type: str, max_depth: int, header_line: int,
+def _input_issue(exc: jsonio.InputError) -> Issue:
+    return Issue("", f"input.{exc.slug}", exc.message_zh, exc.message_en)
+
+
+def _items(body: IO[bytes], media_type: str, limits: jsonio.Limits, header_line: int,
            document: dict[str, Any] | None = None) -> Iterator[_Item]:
     if media_type == NDJSON:
         index = 0
@@ -301,10 +320,13 @@ def _items(body: IO[bytes], media_type: str, max_depth: int, header_line: int,
             if not raw.strip():
                 continue
             try:
-                yield _Item(index, number, jsonio.loads(raw, max_depth, number))
+                value = jsonio.loads(raw, limits.max_depth, number)
             except jsonio.InputError as exc:
-                yield _Item(index, number, error=Issue("", f"input.{exc.slug}", exc.message_zh,
-                                                       exc.message_en))
+                yield _Item(index, number, error=_input_issue(exc))
+            else:
+                problem = jsonio.shape_error(value, limits, number)
+                yield (_Item(index, number, value) if problem is None
+                       else _Item(index, number, error=_input_issue(problem)))
             index += 1
         return
     if document is not None:
@@ -312,13 +334,11 @@ def _items(body: IO[bytes], media_type: str, max_depth: int, header_line: int,
         values = iter(values if isinstance(values, list) else ())
     else:
         body.seek(0)
-        values = ijson.items(body, "records.item", use_float=True)
+        values = ijson.items(body, "records.item", use_float=True, buf_size=jsonio.IJSON_BUF_SIZE)
     for index, value in enumerate(values):
-        if jsonio.depth_exceeds(value, max_depth):
-            yield _Item(index, None, error=Issue("", "input.too-deep", f"JSON 嵌套超过 {max_depth} 层",
-                                                 f"JSON nests deeper than {max_depth} levels"))
-        else:
-            yield _Item(index, None, value)
+        problem = jsonio.shape_error(value, limits)
+        yield _Item(index, None, value) if problem is None else _Item(
+            index, None, error=_input_issue(problem))
 
 
 # -- the answer ----------------------------------------------------------------------------------
@@ -353,7 +373,7 @@ def _dumps(value: Any) -> bytes:
 # -- idempotency ----------------------------------------------------------------------------------
 
 def _reserve(sessions: sessionmaker[Session], incoming: Incoming, batch_id: str | None,
-             message_id: int) -> tuple[str, IdempotencyKey]:
+             message_id: int, lease_seconds: int = LEASE_SECONDS) -> tuple[str, IdempotencyKey]:
     """("new", row) to process the batch, or ("replay", row) for a stored answer; 409 otherwise."""
     client, key, digest = incoming.caller.client_id, incoming.idempotency_key, incoming.body.sha256_hex
     now = utcnow()
@@ -378,7 +398,7 @@ def _reserve(sessions: sessionmaker[Session], incoming: Incoming, batch_id: str 
                           "for a new batch", idempotency_key=key)
         if row.status == "done":
             return "replay", row
-        stale = now - dt.timedelta(seconds=LEASE_SECONDS)
+        stale = now - dt.timedelta(seconds=lease_seconds)
         if row.heartbeat_at < stale:
             taken = session.execute(
                 update(IdempotencyKey).where(IdempotencyKey.id == row.id,
@@ -389,12 +409,27 @@ def _reserve(sessions: sessionmaker[Session], incoming: Incoming, batch_id: str 
             session.commit()
             if taken == 1:
                 log.warning("push: taking over batch %s of %s (idempotency key reservation had no "
-                            "heartbeat for %s s)", batch_id, client, LEASE_SECONDS)
+                            "heartbeat for %s s)", batch_id, client, lease_seconds)
                 return "new", row
         raise Problem(409, "idempotency-in-progress", "Batch still being processed",
                       "a request with this Idempotency-Key is being processed; retry later with "
                       "the same key and body to get its answer", idempotency_key=key,
                       retry_after=RETRY_AFTER_SECONDS)
+
+
+def _release(sessions: sessionmaker[Session], row_id: int, entry_id: int) -> None:
+    """After a failed batch: drop its reservation (the committed chunks stay, and a retry
+    finds them) and mark its log entry failed. Best effort: when the database itself is
+    gone, the reservation's lease lapses instead."""
+    try:
+        with sessions() as session:
+            session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == row_id,
+                                                         IdempotencyKey.status == "in_progress"))
+            message_log.finish(session, entry_id, status="failed", http_status=500)
+            session.commit()
+    except Exception:  # noqa: BLE001 - the original failure is the one to report
+        log.warning("push: could not release idempotency reservation %s after a failure; "
+                    "it lapses after its lease", row_id, exc_info=True)
 
 
 def _heartbeat(session: Session, row_id: int) -> None:
@@ -448,20 +483,32 @@ def receive(app, make_context, incoming: Incoming) -> Answer:
     config = app.config
     engine: Engine = app.extensions["standard.engine"]
     body = incoming.body.file
-    max_depth = config["MAX_JSON_DEPTH"]
+    limits = jsonio.Limits.from_config(config)
 
-    # 1. the header (a refusal is still logged below, with whatever batch id could be read)
+    # 1. the header (a refusal is still logged below, with whatever batch id could be read).
+    # First the limits on one value and one line, in one linear pass over the raw bytes: no
+    # parser ever sees a giant token (finding 1 of issue 11).
     header: Any = None
     records: int | None = None
     header_line = 0
     document: dict[str, Any] | None = None
     refusal: Problem | None = None
     try:
+        body.seek(0)
+        try:
+            jsonio.check_runs(body, limits, lines=incoming.media_type == NDJSON)
+        except jsonio.InputError as exc:
+            raise _unreadable(exc) from None
+        finally:
+            body.seek(0)
         if incoming.media_type == NDJSON:
-            header, header_line = _ndjson_header(body, max_depth)
+            header, header_line = _ndjson_header(body, limits)
         else:
-            document = _whole_json(body, incoming.body.size, max_depth)
-            header, records = (_json_header(body, max_depth) if document is None
+            document = _whole_json(body, incoming.body.size, limits.max_depth)
+            if document is not None and len(document) > limits.max_keys:
+                raise _unreadable(jsonio.too_many_keys(limits.max_keys))
+            header, records = (_json_header(body, limits.max_depth, limits.max_keys)
+                               if document is None
                                else _whole_json_header(document))
     except Problem as exc:
         refusal = exc
@@ -505,7 +552,8 @@ def receive(app, make_context, incoming: Incoming) -> Answer:
 
     # 3. idempotency
     try:
-        state, reservation = _reserve(sessions, incoming, batch_id, entry_id)
+        state, reservation = _reserve(sessions, incoming, batch_id, entry_id,
+                                      config["IDEMPOTENCY_LEASE_SECONDS"])
     except Problem as exc:
         raise refuse(exc) from None
     if state == "replay":
@@ -523,10 +571,10 @@ def receive(app, make_context, incoming: Incoming) -> Answer:
                                    document)
     except BaseException:
         # Give up the chunk in progress first: on SQLite its write lock would block the log.
+        # Then give the key back, so that a retry proceeds at once instead of waiting for
+        # the lease (a worker killed outright cannot, and its lease lapses instead).
         ctx.session.rollback()
-        with sessions() as session:
-            message_log.finish(session, entry_id, status="failed", http_status=500)
-            session.commit()
+        _release(sessions, reservation.id, entry_id)
         raise
 
     # 5. keep the answer, close the books
@@ -648,7 +696,7 @@ def _apply_all(app, ctx: ServiceContext, source: Source, incoming: Incoming, hea
 
     _heartbeat(session, reservation_id)
     size = _Pace.group_size()
-    for item in _items(incoming.body.file, incoming.media_type, app.config["MAX_JSON_DEPTH"],
+    for item in _items(incoming.body.file, incoming.media_type, jsonio.Limits.from_config(app.config),
                        header_line, document):
         group.append((item, _item_problem(item)))
         if len(group) >= size:

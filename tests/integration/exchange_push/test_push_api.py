@@ -250,9 +250,11 @@ def test_a_retry_takes_over_a_batch_whose_worker_died(store_app, server, city):
 def test_a_worker_failing_mid_batch_keeps_its_chunks_and_a_retry_converges(
         store_app, server, city, monkeypatch):
     """The processing dies after two committed chunks (an unexpected error on record 12):
-    500, the log says failed, the committed records stay; once the lease has passed the same
-    key and body finish the batch with exactly one copy of each record."""
+    500, the log says failed, the committed records stay, and the key is given back (issue
+    11: it used to stay in_progress, every retry 409): the same key and body retried at
+    once finish the batch with exactly one copy of each record."""
     from gateway.exchange import push, upserts
+    from gateway.store.models import IdempotencyKey
 
     monkeypatch.setattr(push, "COMMIT_EVERY", 5)
     real = upserts._UPSERTS["volunteer"]
@@ -270,14 +272,38 @@ def test_a_worker_failing_mid_batch_keeps_its_chunks_and_a_retry_converges(
     assert h.count(store_app, Volunteer) == 10  # two chunks of five were committed
     (status,), = h.rows(store_app, select(MessageLog.status).where(MessageLog.batch_id == "dies-1"))
     assert status == "failed"
-    _problem(h.push(server, city, batch, key="dies-key"), 409, "idempotency-in-progress")
+    assert h.count(store_app, IdempotencyKey, IdempotencyKey.key == "dies-key") == 0
 
     monkeypatch.setitem(upserts._UPSERTS, "volunteer", real)
-    _age_reservation(store_app, "dies-key", seconds=push.LEASE_SECONDS + 1)
     answer = h.push(server, city, batch, key="dies-key")
     assert answer.status_code == 200, answer.text
     assert [r["status"] for r in answer.json()["results"]] == ["unchanged"] * 10 + ["created"] * 10
     assert h.count(store_app, Volunteer) == 20 and h.count(store_app, VolunteerSource) == 20
+
+
+def test_a_reservation_left_by_a_killed_worker_lapses_after_its_lease(store_app, server, city):
+    """A worker killed outright (SIGKILL) cannot give its key back: the retry is answered 409
+    in-progress until IDEMPOTENCY_LEASE_SECONDS without heartbeat, then takes the batch over."""
+    from gateway import store
+    from gateway.store.models import IdempotencyKey, utcnow
+
+    records = [h.item("volunteer", h.volunteer(i)) for i in range(620, 625)]
+    batch = h.envelope(records, batch_id="killed-1")
+    body = orjson.dumps(batch)
+    import hashlib
+
+    with store.session_scope(store_app) as session:
+        session.add(IdempotencyKey(client_id="city-01", key="killed-key", status="in_progress",
+                                   request_digest=hashlib.sha256(body).hexdigest(),
+                                   batch_id="killed-1", message_id=0, created_at=utcnow(),
+                                   heartbeat_at=utcnow()))
+    _problem(h.push(server, city, body, key="killed-key", content_type="application/json"),
+             409, "idempotency-in-progress")
+    _age_reservation(store_app, "killed-key",
+                     seconds=store_app.config["IDEMPOTENCY_LEASE_SECONDS"] + 1)
+    answer = h.push(server, city, body, key="killed-key", content_type="application/json")
+    assert answer.status_code == 200, answer.text
+    assert [r["status"] for r in answer.json()["results"]] == ["created"] * 5
 
 
 def _age_reservation(app, key, seconds):
