@@ -119,6 +119,13 @@ def _client_list(value: str) -> str | None:
     return None
 
 
+HOURS_POLICIES = ("within_duration", "equal_duration")
+
+
+def _hours_policy(value: str) -> str | None:
+    return None if value in HOURS_POLICIES else f"must be one of {', '.join(HOURS_POLICIES)}"
+
+
 def _storage_uri(value: str) -> str | None:
     return None if "://" in value else 'must be a storage URI such as "memory://" or "redis://host:6379"'
 
@@ -297,6 +304,19 @@ SETTINGS: tuple[Setting, ...] = (
             "A push's reservation of its Idempotency-Key lapses after this long without a "
             "heartbeat (the worker touches it every committed chunk, about every second), so a "
             "retry after a killed worker takes the batch over.", _positive),
+    # -- policies on service time (docs/rules.md, "Where each rule comes from") ----------
+    # Neither the 2017 条例 nor the 2020 办法 ties hours to the clock: Art. 7 of the 办法 makes
+    # service time "志愿者实际付出的时间" that the organisation "科学合理确定". The national
+    # front-end's own behaviour (hours = end − start, no record across midnight) is kept as
+    # optional policies, off by default.
+    Setting("SERVICE_HOURS_POLICY", str, "within_duration",
+            "How a service record's hours relate to its start and end: within_duration (hours at "
+            "most ended_at − started_at; rule service_record.hours_within_duration) or "
+            "equal_duration (hours = ended_at − started_at, the national front-end's behaviour; "
+            "rule service_record.hours_match).", _hours_policy),
+    Setting("SERVICE_RECORD_SAME_DAY", bool, False,
+            "Refuse a service record that spans midnight (rule service_record.same_day, the "
+            "national front-end's behaviour). Off: a record may span days."),
 )
 
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}

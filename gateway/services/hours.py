@@ -19,8 +19,9 @@ Who may do what (``service_record`` permissions of the caller):
 Rules across records (docs/rules.md, "Rules across records (store)") are checked whenever a
 record becomes (or is about to become) effective, and again when an application is made:
 ``service_record.enrolled``, ``.within_project``, ``.no_overlap``, ``.open_checkin``,
-``.team_matches``. The per-record rules (same day, not in the future, hours = duration)
-come from the validation engine.
+``.team_matches``. The per-record rules (not in the future, hours within or equal to the
+duration, optionally same day: the policies SERVICE_HOURS_POLICY and SERVICE_RECORD_SAME_DAY)
+come from the validation engine; nothing here re-judges them.
 
 Concurrency: every change to a volunteer's service records first locks the volunteer's
 row (``SELECT … FOR UPDATE`` on PostgreSQL; on SQLite, which has no row locks, a no-op
@@ -134,7 +135,7 @@ def _unknown(pointer: str, what_zh: str, what_en: str, rule: str) -> Invalid:
 
 def _service_days(started: datetime, ended: datetime, tz) -> tuple[date, date]:
     """Local days (gateway zone) of the start and of the end; an end at exactly 00:00 belongs
-    to the day before (20:00–24:00 is service on one day, as service_record.same_day allows)."""
+    to the day before (20:00–24:00 is service on one day, as service_record.same_day counts it)."""
     return started.astimezone(tz).date(), (ended - _TINY).astimezone(tz).date()
 
 

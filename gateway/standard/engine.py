@@ -48,11 +48,14 @@ class Engine:
     """
 
     def __init__(self, regions: Regions, tz: ZoneInfo, min_volunteer_age: int = 6,
-                 adult_age: int = 18, versions: Iterable[str] = schemas.SUPPORTED_VERSIONS):
+                 adult_age: int = 18, versions: Iterable[str] = schemas.SUPPORTED_VERSIONS,
+                 hours_policy: str = "within_duration", same_day: bool = False):
         self.regions = regions
         self.tz = tz
         self.min_volunteer_age = min_volunteer_age
         self.adult_age = adult_age
+        self.hours_policy = hours_policy
+        self.same_day = same_day
         self._compiled: dict[tuple[str, str], _Compiled] = {}
         for version in versions:
             for name in schemas.schema_names(version):
@@ -62,7 +65,9 @@ class Engine:
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "Engine":
         return cls(Regions.load(), ZoneInfo(config["TIMEZONE"]),
-                   min_volunteer_age=config["MIN_VOLUNTEER_AGE"], adult_age=config["ADULT_AGE"])
+                   min_volunteer_age=config["MIN_VOLUNTEER_AGE"], adult_age=config["ADULT_AGE"],
+                   hours_policy=config.get("SERVICE_HOURS_POLICY", "within_duration"),
+                   same_day=config.get("SERVICE_RECORD_SAME_DAY", False))
 
     @staticmethod
     def _compile(name: str, schema: dict) -> _Compiled:
@@ -96,7 +101,8 @@ class Engine:
         """A rule context for one run; pass ``now`` to pin the clock (tests, replays)."""
         return RuleContext(now=now.astimezone(self.tz) if now else datetime.now(self.tz),
                            tz=self.tz, regions=self.regions,
-                           min_volunteer_age=self.min_volunteer_age, adult_age=self.adult_age)
+                           min_volunteer_age=self.min_volunteer_age, adult_age=self.adult_age,
+                           hours_policy=self.hours_policy, same_day=self.same_day)
 
     def validate(self, entity: str, record: Any, version: str = "1",
                  ctx: RuleContext | None = None) -> Report:

@@ -101,6 +101,10 @@ class RuleContext:
     regions: Regions
     min_volunteer_age: int = 6
     adult_age: int = 18
+    # Policies (gateway.settings SERVICE_HOURS_POLICY, SERVICE_RECORD_SAME_DAY; docs/rules.md):
+    # the rule that judges hours against the duration, and whether a record may span midnight.
+    hours_policy: str = "within_duration"
+    same_day: bool = False
     today: date = field(init=False)  # now's date, computed once (rules read it per record)
     # Anyone born on or before this day is certainly an adult today (a cheap test first).
     adult_birthday_limit: date = field(init=False)

@@ -1,11 +1,11 @@
 """Fast all-rules-pass checks for the entities that arrive in bulk (volunteers, service time).
 
 Each function sees only *schema-valid* records, so types and shapes are already right, and
-answers in one pass whether every rule of its entity would report nothing. Anything unusual
-(a minor, a Hong Kong/Macau/Taiwan document, a record ending exactly at midnight) answers
-False and the engine runs every rule for the full report. The contract — True implies the
-rules report nothing — is tested on generated and mutated records
-(tests/unit/standard/test_fast_checks.py).
+answers in one pass whether every rule of its entity would report nothing, under the
+context's policies (hours, same day). Anything unusual (a minor, a Hong Kong/Macau/Taiwan
+document) answers False and the engine runs every rule for the full report. The contract
+— True implies the rules report nothing — is tested on generated and mutated records, under
+each policy (tests/unit/standard/test_fast_checks.py).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from stdnum.cn import ric
 from gateway.standard.regions import COUNTY
 from gateway.standard.rules import RuleContext, fast_check
 from gateway.standard.rules.common import age_on, parse_date, parse_local_datetime
-from gateway.standard.rules.service_record import HOURS_TOLERANCE
+from gateway.standard.rules.service_record import hours_pass, spans_midnight
 from gateway.standard.rules.volunteer import (MAINLAND_ID, RESIDENCE_PERMIT_PREFIXES, _RIC_MATCH,
                                               id_birth_date)
 
@@ -74,6 +74,7 @@ def service_record_passes(record: dict, ctx: RuleContext) -> bool:
     ended = parse_local_datetime(record["ended_at"], tz)
     if started is None or ended is None or ended <= started or ended > ctx.now:
         return False
-    if ended.astimezone(started.tzinfo).date() != started.date():
-        return False  # spans midnight, or ends exactly at 00:00 (allowed; the rules decide)
-    return abs(float(record["hours"]) - (ended - started).total_seconds() / 3600) <= HOURS_TOLERANCE
+    # The policies decide in service_record.py; the same predicates answer here.
+    if ctx.same_day and spans_midnight(started, ended):
+        return False
+    return hours_pass(ctx, float(record["hours"]), (ended - started).total_seconds())

@@ -1,8 +1,17 @@
-"""Service time (志愿服务时间) rules, as the national system enforces them.
+"""Service time (志愿服务时间) rules: one stretch of service, and how its hours may be counted.
 
-A record is one stretch of actual service: it ends after it starts, within one day, not in
-the future, and its ``hours`` is the stretch's length. Whether it falls inside the
-project's dates or overlaps another record needs the store and is not checked here.
+A record ends after it starts and not in the future. How its ``hours`` relate to the
+stretch is a **policy** (docs/rules.md, "Where each rule comes from"): the 2020 办法 Art. 7
+makes service time "志愿者实际付出的时间" that the organisation "科学合理确定", and says nothing
+of the clock, so by default hours may be at most the stretch
+(``service_record.hours_within_duration``, ``SERVICE_HOURS_POLICY = "within_duration"``).
+The national front-end's own behaviour — hours = end − start (``service_record.hours_match``,
+``"equal_duration"``) and no record across midnight (``service_record.same_day``,
+``SERVICE_RECORD_SAME_DAY``) — is optional, never "the standard". Each rule decides here, in
+one place; the fast path (:mod:`gateway.standard.rules.fast`) calls the same predicates.
+
+Whether a record falls inside the project's dates or overlaps another record needs the
+store and is not checked here.
 
 "The record's local time zone" is the one its ``started_at`` is written in: its own offset
 when it has one, the gateway's time zone (``ctx.tz``) when it is naive; ``ended_at`` is
@@ -25,6 +34,37 @@ from gateway.standard.rules.common import parse_local_datetime
 HOURS_TOLERANCE = 0.005 + 1e-9
 _MIDNIGHT = time(0, 0)
 _ONE_DAY = timedelta(days=1)
+
+
+WITHIN_DURATION, EQUAL_DURATION = "within_duration", "equal_duration"
+
+
+# -- the predicates, shared with the fast path ---------------------------------------------
+
+def spans_midnight(started: datetime, ended: datetime) -> bool:
+    """True when ``ended`` (> ``started``) falls on a later day than ``started`` in the
+    start's zone; ending at exactly 00:00:00 of the next day does not count."""
+    local_end = ended.astimezone(started.tzinfo)
+    start_day, end_day = started.date(), local_end.date()
+    return not (end_day == start_day
+                or (end_day == start_day + _ONE_DAY and local_end.time() == _MIDNIGHT))
+
+
+def hours_equal_duration(hours: float, seconds: float) -> bool:
+    """``hours`` is the stretch's length to 2 decimals (tolerance :data:`HOURS_TOLERANCE`)."""
+    return abs(hours - seconds / 3600) <= HOURS_TOLERANCE
+
+
+def hours_within_duration(hours: float, seconds: float) -> bool:
+    """``hours`` is at most the stretch's length (to 2 decimals, same tolerance)."""
+    return hours - seconds / 3600 <= HOURS_TOLERANCE
+
+
+def hours_pass(ctx: RuleContext, hours: float, seconds: float) -> bool:
+    """Whether ``hours`` for a stretch of ``seconds`` passes the policy of ``ctx``."""
+    if ctx.hours_policy == EQUAL_DURATION:
+        return hours_equal_duration(hours, seconds)
+    return hours_within_duration(hours, seconds)
 
 
 def _window(record: dict, ctx: RuleContext) -> tuple[datetime, datetime] | None:
@@ -51,8 +91,8 @@ def end_after_start(record: dict, ctx: RuleContext) -> Iterator[Issue]:
 
 @rule("service_record.same_day", "service_record")
 def same_day(record: dict, ctx: RuleContext) -> Iterator[Issue]:
-    """Service does not span midnight in the record's local time zone (ending at 00:00:00 is allowed)."""
-    if not isinstance(record, dict):
+    """Policy SERVICE_RECORD_SAME_DAY (off by default): service does not span midnight in the record's local time zone (ending at 00:00:00 is allowed)."""
+    if not ctx.same_day or not isinstance(record, dict):
         return
     window = _window(record, ctx)
     if window is None:
@@ -60,9 +100,7 @@ def same_day(record: dict, ctx: RuleContext) -> Iterator[Issue]:
     started, ended = window
     if ended <= started:
         return  # service_record.end_after_start
-    local_end = ended.astimezone(started.tzinfo)
-    start_day, end_day = started.date(), local_end.date()
-    if end_day == start_day or (end_day == start_day + _ONE_DAY and local_end.time() == _MIDNIGHT):
+    if not spans_midnight(started, ended):
         return
     yield Issue("/ended_at", "service_record.same_day",
                 "一条服务时间记录不能跨越午夜：开始与结束须在同一天，跨天的服务请按天拆分为多条记录",
@@ -82,28 +120,53 @@ def not_future(record: dict, ctx: RuleContext) -> Iterator[Issue]:
                     "ended_at is in the future: only service already done can be recorded")
 
 
-@rule("service_record.hours_match", "service_record")
-def hours_match(record: dict, ctx: RuleContext) -> Iterator[Issue]:
-    """hours equals ended_at - started_at in hours to 2 decimals (tolerance 0.005)."""
-    if not isinstance(record, dict):
-        return
+def _hours_and_seconds(record: dict, ctx: RuleContext) -> tuple[float, float] | None:
+    """The record's hours and the stretch's length in seconds, or None when either cannot
+    be judged (wrong type, not finite, no valid window: other rules or the schema speak)."""
     hours = record.get("hours")
     if isinstance(hours, bool) or not isinstance(hours, (int, float)):
-        return
+        return None
     try:
         hours = float(hours)
     except OverflowError:
-        return  # an integer beyond float: the schema's maximum reports it
+        return None  # an integer beyond float: the schema's maximum reports it
     if not math.isfinite(hours):
-        return
+        return None
     window = _window(record, ctx)
     if window is None or window[1] <= window[0]:
+        return None
+    return hours, (window[1] - window[0]).total_seconds()
+
+
+def _expected(seconds: float) -> Decimal:
+    return (Decimal(round(seconds)) / 3600).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+@rule("service_record.hours_match", "service_record")
+def hours_match(record: dict, ctx: RuleContext) -> Iterator[Issue]:
+    """Policy SERVICE_HOURS_POLICY = equal_duration: hours equals ended_at - started_at in hours to 2 decimals (tolerance 0.005)."""
+    if ctx.hours_policy != EQUAL_DURATION or not isinstance(record, dict):
         return
-    seconds = (window[1] - window[0]).total_seconds()
-    if abs(hours - seconds / 3600) <= HOURS_TOLERANCE:
+    found = _hours_and_seconds(record, ctx)
+    if found is None or hours_equal_duration(*found):
         return
-    expected = (Decimal(round(seconds)) / 3600).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    expected = _expected(found[1])
     yield Issue("/hours", "service_record.hours_match",
                 f"服务时长与开始、结束时间不符：应为 {expected} 小时（结束时间减开始时间，保留 2 位小数）",
                 f"hours does not match started_at and ended_at: expected {expected} "
+                "(ended_at - started_at in hours, 2 decimals)")
+
+
+@rule("service_record.hours_within_duration", "service_record")
+def hours_within(record: dict, ctx: RuleContext) -> Iterator[Issue]:
+    """Policy SERVICE_HOURS_POLICY = within_duration (default): hours is at most ended_at - started_at in hours, 2 decimals (tolerance 0.005)."""
+    if ctx.hours_policy != WITHIN_DURATION or not isinstance(record, dict):
+        return
+    found = _hours_and_seconds(record, ctx)
+    if found is None or hours_within_duration(*found):
+        return
+    most = _expected(found[1])
+    yield Issue("/hours", "service_record.hours_within_duration",
+                f"服务时长超过了开始至结束的时间：最多 {most} 小时（结束时间减开始时间，保留 2 位小数）",
+                f"hours exceeds the time from started_at to ended_at: at most {most} "
                 "(ended_at - started_at in hours, 2 decimals)")

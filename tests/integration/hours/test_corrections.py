@@ -80,8 +80,8 @@ def test_a_correction_is_validated_like_an_entry(store_app, http, world, team):
     original = http.post(URL, json=helpers.record(world), headers=team).get_json()["record_no"]
     before = helpers.counts(store_app)
     answer = http.post(f"{URL}/{original}/corrections", json=_fix(hours=3), headers=team)
-    assert answer.status_code == 422
-    assert {e["rule"] for e in answer.get_json()["errors"]} == {"service_record.hours_match"}
+    assert answer.status_code == 422  # 3 h for 09:00-11:00, beyond the duration (default policy)
+    assert {e["rule"] for e in answer.get_json()["errors"]} == {"service_record.hours_within_duration"}
     answer = http.post(f"{URL}/{original}/corrections",
                        json=_fix(started_at="2024-07-01T09:00:00", ended_at="2024-07-01T11:00:00"),
                        headers=team)

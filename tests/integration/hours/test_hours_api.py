@@ -58,11 +58,18 @@ def test_source_given_by_the_record_is_kept(http, world, team):
     assert body["source"] == "4" and body["status"] == "2"
 
 
-def test_hours_not_matching_the_duration_is_refused_and_nothing_written(store_app, http, world, team):
+def test_hours_beyond_the_duration_are_refused_and_nothing_written(store_app, http, world, team):
+    # The default policy (SERVICE_HOURS_POLICY = within_duration): 4 h for 09:00-12:30 is too much.
     before = helpers.counts(store_app)
     body = _problem(http.post(URL, json=helpers.record(world, hours=4), headers=team), 422, "invalid-record")
-    assert ("/hours", "service_record.hours_match") in _rules(body)
+    assert ("/hours", "service_record.hours_within_duration") in _rules(body)
     assert helpers.counts(store_app) == before
+
+
+def test_hours_below_the_duration_are_recorded_by_default(http, world, team):
+    # 办法 Art. 7: the organisation decides the time actually given (a break left out).
+    body = http.post(URL, json=helpers.record(world, hours=3), headers=team).get_json()
+    assert body["hours"] == "3.00" and body["status"] == "2"
 
 
 def test_service_outside_the_project_dates_is_refused(store_app, http, world, team):

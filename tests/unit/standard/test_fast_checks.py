@@ -5,6 +5,7 @@ True must imply that every rule reports nothing. Checked here over many mutation
 records; also checked: the fast checks do pass ordinary good records (else they are useless).
 """
 
+import dataclasses
 import itertools
 import random
 from datetime import datetime
@@ -72,10 +73,10 @@ def _service_record_cases():
         yield factories.service_record(started_at=start, ended_at=end, hours=h)
 
 
-def _check_contract(engine, entity, records):
+def _check_contract(engine, entity, records, **policy):
     fast = fast_check_for(entity)
     compiled = engine._get(entity, "1")
-    ctx = engine.context(NOW)
+    ctx = dataclasses.replace(engine.context(NOW), **policy)
     passed = 0
     for record in records:
         if not compiled.fast.is_valid(record):
@@ -91,8 +92,12 @@ def test_volunteer_fast_check_never_passes_a_faulty_record(engine):
     assert _check_contract(engine, "volunteer", _volunteer_cases(4000)) > 100
 
 
-def test_service_record_fast_check_never_passes_a_faulty_record(engine):
-    assert _check_contract(engine, "service_record", _service_record_cases()) >= 2
+@pytest.mark.parametrize("hours_policy", ["within_duration", "equal_duration"])
+@pytest.mark.parametrize("same_day", [False, True])
+def test_service_record_fast_check_never_passes_a_faulty_record(engine, hours_policy, same_day):
+    """Under every combination of the policies (SERVICE_HOURS_POLICY, SERVICE_RECORD_SAME_DAY)."""
+    assert _check_contract(engine, "service_record", _service_record_cases(),
+                           hours_policy=hours_policy, same_day=same_day) >= 2
 
 
 def test_fast_checks_pass_good_records(engine):

@@ -5,6 +5,7 @@ The clock is fixed (conftest): now = 2026-11-29T10:00:00+08:00, minimum age 6, a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from datetime import datetime, timedelta
@@ -31,6 +32,7 @@ EXPECTED_RULES = {
     "project.end_after_start", "project.post_window",
     "service_record.end_after_start", "service_record.same_day",
     "service_record.not_future", "service_record.hours_match",
+    "service_record.hours_within_duration",
 }
 
 
@@ -54,6 +56,11 @@ def make_uscc(body17: str) -> str:
 
 def run(rule_id: str, record, ctx: RuleContext) -> list[Issue]:
     return list(RULES[rule_id].fn(record, ctx))
+
+
+def with_policy(ctx: RuleContext, **policy) -> RuleContext:
+    """``ctx`` with other policies (hours_policy, same_day)."""
+    return dataclasses.replace(ctx, **policy)
 
 
 def found(rule_id: str, record, ctx: RuleContext) -> list[tuple[str, str]]:
@@ -122,7 +129,8 @@ def test_every_rule_is_registered_with_a_summary():
 def test_rules_for_entities():
     assert {r.rule_id for r in rules_for("service_record")} == {
         "datetime.real", "service_record.end_after_start", "service_record.same_day",
-        "service_record.not_future", "service_record.hours_match"}
+        "service_record.not_future", "service_record.hours_match",
+        "service_record.hours_within_duration"}
     assert "region.current" in {r.rule_id for r in rules_for("team")}
     assert {r.rule_id for r in rules_for("batch")} == {"datetime.real"}
 
@@ -658,8 +666,11 @@ def test_end_before_start_reports_only_that(ctx):
 ])
 def test_service_record_spanning_midnight(started, ended, hours, ctx):
     record = service_record(started_at=started, ended_at=ended, hours=hours)
+    strict = with_policy(ctx, same_day=True)
     assert ("service_record.same_day", "/ended_at") in [
-        (i.rule, i.pointer) for i in all_issues("service_record", record, ctx)]
+        (i.rule, i.pointer) for i in all_issues("service_record", record, strict)]
+    # Off (the default): spanning midnight is no issue of its own.
+    assert "service_record.same_day" not in {i.rule for i in all_issues("service_record", record, ctx)}
 
 
 @pytest.mark.parametrize("started,ended,hours", [
@@ -670,6 +681,7 @@ def test_service_record_spanning_midnight(started, ended, hours, ctx):
 ])
 def test_service_record_same_day_accepts(started, ended, hours, ctx):
     record = service_record(started_at=started, ended_at=ended, hours=hours)
+    assert all_issues("service_record", record, with_policy(ctx, same_day=True)) == []
     assert all_issues("service_record", record, ctx) == []
 
 
@@ -692,12 +704,14 @@ def test_service_record_not_future(ctx):
 
 @pytest.mark.parametrize("hours", [3.5, 3.504, 3.496, 3.505, 3.495, 7 / 2])
 def test_service_record_hours_match_accepts(hours, ctx):
-    assert found("service_record.hours_match", service_record(hours=hours), ctx) == []
+    equal = with_policy(ctx, hours_policy="equal_duration")
+    assert found("service_record.hours_match", service_record(hours=hours), equal) == []
 
 
 @pytest.mark.parametrize("hours", [3.49, 3.51, 3.4, 4, 0.5, 35])
 def test_service_record_hours_match_rejects(hours, ctx):
-    issues = run("service_record.hours_match", service_record(hours=hours), ctx)
+    equal = with_policy(ctx, hours_policy="equal_duration")
+    issues = run("service_record.hours_match", service_record(hours=hours), equal)
     assert [(i.rule, i.pointer) for i in issues] == [("service_record.hours_match", "/hours")]
     assert "expected 3.50" in issues[0].message_en and "3.50" in issues[0].message_zh
 
@@ -711,7 +725,8 @@ def test_service_record_hours_match_rejects(hours, ctx):
     ("2026-11-28T09:00:01", 0, None),        # 0.0003 h rounds to 0 (hours > 0 is the schema's)
 ])
 def test_service_record_hours_rounding(ended, hours, expected, ctx):
-    issues = run("service_record.hours_match", service_record(ended_at=ended, hours=hours), ctx)
+    issues = run("service_record.hours_match", service_record(ended_at=ended, hours=hours),
+                 with_policy(ctx, hours_policy="equal_duration"))
     if expected is None:
         assert issues == []
     else:
@@ -719,11 +734,44 @@ def test_service_record_hours_rounding(ended, hours, expected, ctx):
         assert f"expected {expected}" in issues[0].message_en
 
 
-def test_service_record_hours_match_skips_what_it_cannot_judge(ctx):
+@pytest.mark.parametrize("rule_id,policy", [("service_record.hours_match", "equal_duration"),
+                                            ("service_record.hours_within_duration",
+                                             "within_duration")])
+def test_service_record_hours_rules_skip_what_they_cannot_judge(rule_id, policy, ctx):
+    ctx = with_policy(ctx, hours_policy=policy)
     for hours in (True, "3.5", None, [3.5], 10 ** 400, float("nan"), float("inf")):
-        assert found("service_record.hours_match", service_record(hours=hours), ctx) == [], hours
-    assert found("service_record.hours_match", service_record(ended_at="2026-02-30T00:00:00"),
-                 ctx) == []
+        assert found(rule_id, service_record(hours=hours, ended_at="2026-11-28T09:30:00"),
+                     ctx) == [], hours
+    assert found(rule_id, service_record(ended_at="2026-02-30T00:00:00"), ctx) == []
+
+
+# Hours against the duration, policy by policy (SERVICE_HOURS_POLICY). 09:00-12:30 = 3.5 h.
+@pytest.mark.parametrize("hours", [3.5, 3.505, 3.49, 3.0, 0.5, 0.01, 7 / 2])
+def test_hours_within_duration_accepts_up_to_the_duration(hours, ctx):
+    """The default: the organisation may credit less than the stretch (办法 Art. 7)."""
+    assert all_issues("service_record", service_record(hours=hours), ctx) == []
+
+
+@pytest.mark.parametrize("hours", [3.51, 4, 24])
+def test_hours_within_duration_rejects_more_than_the_duration(hours, ctx):
+    issues = all_issues("service_record", service_record(hours=hours), ctx)
+    assert [(i.rule, i.pointer) for i in issues] == [("service_record.hours_within_duration",
+                                                     "/hours")]
+    assert "at most 3.50" in issues[0].message_en and "3.50" in issues[0].message_zh
+
+
+@pytest.mark.parametrize("hours,within,equal", [
+    (3.5, [], []),
+    (3.0, [], ["service_record.hours_match"]),
+    (4.0, ["service_record.hours_within_duration"], ["service_record.hours_match"]),
+])
+def test_hours_policy_both_values(hours, within, equal, ctx):
+    record = service_record(hours=hours)
+    assert [i.rule for i in all_issues("service_record", record, ctx)] == within
+    assert [i.rule for i in all_issues(
+        "service_record", record, with_policy(ctx, hours_policy="within_duration"))] == within
+    assert [i.rule for i in all_issues(
+        "service_record", record, with_policy(ctx, hours_policy="equal_duration"))] == equal
 
 
 def test_service_record_integer_hours(ctx):
@@ -751,6 +799,11 @@ BASES = [{}, volunteer(), volunteer(id_type="02"), volunteer(id_type="04"),
 
 
 def _call_all(record, ctx):
+    _call_all_once(record, ctx)
+    _call_all_once(record, with_policy(ctx, hours_policy="equal_duration", same_day=True))
+
+
+def _call_all_once(record, ctx):
     for r in RULES.values():
         for issue in r.fn(record, ctx):
             assert isinstance(issue, Issue)
