@@ -338,7 +338,8 @@ def parse_config(doc: dict[str, Any], path: Path) -> SuiteConfig:
         region_prefix=_region_prefix(_str(k, "region_prefix", "client", scope.region_prefix),
                                      "client.region_prefix"),
         # checked only when the client role is run: a server-only file need not have them
-        jwks=tuple(_file(base, x, "client.jwks") for x in jwks_value) if "client" in roles else (),
+        jwks=tuple(_file(base, x, "client.jwks") if "client" in roles else (base / x).resolve()
+                   for x in jwks_value),
         client_id=_str(k, "client_id", "client", required="client" in roles))
 
     d = t["data"]

@@ -109,3 +109,17 @@ def test_a_feature_left_out_or_unknown_is_null_and_a_jwks_file_is_a_file(tmp_pat
     public = config.public_dict()
     assert public["server"]["private_key"] is True          # whether a key is set, not where
     assert "conformance.private.pem" not in str(public)
+
+
+def test_a_server_only_file_need_not_have_the_client_roles_key_files(tmp_path, capsys):
+    """The example from init, cut to the server role, loads without keys/local-system.jwks.json."""
+    path = _example_folder(tmp_path)
+    (tmp_path / "keys" / "local-system.jwks.json").unlink(missing_ok=True)
+    text = path.read_text(encoding="utf-8").replace('roles = ["server", "data"]', 'roles = ["server"]')
+    path.write_text(text, encoding="utf-8")
+    config = load_config(path)
+    assert config.system.roles == ("server",)
+    with_client = text.replace('roles = ["server"]', 'roles = ["server", "client"]')
+    path.write_text(with_client, encoding="utf-8")
+    with pytest.raises(ConfigError, match="client.jwks"):
+        load_config(path)
