@@ -147,7 +147,7 @@ def test_data_role_names_each_broken_requirement_and_record(tmp_path, gateway_ur
     assert any(o.startswith("exports/lbp01.json: LBP01 id v-0 /albp0008 code.unknown") for o in codes)
     nat = tests["data.national.codes"]["observed"]
     assert any("/albe0002 mapping.foreign_code" in o for o in nat)
-    assert "record 2 /data/hours service_record.hours_match" in tests["data.service_records.rules"]["message"]
+    assert "record 2 /data/hours service_record.hours_within_duration" in tests["data.service_records.rules"]["message"]
     raw = (tmp_path / "report" / "results.json").read_text("utf-8")
     for v in volunteers:                                 # personal data never in the report
         assert v["id_number"] not in raw and v["mobile"] not in raw

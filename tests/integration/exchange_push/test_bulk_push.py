@@ -10,6 +10,7 @@ import orjson
 import pytest
 from sqlalchemy import func, select
 
+from gateway import jsonio
 from gateway.exchange import push
 from gateway.store.models import Volunteer, VolunteerCount, VolunteerSource
 from tests.integration.exchange import helpers as exchange_helpers
@@ -33,9 +34,9 @@ def _read(body: bytes, whole: bool, max_depth: int = 8):
     stream = io.BytesIO(body)
     document = push._whole_json(stream, len(body), max_depth) if whole else None
     assert (document is not None) == whole
-    header, count = (push._whole_json_header(document) if whole else push._json_header(stream, max_depth))
+    header, count = (push._whole_json_header(document) if whole else push._json_header(stream, max_depth, 1000))
     items = [(item.index, item.value, item.error and item.error.rule)
-             for item in push._items(stream, push.JSON, max_depth, 0, document)]
+             for item in push._items(stream, push.JSON, jsonio.Limits(max_depth=max_depth), 0, document)]
     return header, count, items
 
 
