@@ -23,8 +23,9 @@ install: $(STAMP)
 run: install
 	$(BIN)/vgw db upgrade
 ifeq ($(DEMO),1)
-	GATEWAY_DEV_TOKENS=true $(BIN)/vgw demo load
-	GATEWAY_DEV_TOKENS=true GATEWAY_CONSOLE_COOKIE_SECURE=false $(BIN)/vgw serve --host $(HOST) --port $(PORT)
+	# the demo's printed console link and its certificates' QR codes name the port it serves on
+	GATEWAY_DEV_TOKENS=true GATEWAY_PUBLIC_BASE_URL=http://$(HOST):$(PORT) $(BIN)/vgw demo load
+	GATEWAY_DEV_TOKENS=true GATEWAY_CONSOLE_COOKIE_SECURE=false GATEWAY_PUBLIC_BASE_URL=http://$(HOST):$(PORT) $(BIN)/vgw serve --host $(HOST) --port $(PORT)
 else
 	$(BIN)/vgw serve --host $(HOST) --port $(PORT)
 endif
