@@ -74,7 +74,10 @@ def _issues_from_marshmallow(messages: dict, prefix: str = "") -> Iterable[Issue
             yield from _issues_from_marshmallow(value, here)
         else:
             for text in value:
-                yield Issue(here, "request.argument", f"参数无效：{text}", str(text))
+                # a message the gateway wrote itself says it in Chinese too (Bilingual);
+                # marshmallow's own messages are English only
+                zh = getattr(text, "zh", None) or f"参数无效：{text}"
+                yield Issue(here, "request.argument", zh, str(text))
 
 
 def _from_unexpected(exc: Exception) -> Response:

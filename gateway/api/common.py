@@ -53,7 +53,19 @@ class DecisionSchema(Schema):
 
 # -- strict input: one reader of JSON bodies and one parser of arguments for every blueprint ------
 
-BLANK_FILTER = "must not be blank (empty or only white space): leave the filter out instead"
+class Bilingual(str):
+    """An argument error message in English that carries its Chinese text (``.zh``)."""
+
+    zh: str
+
+    def __new__(cls, en: str, zh: str) -> "Bilingual":
+        message = super().__new__(cls, en)
+        message.zh = zh
+        return message
+
+
+BLANK_FILTER = Bilingual("must not be blank (empty or only white space): leave the filter out instead",
+                         "参数不能为空（为空或只有空白字符）：不筛选时请省略该参数")
 
 
 def is_json_media_type(mimetype: str) -> bool:
@@ -62,11 +74,13 @@ def is_json_media_type(mimetype: str) -> bool:
                                               and mimetype.endswith("+json"))
 
 
-def unsupported_media_type(expected: str = "application/json") -> Problem:
+def unsupported_media_type(*expected: str) -> Problem:
+    """415 naming the media types a body may be sent as (application/json unless given)."""
+    expected = expected or ("application/json",)
     return Problem(415, "unsupported-media-type", "Unsupported media type",
-                   f"send the body as {expected} (Content-Type: "
+                   f"send the body as {' or '.join(expected)} (Content-Type: "
                    f"{request.mimetype or 'none'} was sent)",
-                   message_zh=f"请求体须为 {expected}")
+                   message_zh=f"请求体的类型（Content-Type）须为 {' 或 '.join(expected)}")
 
 
 def read_json_body(empty_detail: str = "send a JSON object") -> Any:

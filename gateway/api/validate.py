@@ -117,7 +117,7 @@ class Validate(MethodView):
             if not body.strip():
                 raise Problem(400, "empty-body", "Empty body", "send a JSON record, array or NDJSON")
             if not is_json_media_type(request.mimetype):
-                raise unsupported_media_type("application/json or application/x-ndjson")
+                raise unsupported_media_type("application/json", "application/x-ndjson")
             try:
                 value = jsonio.loads(body, max_depth)
             except jsonio.InputError as exc:
