@@ -21,9 +21,10 @@ converted to that zone before comparing days.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Iterator
+from typing import Callable, Iterator
 
 from gateway.standard.issues import Issue
 from gateway.standard.rules import RuleContext, rule
@@ -142,31 +143,48 @@ def _expected(seconds: float) -> Decimal:
     return (Decimal(round(seconds)) / 3600).quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
+@dataclass(frozen=True)
+class _HoursPolicy:
+    rule_id: str
+    passes: Callable[[float, float], bool]
+    message_zh: str  # formatted with {expected}: ended_at - started_at in hours, 2 decimals
+    message_en: str
+
+
+_HOURS_POLICIES = {
+    EQUAL_DURATION: _HoursPolicy(
+        "service_record.hours_match", hours_equal_duration,
+        "服务时长与开始、结束时间不符：应为 {expected} 小时（结束时间减开始时间，保留 2 位小数）",
+        "hours does not match started_at and ended_at: expected {expected} "
+        "(ended_at - started_at in hours, 2 decimals)"),
+    WITHIN_DURATION: _HoursPolicy(
+        "service_record.hours_within_duration", hours_within_duration,
+        "服务时长超过了开始至结束的时间：最多 {expected} 小时（结束时间减开始时间，保留 2 位小数）",
+        "hours exceeds the time from started_at to ended_at: at most {expected} "
+        "(ended_at - started_at in hours, 2 decimals)"),
+}
+
+
+def _hours_against(policy: str, record: dict, ctx: RuleContext) -> Iterator[Issue]:
+    """The issue of ``policy``'s rule, when ``policy`` is the context's and the hours fail it."""
+    if ctx.hours_policy != policy or not isinstance(record, dict):
+        return
+    found = _hours_and_seconds(record, ctx)
+    check = _HOURS_POLICIES[policy]
+    if found is None or check.passes(*found):
+        return
+    expected = _expected(found[1])
+    yield Issue("/hours", check.rule_id, check.message_zh.format(expected=expected),
+                check.message_en.format(expected=expected))
+
+
 @rule("service_record.hours_match", "service_record")
 def hours_match(record: dict, ctx: RuleContext) -> Iterator[Issue]:
     """Policy SERVICE_HOURS_POLICY = equal_duration: hours equals ended_at - started_at in hours to 2 decimals (tolerance 0.005)."""
-    if ctx.hours_policy != EQUAL_DURATION or not isinstance(record, dict):
-        return
-    found = _hours_and_seconds(record, ctx)
-    if found is None or hours_equal_duration(*found):
-        return
-    expected = _expected(found[1])
-    yield Issue("/hours", "service_record.hours_match",
-                f"服务时长与开始、结束时间不符：应为 {expected} 小时（结束时间减开始时间，保留 2 位小数）",
-                f"hours does not match started_at and ended_at: expected {expected} "
-                "(ended_at - started_at in hours, 2 decimals)")
+    return _hours_against(EQUAL_DURATION, record, ctx)
 
 
 @rule("service_record.hours_within_duration", "service_record")
 def hours_within(record: dict, ctx: RuleContext) -> Iterator[Issue]:
     """Policy SERVICE_HOURS_POLICY = within_duration (default): hours is at most ended_at - started_at in hours, 2 decimals (tolerance 0.005)."""
-    if ctx.hours_policy != WITHIN_DURATION or not isinstance(record, dict):
-        return
-    found = _hours_and_seconds(record, ctx)
-    if found is None or hours_within_duration(*found):
-        return
-    most = _expected(found[1])
-    yield Issue("/hours", "service_record.hours_within_duration",
-                f"服务时长超过了开始至结束的时间：最多 {most} 小时（结束时间减开始时间，保留 2 位小数）",
-                f"hours exceeds the time from started_at to ended_at: at most {most} "
-                "(ended_at - started_at in hours, 2 decimals)")
+    return _hours_against(WITHIN_DURATION, record, ctx)
