@@ -165,10 +165,6 @@ class _Writer:
 
 # -- reading the batch -------------------------------------------------------------------------
 
-def _unreadable(exc: jsonio.InputError) -> Problem:
-    return input_problem(exc)
-
-
 def _ndjson_header(body: IO[bytes], limits: jsonio.Limits) -> tuple[Any, int]:
     """The first non-blank line's value and its line number (the stream is left after it)."""
     for number, raw in enumerate(body, start=1):
@@ -176,10 +172,10 @@ def _ndjson_header(body: IO[bytes], limits: jsonio.Limits) -> tuple[Any, int]:
             try:
                 value = jsonio.loads(raw, limits.max_depth, number)
             except jsonio.InputError as exc:
-                raise _unreadable(exc) from None
+                raise input_problem(exc) from None
             problem = jsonio.shape_error(value, limits, number)
             if problem is not None:
-                raise _unreadable(problem)
+                raise input_problem(problem)
             return value, number
     raise Problem(422, "invalid-envelope", "Invalid batch envelope",
                   "the body is empty: line 1 must be the batch header "
@@ -220,7 +216,7 @@ def _json_header(body: IO[bytes], max_depth: int,
                 header[prefix] = value if event in _SCALAR_EVENTS else (
                     {} if event == "start_map" else [])
                 if len(header) >= max_keys:
-                    raise _unreadable(jsonio.too_many_keys(max_keys))
+                    raise input_problem(jsonio.too_many_keys(max_keys))
             elif depth == 2 and prefix == "records.item" and count is not None:
                 count += 1
             if event in ("start_map", "start_array"):
@@ -229,12 +225,12 @@ def _json_header(body: IO[bytes], max_depth: int,
                     raise jsonio.InputError("too-deep", f"JSON 嵌套超过 {max_depth} 层",
                                             f"JSON nests deeper than {max_depth} levels")
     except jsonio.InputError as exc:  # a repeated key, e.g. two ``records`` arrays
-        raise _unreadable(exc) from None
+        raise input_problem(exc) from None
     except ijson.common.IncompleteJSONError as exc:
-        raise _unreadable(jsonio.InputError("invalid-json", f"JSON 格式错误：{exc}",
+        raise input_problem(jsonio.InputError("invalid-json", f"JSON 格式错误：{exc}",
                                             f"malformed JSON: {exc}")) from None
     except UnicodeDecodeError as exc:
-        raise _unreadable(jsonio.InputError("invalid-encoding", "内容不是有效的 UTF-8 编码",
+        raise input_problem(jsonio.InputError("invalid-encoding", "内容不是有效的 UTF-8 编码",
                                             f"input is not valid UTF-8: {exc}")) from None
     return header, count
 
@@ -498,7 +494,7 @@ def receive(app, make_context, incoming: Incoming) -> Answer:
         try:
             jsonio.check_runs(body, limits, lines=incoming.media_type == NDJSON)
         except jsonio.InputError as exc:
-            raise _unreadable(exc) from None
+            raise input_problem(exc) from None
         finally:
             body.seek(0)
         if incoming.media_type == NDJSON:
@@ -506,7 +502,7 @@ def receive(app, make_context, incoming: Incoming) -> Answer:
         else:
             document = _whole_json(body, incoming.body.size, limits.max_depth)
             if document is not None and len(document) > limits.max_keys:
-                raise _unreadable(jsonio.too_many_keys(limits.max_keys))
+                raise input_problem(jsonio.too_many_keys(limits.max_keys))
             header, records = (_json_header(body, limits.max_depth, limits.max_keys)
                                if document is None
                                else _whole_json_header(document))
