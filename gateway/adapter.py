@@ -35,6 +35,8 @@ Adapters hold no gateway state (no database session, no Flask app): a sync job b
 from a source's settings, calls it, and does the validation, upserts, signing and message
 logging itself (R13). An HTTP adapter should use the ``http`` session it is given (tests
 inject one; the gateway sets timeouts and retries on it) rather than creating its own.
+An adapter that keeps records itself (an uploaded file) keeps them sealed with the
+``sealer`` the gateway gives it and seals them again in ``reseal()`` (R14).
 """
 
 from __future__ import annotations
