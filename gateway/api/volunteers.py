@@ -45,6 +45,8 @@ PATCH_BODY = {
 }
 
 PROBLEMS = {
+    400: "`id_number`, `mobile` or another personal-data parameter in the query: "
+         "`/problems/personal-data-in-url` (use POST /volunteers/search) (problem+json)",
     401: "No valid client credentials (problem+json)",
     403: "Outside the caller's permissions or region (problem+json)",
     404: "No such volunteer in the caller's region (problem+json)",
@@ -181,7 +183,7 @@ class Volunteers(MethodView):
     @blp.doc(security=BEARER)
     @blp.arguments(VolunteerListArgs, location="query", as_kwargs=True)
     @blp.response(200, VolunteerPageSchema)
-    @problems(401, 403)
+    @problems(400, 401, 403)
     def get(self, page: int, per_page: int, **filters):
         """Volunteers in the caller's region, filtered by region, name or document type.
 
