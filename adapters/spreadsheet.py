@@ -336,6 +336,35 @@ def _from_std(f: Field, value: Any, labels_out: dict[str, str], write_labels: bo
 
 # -- files ----------------------------------------------------------------------------------
 
+#: An upload received through the gateway is kept as ``<name><SEALED_SUFFIX>``: sealed with
+#: the personal-data keys (AES-256-GCM, the file's name authenticated), read like ``<name>``.
+SEALED_SUFFIX = ".vgw-sealed"
+
+
+def _upload_aad(name: str) -> bytes:
+    return b"vgw-upload:" + name.encode("utf-8")
+
+
+class _SealedUpload:
+    """A sealed upload, read as the plain file it holds (decrypted in memory, never on disk):
+    the ``name``, ``suffix``, ``stat()`` and ``open()`` the readers use of a Path."""
+
+    def __init__(self, path: Path, sealer) -> None:
+        self.path = path
+        self.name = path.name[:-len(SEALED_SUFFIX)]
+        self.suffix = Path(self.name).suffix
+        self._sealer = sealer
+
+    def stat(self):
+        return self.path.stat()
+
+    def open(self, mode: str = "r", encoding: str | None = None, newline: str | None = None):
+        import io
+
+        data = io.BytesIO(self._sealer.open(self.path.read_bytes(), _upload_aad(self.name)))
+        return data if "b" in mode else io.TextIOWrapper(data, encoding=encoding, newline=newline)
+
+
 def _fingerprint(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
@@ -372,7 +401,8 @@ def _sheet_rows(path: Path, sheet: str | None, encoding: str | None) -> Iterator
     import openpyxl
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # openpyxl's style warnings on foreign files
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        workbook = openpyxl.load_workbook(path.open("rb") if isinstance(path, _SealedUpload)
+                                          else path, read_only=True, data_only=True)
     try:
         if sheet is not None:
             if sheet not in workbook.sheetnames:
@@ -535,22 +565,58 @@ class SpreadsheetAdapter(Adapter):
         handle = tempfile.NamedTemporaryFile(dir=self.folder, prefix=".upload-", delete=False)
         try:
             with handle:
-                shutil.copyfileobj(data, handle, 1 << 16)
-            os.replace(handle.name, self.folder / name)
+                if self.sealer is not None:  # kept sealed: personal data never in clear at rest
+                    handle.write(self.sealer.seal(data.read(), _upload_aad(name)))
+                else:
+                    shutil.copyfileobj(data, handle, 1 << 16)
+            kept = self.folder / (name + SEALED_SUFFIX if self.sealer is not None else name)
+            os.replace(handle.name, kept)
+            if self.sealer is not None:
+                (self.folder / name).unlink(missing_ok=True)  # an older copy in clear
         except BaseException:
             Path(handle.name).unlink(missing_ok=True)
             raise
         return name
 
+    def reseal(self) -> int:
+        """Seal every sealed upload again under the newest key (``vgw pii rotate``)."""
+        if self.sealer is None or not self.folder.is_dir():
+            return 0
+        count = 0
+        for path in sorted(self.folder.glob("*" + SEALED_SUFFIX)):
+            token = path.read_bytes()
+            if self.sealer.sealed_under_newest(token):
+                continue
+            aad = _upload_aad(path.name[:-len(SEALED_SUFFIX)])
+            fd, tmp = tempfile.mkstemp(prefix=".upload-", dir=self.folder)
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    out.write(self.sealer.seal(self.sealer.open(token, aad), aad))
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            count += 1
+        return count
+
     # -- reading --------------------------------------------------------------------------
 
-    def _files(self) -> Iterator[Path]:
+    def _files(self) -> Iterator[Path | _SealedUpload]:
         if not self.folder.is_dir():
             return
-        for path in sorted(self.folder.iterdir(), key=lambda p: p.name):
+        paths = sorted(self.folder.iterdir(), key=lambda p: p.name)
+        sealed = {p.name[:-len(SEALED_SUFFIX)] for p in paths if p.name.endswith(SEALED_SUFFIX)}
+        for path in paths:
             name = path.name
             if name.startswith((".", "~$")) or not path.is_file():
                 continue
+            if name.endswith(SEALED_SUFFIX):
+                if self.sealer is None:
+                    continue  # no keys here: left for a run that has them
+                path = _SealedUpload(path, self.sealer)
+                name = path.name
+            elif name in sealed:
+                continue  # the sealed upload replaced it
             if any(fnmatch(name, pat) for pat in self.patterns):
                 yield path
 

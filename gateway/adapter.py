@@ -35,6 +35,8 @@ Adapters hold no gateway state (no database session, no Flask app): a sync job b
 from a source's settings, calls it, and does the validation, upserts, signing and message
 logging itself (R13). An HTTP adapter should use the ``http`` session it is given (tests
 inject one; the gateway sets timeouts and retries on it) rather than creating its own.
+An adapter that keeps records itself (an uploaded file) keeps them sealed with the
+``sealer`` the gateway gives it and seals them again in ``reseal()`` (R14).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ import abc
 import logging
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import IO, Any, ClassVar, Literal, Mapping
+from typing import IO, Any, ClassVar, Literal, Mapping, Protocol
 
 import jsonschema
 import requests
@@ -168,8 +170,23 @@ class WriteResult:
 
 # -- the interface ------------------------------------------------------------------------
 
+class Sealer(Protocol):
+    """Seals bytes at rest under the gateway's personal-data keys (gateway.privacy.Vault:
+    AES-256-GCM, the key named in the token, following ``vgw pii rotate``)."""
+
+    def seal(self, data: bytes, aad: bytes = b"") -> bytes: ...
+
+    def open(self, token: bytes, aad: bytes = b"") -> bytes: ...
+
+    def sealed_under_newest(self, token: bytes) -> bool: ...
+
+
 class Adapter(abc.ABC):
     """Base class of every adapter; see the module docstring and docs/adapters.md."""
+
+    #: Set by the gateway (``load_adapter(..., sealer=…)``): an adapter that keeps copies of
+    #: records itself (uploaded files) keeps them sealed with it; None: no keys at hand.
+    sealer: Sealer | None = None
 
     #: registered name (the entry point's name), e.g. ``"national"``
     name: ClassVar[str] = ""
@@ -247,6 +264,11 @@ class Adapter(abc.ABC):
         """
         raise UploadsNotAccepted(f"the {self.name} adapter does not take uploaded files")
 
+    def reseal(self) -> int:
+        """Seal again under the newest key every copy the adapter keeps sealed (``vgw pii
+        rotate``); how many were rewritten. Optional: nothing kept, nothing to do."""
+        return 0
+
     # -- helpers ----------------------------------------------------------------------
 
     def require_entity(self, entity: str) -> None:
@@ -302,14 +324,17 @@ def _load(ep) -> type[Adapter]:
 
 
 def load_adapter(name: str, settings: Mapping[str, Any], *,
-                 http: requests.Session | None = None) -> Adapter:
-    """Build the adapter registered as ``name`` with ``settings`` (validated)."""
+                 http: requests.Session | None = None, sealer: Sealer | None = None) -> Adapter:
+    """Build the adapter registered as ``name`` with ``settings`` (validated); ``sealer``
+    seals what it keeps at rest (:attr:`Adapter.sealer`)."""
     eps = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
     if not eps:
         known = sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
         raise AdapterNotFound(f"no adapter named {name!r} in the {ENTRY_POINT_GROUP} "
                               f"entry-point group (known: {', '.join(known) or 'none'})")
-    return _load(eps[0])(settings, http=http)
+    adapter = _load(eps[0])(settings, http=http)
+    adapter.sealer = sealer
+    return adapter
 
 
 def _plain(value: Any) -> Any:

@@ -34,6 +34,7 @@ import tempfile
 import threading
 from pathlib import Path
 from typing import Any, Iterable, Mapping
+from urllib.parse import unquote_plus
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import Flask, current_app
@@ -462,17 +463,73 @@ MOBILE_RE = re.compile(
 )
 
 
+# Other document types of the id_type code table (schemas/codes/id_type.csv), in the forms
+# their issuers use, standing alone (not inside a longer letter/digit run): 02 Hong Kong
+# identity card A123456(7); 03 Macau identity card 1234567(8); 04 Taiwan identity card
+# A123456789; 05 passports (E12345678, EA1234567, G12345678, D/S/P1234567); the mainland's
+# permits for Hong Kong and Macau (C12345678, CA1234567) and the return permits (回乡证
+# H1234567801, M12345678). Bare 8-digit numbers (台胞证) are too common to guess at: in a URL
+# they are caught by their parameter's name (PERSONAL_PARAMETERS).
+DOCUMENT_RE = re.compile(
+    r"(?<![0-9A-Za-z])(?:"
+    r"[A-Z]{1,2}[0-9]{6}\([0-9A]\)"          # 香港身份证
+    r"|[157][0-9]{6}\([0-9]\)"               # 澳门身份证
+    r"|[A-Z][12][0-9]{8}"                     # 台湾身份证
+    r"|[EG][0-9]{8}|E[A-HJ-NP-Z][0-9]{7}|[DSP]E?[0-9]{7}"  # 护照
+    r"|C[0-9]{8}|C[A-HJ-NP-Z][0-9]{7}"        # 往来港澳通行证
+    r"|[HM][0-9]{8}(?:[0-9]{2})?"             # 港澳居民来往内地通行证
+    r")(?![0-9A-Za-z])")
+# A mobile written with dots or parentheses (+86 (138) 0013 8000, 138.0013.8000) as well.
+MOBILE_LOOSE_RE = re.compile(
+    r"(?<![0-9])(?P<prefix>\(?(?:\+|00)?86\)?[ .-]?)?"
+    r"(?P<number>\(?1[3-9][0-9]\)?[ .-]?[0-9]{4}[ .-]?[0-9]{4})(?![0-9])")
+#: Parameter names whose value is personal data, whatever it looks like: their values are
+#: withheld wherever a query string or form body appears in a log line (an access log's
+#: request line, a referer), in any spelling or percent-encoding of the name.
+PERSONAL_PARAMETERS = frozenset({"id_number", "idnumber", "id_no", "idno", "idcard", "id_card",
+                                 "mobile", "contact_mobile", "guardian_mobile", "phone", "tel"})
+_PARAMETER_RE = re.compile(r"(?P<lead>[?&;])(?P<name>[^=&;\s\"'?#]{1,64})=(?P<value>[^&;\s\"'#]*)")
+# A run of URL text holding at least one percent-escape (decoded before it is checked).
+_ENCODED_RE = re.compile(r"(?:[0-9A-Za-z._~+()-]|%[0-9A-Fa-f]{2})*%[0-9A-Fa-f]{2}"
+                         r"(?:[0-9A-Za-z._~+()-]|%[0-9A-Fa-f]{2})*")
+_WITHHELD = "[withheld]"
+
+
 def _mask_mobile_match(match: re.Match[str]) -> str:
-    digits = re.sub(r"[ -]", "", match.group("number"))
+    digits = re.sub(r"[ .()-]", "", match.group("number"))
     return (match.group("prefix") or "") + mask_mobile(digits)
 
 
+def _withhold_parameter(match: re.Match[str]) -> str:
+    name = unquote_plus(match.group("name")).strip().lower()
+    if name in PERSONAL_PARAMETERS and match.group("value"):
+        return f"{match.group('lead')}{match.group('name')}={_WITHHELD}"
+    return match.group(0)
+
+
+def _decoded_run(match: re.Match[str]) -> str:
+    encoded = match.group(0)
+    decoded = unquote_plus(encoded)
+    return encoded if _scrub_plain(decoded) == decoded else _WITHHELD
+
+
+def _scrub_plain(text: str) -> str:
+    text = ID_NUMBER_RE.sub(lambda m: mask_id_number(m.group(0)), text)
+    text = DOCUMENT_RE.sub(lambda m: mask_id_number(m.group(0)), text)
+    return MOBILE_LOOSE_RE.sub(_mask_mobile_match, text)
+
+
 def scrub_text(text: str) -> str:
-    """``text`` with every citizen-ID-like and mobile-like number masked."""
+    """``text`` with every citizen-ID-like, other-document-like and mobile-like number
+    masked, in clear or percent-encoded, and the values of personal-data parameters of any
+    query string in it withheld (issue 11, finding 5)."""
     if not text:
         return text
-    text = ID_NUMBER_RE.sub(lambda m: mask_id_number(m.group(0)), text)
-    return MOBILE_RE.sub(_mask_mobile_match, text)
+    if "=" in text:
+        text = _PARAMETER_RE.sub(_withhold_parameter, text)
+    if "%" in text:
+        text = _ENCODED_RE.sub(_decoded_run, text)
+    return _scrub_plain(text)
 
 
 class PiiLogFilter(logging.Filter):

@@ -127,7 +127,8 @@ def _hours_policy(value: str) -> str | None:
 
 
 def _storage_uri(value: str) -> str | None:
-    return None if "://" in value else 'must be a storage URI such as "memory://" or "redis://host:6379"'
+    return None if not value or "://" in value else \
+        'must be a storage URI such as "vgw+sqlite:///path", "redis://host:6379" or empty'
 
 
 def _networks(value: str) -> str | None:
@@ -186,9 +187,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("VERIFY_RATE_LIMIT", str, "30 per minute",
             "Rate limit per client address of the public certificate verification page.",
             _rate_limit),
-    Setting("RATELIMIT_STORAGE_URI", str, "memory://",
-            "Where rate-limit counters live: memory:// (per process) or a shared store such as "
-            "redis://127.0.0.1:6379 when several workers serve.", _storage_uri),
+    Setting("RATELIMIT_STORAGE_URI", str, "",
+            "Where rate-limit counters live, shared by every worker: empty = a SQLite file on "
+            "this host (vgw+sqlite://, beside the SQLite store or in the instance folder); "
+            "redis://host:6379/N for several hosts; memory:// counts per process.", _storage_uri),
     Setting("PROXY_FIX", int, 0,
             "Reverse proxies in front of the gateway whose X-Forwarded-For/-Proto/-Host/-Port "
             "are trusted (werkzeug's ProxyFix): the client address the rate limits count and "
@@ -409,4 +411,21 @@ def load_settings(
         merged["KEYS_DIR"] = str(Path(instance_path) / "keys")
     if not merged["DATABASE_URL"]:
         merged["DATABASE_URL"] = f"sqlite:///{Path(instance_path) / 'gateway.sqlite3'}"
+    if not merged["RATELIMIT_STORAGE_URI"]:
+        merged["RATELIMIT_STORAGE_URI"] = _default_ratelimit_uri(merged["DATABASE_URL"],
+                                                                 instance_path)
     return merged
+
+
+def _default_ratelimit_uri(database_url: str, instance_path: str) -> str:
+    """A SQLite file every worker on this host shares (gateway/ratelimit_storage.py): beside
+    a SQLite store's file (each store its own counters), else in the instance folder."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        store = Path(url.database)
+        path = store.with_name(f"{store.stem}-ratelimits.sqlite3")
+    else:
+        path = Path(instance_path) / "ratelimits.sqlite3"
+    return f"vgw+sqlite://{path.resolve()}"

@@ -534,7 +534,8 @@ def _permanent(errors: list[Issue]) -> bool:
 @contextlib.contextmanager
 def adapter_for(app: Flask, source: SyncSource) -> Iterator[Adapter]:
     settings = sources_mod.settings_of(app.extensions["privacy.vault"], source)
-    adapter = load_adapter(source.adapter, settings)
+    # The personal-data keys: an adapter keeps what it stores itself (uploads) sealed.
+    adapter = load_adapter(source.adapter, settings, sealer=app.extensions["privacy.vault"])
     try:
         yield adapter
     finally:

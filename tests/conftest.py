@@ -38,6 +38,11 @@ def _keys_dir(tmp_path_factory):
 
 
 def _make_app(database_url: str, **overrides):
+    if not database_url.startswith("sqlite"):
+        # A SQLite store keeps its rate-limit counters beside its file; PostgreSQL's would go
+        # to the working tree's instance folder, shared by every test: give each its own.
+        overrides.setdefault("RATELIMIT_STORAGE_URI", f"vgw+sqlite:///{_KEYS_DIR[0]}/"
+                                                      f"ratelimits-{uuid.uuid4().hex}.sqlite3")
     return create_app({"TESTING": True, "DATABASE_URL": database_url, "KEYS_DIR": _KEYS_DIR[0],
                        "DEV_TOKENS": True, **overrides})
 

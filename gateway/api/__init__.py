@@ -40,6 +40,9 @@ def init_app(app: Flask) -> None:
                        "description": "Development token (vgw clients token), only with DEV_TOKENS on"})
     api.spec.components.security_scheme("httpSignature", signatures.openapi_security_scheme())
     app.extensions["gateway.api"] = api
+    from gateway.api.common import refuse_personal_data_in_url
+
+    app.before_request(refuse_personal_data_in_url)  # issue 11, finding 5: no PII in URLs
 
     from gateway.api import (catalog, certificates, health, hours, projects, statistics, teams,
                              validate, volunteers)

@@ -15,6 +15,7 @@ from gateway.access import current_caller
 from gateway.errors import Problem, input_problem
 from gateway.privacy import vault
 from gateway.services.context import ServiceContext
+from gateway.standard.issues import Issue
 from gateway.standard import engine
 from gateway.store import get_session
 
@@ -66,6 +67,12 @@ class Bilingual(str):
 
 BLANK_FILTER = Bilingual("must not be blank (empty or only white space): leave the filter out instead",
                          "参数不能为空（为空或只有空白字符）：不筛选时请省略该参数")
+
+
+def not_blank(value: str) -> None:
+    """A marshmallow validator: a filter sent in a body may not be blank either."""
+    if not value.strip():
+        raise ValidationError(BLANK_FILTER)
 
 
 def is_json_media_type(mimetype: str) -> bool:
@@ -125,6 +132,34 @@ class StrictParser(FlaskParser):
             if blank:
                 raise ValidationError(blank)
         return location_data
+
+
+# -- personal data never travels in a URL (issue 11, finding 5) ----------------------------------
+
+#: Query parameters that would put personal data in a URL (and so in access logs, proxies,
+#: browser history): refused on every path, never silently ignored.
+PERSONAL_QUERY_PARAMETERS = frozenset({"id_number", "mobile", "contact_mobile", "phone",
+                                       "guardian_mobile"})
+#: Where each path's look-ups by personal data go instead.
+PERSONAL_LOOKUP_HOMES = {"/api/v1/volunteers": "POST /api/v1/volunteers/search (or POST "
+                                               "/api/v1/volunteers/lookup for one document)"}
+
+
+def refuse_personal_data_in_url() -> None:
+    """``before_request`` of the app: 400 ``/problems/personal-data-in-url`` for a request
+    whose query string names a personal-data parameter (whatever its value or encoding)."""
+    named = sorted({name.strip().lower() for name in request.args} & PERSONAL_QUERY_PARAMETERS)
+    if not named:
+        return
+    home = PERSONAL_LOOKUP_HOMES.get(request.path.rstrip("/"),
+                                     "a POST body (see the operation in /api/openapi.json)")
+    raise Problem(400, "personal-data-in-url", "Personal data in the URL",
+                  f"personal data ({', '.join(named)}) must not be sent in a URL: send it in "
+                  f"the body of {home}",
+                  [Issue(f"/{name}", "request.personal_data_in_url", "个人信息（证件号码、手机号码）"
+                         "不得放在网址中，请放在请求体中发送", "personal data must not be sent in a URL; "
+                         "send it in the request body") for name in named],
+                  use=home)
 
 
 class Blueprint(SmorestBlueprint):

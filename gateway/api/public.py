@@ -4,8 +4,9 @@
 revoked or unknown (a wrong number and a wrong code look the same), as a small Chinese HTML
 page or as JSON (``Accept: application/json``); personal data is masked. It is rate-limited
 per client address with flask-limiter: setting VERIFY_RATE_LIMIT (e.g. "30 per minute"),
-counters kept in RATELIMIT_STORAGE_URI ("memory://" counts per process; with several server
-workers use a shared store such as "redis://127.0.0.1:6379"). Over the limit: 429
+counters kept in RATELIMIT_STORAGE_URI, shared by every worker: by default a SQLite file
+on the host (gateway/ratelimit_storage.py), "redis://…" for several hosts ("memory://"
+counts per process: with several workers the limit multiplies). Over the limit: 429
 problem+json with Retry-After. Behind a reverse proxy the client address is the proxy's
 unless the app is wrapped in werkzeug's ProxyFix.
 
@@ -83,6 +84,8 @@ def _rate_limited(error: RateLimitExceeded):
 
 def init_app(app: Flask) -> None:
     """Register the public pages and their own rate limiter (one per app)."""
+    from gateway import ratelimit_storage  # noqa: F401  (registers vgw+sqlite:// with limits)
+
     limiter = Limiter(
         get_remote_address, app=app,
         storage_uri=app.config["RATELIMIT_STORAGE_URI"],

@@ -149,7 +149,7 @@ def _upload(caller, body, name: str, filename: str) -> tuple[dict, int]:
     failure: Problem | None = None
     kept = None
     try:
-        with load_adapter(source.adapter, settings) as adapter:
+        with load_adapter(source.adapter, settings, sealer=vault()) as adapter:  # kept sealed
             kept = adapter.accept_file(filename, body.file)
     except UploadsNotAccepted as exc:
         failure = Problem(409, "uploads-not-accepted", "The source takes no files", str(exc))

@@ -2,7 +2,9 @@
 
 ID and mobile numbers are masked in every answer unless the calling client's scope is
 ``pii_access = full``. Looking a person up by document number goes through the blind index
-(prefer ``POST /volunteers/lookup``, which keeps the number out of URLs and access logs).
+(``POST /volunteers/lookup`` for one document, ``POST /volunteers/search`` for the list's
+filters): personal data never travels in a URL, where access logs, proxies and browser
+histories keep it — ``?id_number=`` or ``?mobile=`` is refused (400 personal-data-in-url).
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from typing import Any
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
-from gateway.api.common import Blueprint, BEARER, read_json_body, PageArgs, PageMeta, page_of, service_context
+from gateway.api.common import (Blueprint, BEARER, read_json_body, PageArgs, PageMeta, not_blank,
+                                page_of, service_context)
 from gateway.errors import Problem
 from gateway.services import registration as reg
 
@@ -42,10 +45,13 @@ PATCH_BODY = {
 }
 
 PROBLEMS = {
+    400: "`id_number`, `mobile` or another personal-data parameter in the query: "
+         "`/problems/personal-data-in-url` (use POST /volunteers/search) (problem+json)",
     401: "No valid client credentials (problem+json)",
     403: "Outside the caller's permissions or region (problem+json)",
     404: "No such volunteer in the caller's region (problem+json)",
-    409: "The person is already registered: `existing_volunteer_no` (problem+json)",
+    409: "The person is already registered: `existing_volunteer_no` when they are inside the "
+         "caller's region, nothing of theirs otherwise (problem+json)",
     422: "The record breaks the standard: `errors` with pointer and rule id (problem+json)",
 }
 
@@ -125,10 +131,23 @@ class VolunteerListArgs(PageArgs):
     name = fields.String(validate=validate.Length(min=1, max=20),
                          metadata={"description": "part of the name"})
     id_type = fields.String(validate=validate.OneOf(reg.ID_TYPES))
-    id_number = fields.String(validate=validate.Length(min=1, max=32), metadata={
-        "description": "matched through the blind index, never in clear (prefer POST "
-                       "/volunteers/lookup: a URL may end up in access logs)"})
-    mobile = fields.String(validate=validate.Length(min=1, max=11),
+
+
+class VolunteerSearchArgs(Schema):
+    """The body of POST /volunteers/search: the list's filters, personal ones included (they
+    never travel in a URL: ``?id_number=`` or ``?mobile=`` is refused with 400
+    ``/problems/personal-data-in-url``)."""
+
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    region = fields.String(validate=REGION, metadata={
+        "description": "province (2), city (4) or county (6) code"})
+    name = fields.String(validate=[validate.Length(min=1, max=20), not_blank],
+                         metadata={"description": "part of the name"})
+    id_type = fields.String(validate=validate.OneOf(reg.ID_TYPES))
+    id_number = fields.String(validate=[validate.Length(min=1, max=32), not_blank], metadata={
+        "description": "matched through the blind index, never in clear"})
+    mobile = fields.String(validate=[validate.Length(min=1, max=11), not_blank],
                            metadata={"description": "matched through the blind index"})
 
 
@@ -164,9 +183,12 @@ class Volunteers(MethodView):
     @blp.doc(security=BEARER)
     @blp.arguments(VolunteerListArgs, location="query", as_kwargs=True)
     @blp.response(200, VolunteerPageSchema)
-    @problems(401, 403)
+    @problems(400, 401, 403)
     def get(self, page: int, per_page: int, **filters):
-        """Volunteers in the caller's region, filtered by region, name or (blind-indexed) number."""
+        """Volunteers in the caller's region, filtered by region, name or document type.
+
+        Filters by document or mobile number go in the body of POST /volunteers/search:
+        ``id_number`` and ``mobile`` in the query are refused (400 personal-data-in-url)."""
         ctx = service_context()
         rows, total = reg.list_volunteers(ctx, page=page, per_page=per_page, **filters)
         return page_of([reg.volunteer_view(ctx, v) for v in rows], page, per_page, total)
@@ -184,6 +206,21 @@ class Volunteers(MethodView):
                                            source_id=source_id if isinstance(source_id, str) else None)
         ctx.session.commit()
         return reg.volunteer_view(ctx, volunteer), 201, _location(volunteer.volunteer_no)
+
+
+@blp.route("/volunteers/search")
+class VolunteerSearch(MethodView):
+    @blp.doc(security=BEARER)
+    @blp.arguments(VolunteerSearchArgs)
+    @blp.response(200, VolunteerPageSchema)
+    @problems(401, 403)
+    def post(self, args):
+        """Volunteers in the caller's region, filtered as the list is, and also by document
+        or mobile number (blind index); the numbers travel in the body, never in a URL."""
+        ctx = service_context()
+        page, per_page = args.pop("page"), args.pop("per_page")
+        rows, total = reg.list_volunteers(ctx, page=page, per_page=per_page, **args)
+        return page_of([reg.volunteer_view(ctx, v) for v in rows], page, per_page, total)
 
 
 @blp.route("/volunteers/lookup")

@@ -180,6 +180,33 @@ def rotate_blobs(engine: Engine, vault: Vault, batch_size: int = DEFAULT_BATCH) 
             last = (rows[-1].blob_key, rows[-1].seq)
 
 
+def reseal_uploads(engine: Engine, vault: Vault) -> Tally:
+    """Seal again under the newest key the copies sync sources' adapters keep sealed
+    themselves (uploaded spreadsheets in a source's folder: ``Adapter.reseal``). A "row" is
+    a source; a failed one is listed by its id."""
+    import json
+
+    from gateway.adapter import AdapterError, load_adapter
+    from gateway.store.models import SyncSource
+
+    tally = Tally("uploads kept by sync sources")
+    with engine.connect() as conn:
+        sources = conn.execute(select(SyncSource.id, SyncSource.adapter,
+                                      SyncSource.settings_enc)).all()
+    for source_id, adapter_name, settings_enc in sources:
+        try:
+            settings = json.loads(vault.decrypt(settings_enc))
+            with load_adapter(adapter_name, settings, sealer=vault) as adapter:
+                count = adapter.reseal()
+        except (AdapterError, PiiKeyError, OSError, ValueError):
+            tally.failed.append(source_id)
+            continue
+        tally.rows += bool(count)
+        tally.values += count
+        tally.current += not count
+    return tally
+
+
 def reindex_volunteers(engine: Engine, vault: Vault, batch_size: int = DEFAULT_BATCH) -> Tally:
     """Recompute the blind indexes (ID, mobile) of every volunteer from the decrypted values."""
     from gateway.store.models import Volunteer
@@ -243,6 +270,9 @@ def rotate(batch_size: int) -> None:
         failed += len(tally.failed)
     tally = rotate_blobs(engine, vault(), batch_size)
     click.echo(tally.line("re-encrypted"))
+    failed += len(tally.failed)
+    tally = reseal_uploads(engine, vault())
+    click.echo(tally.line("sealed again"))
     failed += len(tally.failed)
     if failed:
         raise click.ClickException(

@@ -30,6 +30,15 @@ def metrics_folder(configured: str) -> tuple[Path, bool]:
     return folder, False
 
 
+def memory_limits_warning(storage_uri: str, workers: int) -> str | None:
+    """The warning for rate limits counted per process while several processes serve."""
+    if workers > 1 and storage_uri.startswith(("memory://", "async+memory://")):
+        return (f"warning: RATELIMIT_STORAGE_URI={storage_uri} counts in each of the {workers} "
+                f"workers separately, so every rate limit lets {workers} times as many requests "
+                "through; leave it empty (a SQLite file shared on this host) or use redis://")
+    return None
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, help="Port to listen on.")
@@ -51,5 +60,8 @@ def serve(host: str, port: int, workers: int, access_log: bool) -> None:
             "--workers", str(workers), "--graceful-timeout", "10", "gateway:create_app()"]
     if access_log:
         args[1:1] = ["--access-logfile", "-"]
+    warning = memory_limits_warning(current_app.config["RATELIMIT_STORAGE_URI"], workers)
+    if warning:
+        click.echo(warning, err=True)
     click.echo(f"serving the gateway on http://{host}:{port} (OpenAPI: /api/openapi.json)", err=True)
     os.execv(gunicorn, args)

@@ -321,12 +321,15 @@ def _by_number(session: Session, model, column, number: Any):
 
 
 def _for_delete(session: Session, model, column, source: Source, data: Mapping[str, Any],
-                number_key: str):
-    """The row a delete names: the sender's source id (or own number), else the store's number."""
+                number_key: str, visible: Callable[[Any], bool] = lambda row: True):
+    """The row a delete names: the sender's source id (or own number), else the store's number.
+
+    A row the caller may not see (``visible``) reads as never there, deleted or not.
+    """
     row = _by_source(session, model, source, _source_id(data, number_key))
     if row is None:
         row = _by_number(session, model, column, data.get(number_key))
-    if row is None:
+    if row is None or not visible(row):
         given = "source_id" if data.get("source_id") else number_key
         raise Invalid("nothing to delete", [Issue(
             f"/{given}", "exchange.not_found", "要删除的记录不存在（按 source_id 或编号查找）",
@@ -427,6 +430,9 @@ def upsert_volunteer(ctx: ServiceContext, source: Source, data: dict[str, Any]) 
     ctx.caller.require("volunteer", "write")
     ctx.validate("volunteer", {k: v for k, v in data.items() if k not in ("total_hours", "star_level")})
     stamp = source.stamp(ctx, data)
+    # The record's own region first: the answer to a record outside it must not depend on
+    # whether someone elsewhere holds the document (issue 11, finding 3).
+    ctx.caller.require_region(registration.area_of(data), "the volunteer's service area")
     existing = registration.find_volunteer_by_document(ctx, data["id_type"], data["id_number"],
                                                        in_scope=False)
     if existing is None:
@@ -435,7 +441,8 @@ def upsert_volunteer(ctx: ServiceContext, source: Source, data: dict[str, Any]) 
         volunteer.provenance = new_provenance(stamp, data)
         return Outcome(status, volunteer.volunteer_no)
 
-    ctx.caller.require_region(existing.area_code, f"volunteer {existing.volunteer_no}")
+    if not ctx.caller.covers_region(existing.area_code):
+        raise registration.duplicate_elsewhere()  # no number, region or state of theirs
     old = registration.volunteer_record(ctx, existing)
     merge = merge_volunteer(source, stamp, data, old, existing.provenance)
     revived = existing.deleted_at is not None
@@ -470,12 +477,12 @@ def delete_volunteer(ctx: ServiceContext, source: Source, data: dict[str, Any]) 
                 VolunteerSource.source_system == source.client_id,
                 VolunteerSource.source_volunteer_no == number).limit(1)).scalar_one_or_none()
             volunteer = link.volunteer if link is not None else None
-    if volunteer is None:
+    if volunteer is None or not ctx.caller.covers_region(volunteer.area_code):
+        # Another region's person reads as never there, deleted or not (issue 11, finding 3).
         raise Invalid("nothing to delete", [Issue(
             "/source_id" if sid else "/volunteer_no", "exchange.not_found",
             "要删除的志愿者不存在（按 source_id 或志愿者编号查找）",
             "no volunteer with this source_id (or volunteer_no) to delete")])
-    ctx.caller.require_region(volunteer.area_code, f"volunteer {volunteer.volunteer_no}")
     if volunteer.deleted_at is not None:
         return Outcome("unchanged", volunteer.volunteer_no, [], "already deleted")
     mine = source.priority.rank(source.client_id)
@@ -619,8 +626,8 @@ def _apply_team(ctx: ServiceContext, team: Team, old: Mapping[str, Any], new: Ma
 def delete_team(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> Outcome:
     """Logical deletion: team status 4 (逻辑删除); the team stays with its history."""
     ctx.caller.require("team", "write")
-    team = _for_delete(ctx.session, Team, Team.team_no, source, data, "team_no")
-    ctx.caller.require_team(team.team_no, team.area_code)
+    team = _for_delete(ctx.session, Team, Team.team_no, source, data, "team_no",
+                       lambda t: ctx.caller.covers_team(t.team_no, t.area_code))
     if team.status == TEAM_DELETED:
         return Outcome("unchanged", team.team_no, [], "already deleted")
     stamp = source.stamp(ctx, data)
@@ -815,8 +822,8 @@ def _apply_project(ctx: ServiceContext, project: Project, old: Mapping[str, Any]
 def delete_project(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> Outcome:
     """Void the project (status 9 作废): its enrolments and hours stay."""
     ctx.caller.require("project", "write")
-    project = _for_delete(ctx.session, Project, Project.project_no, source, data, "project_no")
-    ctx.caller.require_team(project.team.team_no, project.team.area_code)
+    project = _for_delete(ctx.session, Project, Project.project_no, source, data, "project_no",
+                          lambda p: ctx.caller.covers_team(p.team.team_no, p.team.area_code))
     if project.status == PROJECT_VOID:
         return Outcome("unchanged", project.project_no, [], "already deleted")
     stamp = source.stamp(ctx, data)
@@ -880,7 +887,8 @@ def upsert_service_record(ctx: ServiceContext, source: Source, data: dict[str, A
 def delete_service_record(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> Outcome:
     """Status 3 (已删除) through the hours service: an effective record stops counting."""
     ctx.caller.require(hours.ENTITY, "write")
-    row = _for_delete(ctx.session, ServiceRecord, ServiceRecord.record_no, source, data, "record_no")
+    row = _for_delete(ctx.session, ServiceRecord, ServiceRecord.record_no, source, data, "record_no",
+                      lambda r: ctx.caller.covers_team(r.team.team_no, r.team.area_code))
     if row.status == hours.DELETED:
         return Outcome("unchanged", row.record_no, [], "already deleted")
     hours.delete_hours(ctx, row.record_no, f"deleted by {source.client_id} ({source.note})")

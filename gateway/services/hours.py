@@ -480,7 +480,9 @@ def apply_hours(ctx: ServiceContext, record: Mapping[str, Any]) -> ServiceRecord
                    "个人申请的时长来源为 2（个人申请）", "an application's source is 2 (personal application)")])
     ctx.validate(ENTITY, record)
     volunteer, project = _resolve(ctx, record)
-    ctx.caller.require_region(volunteer.area_code, f"volunteer {volunteer.volunteer_no}")
+    if not ctx.caller.covers_region(volunteer.area_code):
+        # Another region's person reads as unknown: a 403 would tell that the number exists.
+        raise _unknown("/volunteer_no", "志愿者", "volunteer", "service_record.volunteer_known")
     volunteer = lock_volunteer(ctx, volunteer.volunteer_no)
     started = parse_local_datetime(record["started_at"], ctx.tz)
     ended = parse_local_datetime(record["ended_at"], ctx.tz)

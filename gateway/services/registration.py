@@ -5,7 +5,9 @@ Volunteers
     ``vault.blind_index(f"id:{id_type}", id_number)``. The document type is part of the key, so
     the legacy codes 6 / 7 / 9 and the current 06 / 07 / 99 are different types and never
     match each other. Registering a person the store already has is refused (409, rule
-    ``volunteer.duplicate``, with ``existing_volunteer_no``); the exchange uses
+    ``volunteer.duplicate``, with ``existing_volunteer_no`` for a caller whose region covers
+    the person; any other caller gets the same refusal naming nothing of theirs, so no region
+    can probe another's people — :func:`duplicate_elsewhere`); the exchange uses
     :func:`upsert_volunteer`, which updates the existing person instead.
 
     The store always assigns the unified volunteer number (``ctx.volunteer_no(area)``). A
@@ -101,6 +103,10 @@ def _area_of(record: Mapping[str, Any]) -> str | None:
     return None
 
 
+#: The region a volunteer record places the person in (the exchange checks scope with it).
+area_of = _area_of
+
+
 def _standard_fields(record: Mapping[str, Any]) -> dict[str, Any]:
     """The person's fields of a record: without the derived and the source's bookkeeping keys."""
     return {k: v for k, v in record.items() if k not in _READ_ONLY and k not in _SOURCE_KEYS}
@@ -188,7 +194,22 @@ def _apply_volunteer(ctx: ServiceContext, volunteer: Volunteer, record: Mapping[
     volunteer.set_area(_area_of(record), ctx.regions)
 
 
-def _duplicate(existing: Volunteer) -> Conflict:
+def duplicate_elsewhere() -> Conflict:
+    """The refusal of a document held by a person outside the caller's region (issue 11,
+    finding 3): a duplicate still, but naming no number, region or state of that person — the
+    same answer whether they are active or deleted."""
+    return Conflict(
+        "this person is already registered",
+        [Issue("/id_number", "volunteer.duplicate",
+               "该证件类型和证件号码的志愿者已注册，不能重复注册",
+               "a volunteer with this document type and number is already registered")])
+
+
+def _duplicate(ctx: ServiceContext, existing: Volunteer) -> Conflict:
+    """The refusal of a document another person holds: with their number for a caller whose
+    region covers them, else :func:`duplicate_elsewhere`."""
+    if not ctx.caller.covers_region(existing.area_code):
+        return duplicate_elsewhere()
     return Conflict(
         f"this person is already registered as volunteer {existing.volunteer_no}",
         [Issue("/id_number", "volunteer.duplicate",
@@ -291,7 +312,7 @@ def register_volunteer(ctx: ServiceContext, record: Any, source_system: str | No
     ctx.caller.require_region(_area_of(record), "the volunteer's service area")
     existing = _by_index(ctx.session, _id_index(ctx, record["id_type"], record["id_number"]))
     if existing is not None:
-        raise _duplicate(existing)
+        raise _duplicate(ctx, existing)
     source_id = source_id or record.get("source_id")
     return _create_volunteer(ctx, record, source_system, source_id)
 
@@ -337,7 +358,7 @@ def _create_volunteer(ctx: ServiceContext, record: dict[str, Any], source_system
         # Registered concurrently by someone else between our look-up and our insert.
         existing = _by_index(session, volunteer.id_index)
         if existing is not None:
-            raise _duplicate(existing) from None
+            raise _duplicate(ctx, existing) from None
         raise
     _attach_source(ctx, volunteer, source_system, source_id, source_no)
     count_volunteer(session, volunteer, +1)
@@ -354,7 +375,7 @@ def _change_volunteer(ctx: ServiceContext, volunteer: Volunteer, old: dict[str, 
     if (new["id_type"], new["id_number"]) != (old["id_type"], old["id_number"]):
         other = _by_index(ctx.session, _id_index(ctx, new["id_type"], new["id_number"]))
         if other is not None and other.id != volunteer.id:
-            raise _duplicate(other)
+            raise _duplicate(ctx, other)
     before_key = _stat_key(volunteer)
     # The aggregate cell the volunteer leaves (count_volunteer only reads these attributes).
     snapshot = SimpleNamespace(county=volunteer.county, birth_date=volunteer.birth_date,
@@ -369,7 +390,7 @@ def _change_volunteer(ctx: ServiceContext, volunteer: Volunteer, old: dict[str, 
         # Another writer gave the same document to someone else meanwhile.
         other = _by_index(ctx.session, _id_index(ctx, new["id_type"], new["id_number"]))
         if other is not None:
-            raise _duplicate(other) from None
+            raise _duplicate(ctx, other) from None
         raise
     if _stat_key(volunteer) != before_key:
         count_volunteer(ctx.session, snapshot, -1)  # type: ignore[arg-type]
@@ -412,7 +433,8 @@ def upsert_volunteer(ctx: ServiceContext, record: Any, source_system: str,
 
     Fields the source sends replace the stored ones (each remembered in ``provenance`` as
     coming from ``source_system``); fields it leaves out are kept (another source may have
-    sent them). Updating a person registered outside the caller's region is refused (403).
+    sent them). A person registered outside the caller's region is refused as a duplicate
+    (409, :func:`duplicate_elsewhere`: no number, region or state of theirs).
     """
     ctx.caller.require("volunteer", "write")
     record = _validated(ctx, record)
@@ -423,8 +445,7 @@ def upsert_volunteer(ctx: ServiceContext, record: Any, source_system: str,
         return "created", _create_volunteer(ctx, record, source_system, source_id)
     volunteer = existing
     if not ctx.caller.covers_region(volunteer.area_code):
-        raise OutOfScope("the person is registered outside the caller's region",
-                         region_prefix=ctx.caller.region_prefix)
+        raise duplicate_elsewhere()
     source_no = record.get("volunteer_no")
     _check_source_free(ctx, source_system, _source_key(source_id, source_no, volunteer.volunteer_no),
                        volunteer)
@@ -455,8 +476,8 @@ def _merge_patch(target: Any, patch: Any) -> Any:
 def update_volunteer(ctx: ServiceContext, volunteer_no: str, changes: Any) -> Volunteer:
     """Change a volunteer (merge-patch semantics); the whole result is validated again."""
     ctx.caller.require("volunteer", "write")
-    volunteer = get_volunteer(ctx, volunteer_no, in_scope=False, for_update=True)
-    ctx.caller.require_region(volunteer.area_code, f"volunteer {volunteer_no}")
+    # Outside the caller's region reads as not found (lookups): a 403 would tell that it exists.
+    volunteer = get_volunteer(ctx, volunteer_no, for_update=True)
     if not isinstance(changes, dict):
         raise Invalid("the changes must be a JSON object",
                       [Issue("", "schema.type", "修改内容必须是 JSON 对象", "the changes must be a JSON object")])
@@ -816,6 +837,39 @@ def _member_state(row: TeamMember | None) -> dict[str, Any]:
     return {"status": row.status, "left": row.left_at is not None}
 
 
+def _membership_parties(ctx: ServiceContext, team_no: str,
+                        volunteer_no: str) -> tuple[Team, Volunteer]:
+    """The team and the volunteer of a membership, for a caller acting for one of them.
+
+    A caller acting for neither gets 403 when one of them lies in its region, else one
+    answer (404) whether either exists elsewhere or nowhere: a 403 would tell another
+    region's numbers from unused ones (issue 11, finding 3).
+    """
+    team = _get_or_none(get_team, ctx, team_no, for_update=True)
+    volunteer = _get_or_none(get_volunteer, ctx, volunteer_no)
+    acts = ((volunteer is not None and _for_volunteer(ctx, volunteer))
+            or (team is not None and _for_team(ctx, team)))
+    if not acts and not any(row is not None and ctx.caller.covers_region(row.area_code)
+                            for row in (team, volunteer)):
+        raise NotFound(f"no team {team_no} with volunteer {volunteer_no} that client "
+                       f"{ctx.caller.client_id!r} acts for")
+    if team is None:
+        raise NotFound(f"no team {team_no}")
+    if volunteer is None:
+        raise NotFound(f"no volunteer {volunteer_no}")
+    if not acts:
+        raise OutOfScope(f"client {ctx.caller.client_id!r} may act neither for volunteer "
+                         f"{volunteer_no} nor for team {team_no}")
+    return team, volunteer
+
+
+def _get_or_none(get: Callable[..., Any], ctx: ServiceContext, number: str, **options: Any) -> Any:
+    try:
+        return get(ctx, number, in_scope=False, **options)
+    except NotFound:
+        return None
+
+
 def apply_membership(ctx: ServiceContext, team_no: str, volunteer_no: str,
                      password: Any = None) -> TeamMember:
     """A volunteer applies to join a team; the team's join policy decides what follows.
@@ -823,11 +877,7 @@ def apply_membership(ctx: ServiceContext, team_no: str, volunteer_no: str,
     The caller is the volunteer's own system (volunteer write, covering the volunteer) or the
     team's (team write, covering the team).
     """
-    team = get_team(ctx, team_no, in_scope=False, for_update=True)
-    volunteer = get_volunteer(ctx, volunteer_no, in_scope=False)
-    if not (_for_volunteer(ctx, volunteer) or _for_team(ctx, team)):
-        raise OutOfScope(f"client {ctx.caller.client_id!r} may act neither for volunteer "
-                         f"{volunteer_no} nor for team {team_no}")
+    team, volunteer = _membership_parties(ctx, team_no, volunteer_no)
     if team.status != TEAM_APPROVED:
         raise Conflict(f"team {team_no} is not approved (status {team.status}); it takes no members",
                        team_status=team.status)
@@ -884,11 +934,7 @@ def decide_membership(ctx: ServiceContext, team_no: str, volunteer_no: str, deci
 def leave_membership(ctx: ServiceContext, team_no: str, volunteer_no: str,
                      note: str | None = None) -> TeamMember:
     """End a membership (or withdraw an application): the row stays, with ``left_at``."""
-    team = get_team(ctx, team_no, in_scope=False, for_update=True)
-    volunteer = get_volunteer(ctx, volunteer_no, in_scope=False)
-    if not (_for_volunteer(ctx, volunteer) or _for_team(ctx, team)):
-        raise OutOfScope(f"client {ctx.caller.client_id!r} may act neither for volunteer "
-                         f"{volunteer_no} nor for team {team_no}")
+    team, volunteer = _membership_parties(ctx, team_no, volunteer_no)
     row = _membership(ctx, team, volunteer, for_update=True)
     if row is None or row.left_at is not None or row.status not in (MEMBER, APPLIED):
         raise NotFound(f"volunteer {volunteer_no} is not a member of team {team_no}")

@@ -22,15 +22,18 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class Gunicorn:
-    """``vgw serve --workers N`` with the given environment; output in ``log``."""
+    """``vgw serve --workers N`` with the given environment; output in ``log`` (gunicorn's
+    access log too, with ``access_log``); ``port`` 0 = a free one."""
 
-    def __init__(self, env: dict[str, str], log: Path, *, workers: int = 1, timeout: int = 30):
+    def __init__(self, env: dict[str, str], log: Path, *, workers: int = 1, timeout: int = 30,
+                 access_log: bool = False, port: int = 0):
         self.log = log
         env = {**env, "GUNICORN_CMD_ARGS": f"--timeout {timeout} --keep-alive 5"}
         with log.open("w") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "gateway.cli", "serve", "--host", "127.0.0.1", "--port", "0",
-                 "--workers", str(workers), "--no-access-log"],
+                [sys.executable, "-m", "gateway.cli", "serve", "--host", "127.0.0.1", "--port",
+                 str(port), "--workers", str(workers),
+                 "--access-log" if access_log else "--no-access-log"],
                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         try:
             self.url = self._wait_started(workers)

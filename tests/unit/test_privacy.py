@@ -226,6 +226,46 @@ def test_scrub_text(text, clean):
     assert scrub_text(text) == clean
 
 
+@pytest.mark.parametrize("text, clean", [
+    # Percent-encoded digits and names in a query string (issue 11, finding 5).
+    ("GET /v?id_number=11010519900307123%39 HTTP/1.1", "GET /v?id_number=[withheld] HTTP/1.1"),
+    ("GET /v?id%5Fnumber=x1&name=a", "GET /v?id%5Fnumber=[withheld]&name=a"),
+    ("GET /v?q=%31%31%30%31%30%35%31%39%39%30%30%33%30%37%31%32%33%39", "GET /v?q=[withheld]"),
+    ("GET /v?mobile=%2B86%20138%200013%208000&page=2", "GET /v?mobile=[withheld]&page=2"),
+    ("GET /v?q=%2B86%20138%200013%208000", "GET /v?q=[withheld]"),
+    ("GET /v?name=%E5%BC%A0%E4%B8%89", "GET /v?name=%E5%BC%A0%E4%B8%89"),  # a name: kept
+    # Other document types of the id_type table.
+    ("passport E98765432 / EA1234567 / G12345678", "passport E9*****32 / EA*****67 / G1*****78"),
+    ("护照号P1234567。", "护照号P1****67。"),
+    ("台湾 A123456789", "台湾 A1******89"),
+    ("permits C12345678 H1234567801 M12345678", "permits C1*****78 H1*******01 M1*****78"),
+    ("香港身份证 A123456(7)", "香港身份证 A1******7)"),
+    ("澳门 1234567(8)", "澳门 12******8)"),
+    # Mobiles in every spelling.
+    ("138.0013.8000", "138****8000"),
+    ("+86 (138) 0013 8000", "+86 138****8000"),
+    ("(+86)13800138000", "(+86)138****8000"),
+    ("0086-138-0013-8000", "0086-138****8000"),
+    # Not personal data: left alone.
+    ("V1101052612000001Q T110105000123 E12345 b-1234abcd", "V1101052612000001Q T110105000123 E12345 b-1234abcd"),
+    ("GET /v?region=11&page=2 duration 12345678", "GET /v?region=11&page=2 duration 12345678"),
+])
+def test_scrub_text_catches_encoded_forms_other_documents_and_mobiles(text, clean):
+    assert scrub_text(text) == clean
+
+
+def test_the_json_app_log_scrubs_every_form():
+    from gateway.logs import JsonFormatter
+
+    record = logging.LogRecord("gateway.tests", logging.WARNING, __file__, 1,
+                               "look-up %s failed for %s", ("/v?id_type=05&id_number=E98765432",
+                                                            "%31%33%38%30%30%31%33%38%30%30%30"),
+                               None)
+    PiiLogFilter().filter(record)
+    line = JsonFormatter().format(record)
+    assert "E98765432" not in line and "%31%33%38" not in line and "[withheld]" in line
+
+
 @pytest.fixture
 def scrubbed_logger(caplog):
     """A logger under ``gateway`` that exists when the filter is installed, as in the app."""

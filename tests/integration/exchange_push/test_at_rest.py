@@ -139,3 +139,94 @@ def _configured_keys(app) -> list[str]:
     if text_:
         return text_.split(",")
     return json.loads((Path(app.config["KEYS_DIR"]) / "pii.json").read_text())["encryption_keys"]
+
+
+# -- the other copies: spooled uploads in a source's folder, dead letters, history ------------
+
+_COLUMNS = {"姓名": "name", "证件类型": "id_type", "证件号码": "id_number", "性别": "gender",
+            "手机号码": "mobile", "服务区域": "service_area"}
+
+
+def _sheet(people: list[dict]) -> bytes:
+    lines = [",".join(_COLUMNS)] + [",".join([p["name"], "内地居民身份证", p["id_number"],
+                                               "男" if p["gender"] == "1" else "女", p["mobile"],
+                                               p["service_area"]]) for p in people]
+    return ("\n".join(lines) + "\n").encode("utf-8-sig")
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file()]
+
+
+def test_uploads_dead_letters_and_history_lie_sealed_and_follow_rotation(store_app, tmp_path,
+                                                                         caller):
+    """An uploaded sheet is kept sealed in the source's folder and read from there by the next
+    run; the rows outside the source's scope wait as dead letters; updates leave history rows
+    — and neither the folder nor the database files hold a number. Rotation seals the upload
+    and re-encrypts the dead letters under the new key; the old key can go."""
+    from gateway.adapter import load_adapter
+    from gateway.cli.pii import encrypted_columns, reseal_uploads, rotate_table
+    from gateway.store.models import DeadLetter
+    from sync_jobs import dead_letters, engine, sources
+
+    since = time.time()
+    store_app.config.update(SYNC_RETRY_BACKOFF_SECONDS=0, SYNC_RETRY_MAX_BACKOFF_SECONDS=0)
+    folder = tmp_path / "drop"
+    with store_app.app_context(), store_app.extensions["store.sessionmaker"]() as session:
+        sources.add_or_update(session, store_app.extensions["privacy.vault"], sources.SourceSpec(
+            name="team-sheet", adapter="spreadsheet", direction="pull",
+            settings={"folder": str(folder), "entity": "volunteer", "columns": _COLUMNS},
+            scope={"region_prefix": "1101", "pii": "full"}))
+        session.commit()
+    inside, secrets = _people(3)
+    outside = [h.volunteer(random.randrange(1, 900_000), area="310101",
+                           mobile=f"13{random.randrange(10**8, 10**9)}") for _ in range(2)]
+    secrets += [p["id_number"] for p in outside] + [p["mobile"] for p in outside]
+    http = store_app.test_client()
+    headers = caller(store_app, "district", region="11", perms={"sync": ["write"]})
+    answer = http.put("/api/v1/sync/sources/team-sheet/files/志愿者.csv",
+                      data=_sheet(inside + outside), headers={**headers, "Content-Type": "text/csv"})
+    assert answer.status_code == 201, answer.get_json()
+    assert [p.name for p in _folder_files(folder)] == ["志愿者.csv.vgw-sealed"]
+
+    with store_app.app_context():
+        (result,) = engine.run_source(store_app, "team-sheet", sleep=lambda _s: None)
+    assert (result.read, result.written, result.dead_lettered) == (5, 3, 2)
+    # history: an update of a stored person through the API (old and new mobile in a change row)
+    admin = caller(store_app, "admin", perms={"*": ["read", "write"]}, pii="full")
+    number = http.post("/api/v1/volunteers/search", json={"id_number": inside[0]["id_number"]},
+                       headers=admin).get_json()["items"][0]["volunteer_no"]
+    new_mobile = f"13{random.randrange(10**8, 10**9)}"
+    secrets.append(new_mobile)
+    assert http.patch(f"/api/v1/volunteers/{number}", json={"mobile": new_mobile},
+                      headers=admin).status_code == 200
+    assert _leaks(_folder_files(folder) + _files(store_app, since), secrets) == []
+
+    # Rotation: a new key in front; tables, blobs and the sealed upload move to it.
+    old_keys = [k.strip() for k in _configured_keys(store_app)]
+    index_key = store_app.extensions["privacy.vault"]._index_key
+    new_key = Fernet.generate_key().decode()
+    both = Vault([new_key, *old_keys], index_key)
+    db = store_app.extensions["store.engine"]
+    for table, columns in encrypted_columns():
+        assert not rotate_table(db, both, table, columns, 100).failed
+    assert not rotate_blobs(db, both).failed
+    resealed = reseal_uploads(db, both)
+    assert (resealed.values, resealed.failed) == (1, [])
+    assert reseal_uploads(db, both).values == 0  # all current
+    only_new = Vault([new_key], index_key)
+    with store_app.app_context(), store_app.extensions["store.sessionmaker"]() as session:
+        letters = session.execute(select(DeadLetter)).scalars().all()
+        settings = sources.settings_of(only_new, sources.get(session, "team-sheet"))
+    assert len(letters) == 2
+    store_app.extensions["privacy.vault"] = only_new
+    try:
+        assert {dead_letters.payload(store_app, d)["证件号码"] for d in letters} == \
+            {p["id_number"] for p in outside}
+    finally:
+        store_app.extensions["privacy.vault"] = both
+    with load_adapter("spreadsheet", settings, sealer=only_new) as adapter:
+        page = adapter.read("volunteer", None, 100)
+    assert sorted(i.native["证件号码"] for i in page.items) == \
+        sorted(p["id_number"] for p in inside + outside)
+    assert _leaks(_folder_files(folder), secrets) == []

@@ -339,8 +339,9 @@ def test_a_client_of_another_province_can_neither_read_nor_write(store_app, http
     before = helpers.counts(store_app)
     _problem(http.post(URL, json=helpers.record(world, day="2024-05-02"), headers=guangdong),
              403, "out-of-scope")
+    # Another region's volunteer reads as unknown (issue 11, finding 3).
     _problem(http.post(f"{URL}/applications", json=helpers.application(world, day="2024-05-02"),
-                       headers=guangdong), 403)
+                       headers=guangdong), 422)
     _problem(http.get(f"{URL}/{created['record_no']}", headers=guangdong), 404)
     _problem(http.get(f"/api/v1/volunteers/{world.volunteer_no}/hours", headers=guangdong), 404)
     assert http.get(URL, headers=guangdong).get_json()["total"] == 0

@@ -158,8 +158,9 @@ def test_who_may_act_on_memberships(store_app):
     assert w.apply("2", v2, headers=w.team_system).status_code == 403
     # Another province's volunteer system cannot act for Beijing volunteers.
     guangdong = make_caller(store_app, "gd-volunteers", region="44", perms=ALL_PERMS)
-    assert w.apply("2", v2, headers=guangdong).status_code == 403
-    assert w.leave("1", v1, headers=guangdong).status_code == 403
+    # Not 403: that would tell Guangdong these Beijing numbers exist (issue 11, finding 3).
+    assert w.apply("2", v2, headers=guangdong).status_code == 404
+    assert w.leave("1", v1, headers=guangdong).status_code == 404
     # Deciding is the team's: the volunteer system cannot approve itself in.
     assert w.decide("1", v1, "approve", headers=w.volunteer_system).status_code == 403
     other_team = make_caller(store_app, "team-2", region="11", perms={"team": ["read", "write"]},

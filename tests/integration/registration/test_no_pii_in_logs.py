@@ -45,8 +45,9 @@ def test_personal_data_appears_in_no_log_answer_or_history(store_app, caplog, mo
         call("POST", "/api/v1/volunteers", 409, json={**record, "source_id": "pii-test-2"})
         call("GET", f"/api/v1/volunteers/{number}", 200)
         call("GET", "/api/v1/volunteers", 200, query_string={"region": "110105"})
-        call("GET", "/api/v1/volunteers", 200, query_string={"id_number": ID_NUMBER})
-        call("GET", "/api/v1/volunteers", 200, query_string={"mobile": MOBILE})
+        call("POST", "/api/v1/volunteers/search", 200, json={"id_number": ID_NUMBER})
+        call("POST", "/api/v1/volunteers/search", 200, json={"mobile": MOBILE})
+        call("GET", "/api/v1/volunteers", 400, query_string={"id_number": ID_NUMBER})
         call("POST", "/api/v1/volunteers/lookup", 200, json={"id_type": "01", "id_number": ID_NUMBER})
         call("POST", "/api/v1/volunteers", 422,
              json={**record, "gender": "2", "mobile": MOBILE[:-1], "source_id": "pii-test-3"})

@@ -115,8 +115,8 @@ def test_reindex_after_the_index_key_changes_keeps_duplicate_detection(store_app
         assert found.status_code == 200 and found.get_json()["volunteer_no"] == numbers[1]
         answer = client_2.post("/api/v1/volunteers", json=person(3, source_id="again"), headers=headers)
         assert answer.status_code == 409 and answer.get_json()["existing_volunteer_no"] == numbers[2]
-        by_mobile = client_2.get("/api/v1/volunteers", query_string={"mobile": "13900000001"},
-                                 headers=headers).get_json()
+        by_mobile = client_2.post("/api/v1/volunteers/search", json={"mobile": "13900000001"},
+                                  headers=headers).get_json()
         assert [v["volunteer_no"] for v in by_mobile["items"]] == [numbers[0]]
         again = app_2.test_cli_runner().invoke(args=["pii", "reindex"])
         assert "0 row(s) re-indexed (0 value(s)), 3 already current" in again.output

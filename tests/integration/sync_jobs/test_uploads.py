@@ -44,8 +44,11 @@ def test_an_uploaded_sheet_is_read_by_the_next_run(sync_app, tmp_path, caller):
     assert answer.status_code == 201, answer.get_json()
     body = answer.get_json()
     assert (body["file"], body["bytes"]) == ("朝阳区志愿者.csv", len(_csv(people)))
-    assert (tmp_path / "drop" / "朝阳区志愿者.csv").read_bytes() == _csv(people)
-    assert [p.name for p in (tmp_path / "drop").iterdir()] == ["朝阳区志愿者.csv"]  # no temp file left
+    # Kept sealed under the personal-data keys (issue 11, finding 2), no temp file left.
+    kept = tmp_path / "drop" / "朝阳区志愿者.csv.vgw-sealed"
+    assert [p.name for p in (tmp_path / "drop").iterdir()] == [kept.name]
+    assert sync_app.extensions["privacy.vault"].open(
+        kept.read_bytes(), "vgw-upload:朝阳区志愿者.csv".encode()) == _csv(people)
     (result,) = run(sync_app, "team-sheet")
     assert (result.read, result.written) == (3, 3)
     assert count(sync_app, select(func.count()).select_from(Volunteer)) == 3

@@ -1,0 +1,67 @@
+"""The SQLite rate-limit storage (gateway/ratelimit_storage.py) as ``limits`` uses it: fixed
+and moving windows, shared by two storages on one file and by forked processes."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+
+from limits import parse
+from limits.storage import storage_from_string
+from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
+
+from gateway import ratelimit_storage
+
+
+def test_it_registers_with_limits_and_counts_a_fixed_window(tmp_path):
+    uri = ratelimit_storage.uri_for(tmp_path / "limits.db")
+    assert uri.startswith("vgw+sqlite:///")
+    one, other = storage_from_string(uri), storage_from_string(uri)  # two processes' views
+    assert isinstance(one, ratelimit_storage.SQLiteStorage) and one.check()
+    limit = parse("3 per minute")
+    a, b = FixedWindowRateLimiter(one), FixedWindowRateLimiter(other)
+    assert [a.hit(limit, "k"), b.hit(limit, "k"), a.hit(limit, "k"), b.hit(limit, "k")] == \
+        [True, True, True, False]
+    assert a.hit(limit, "another key")
+    assert b.get_window_stats(limit, "k").remaining == 0
+    assert one.get_expiry(f"LIMITER/k/{limit.amount}/{limit.multiples}/{limit.GRANULARITY.name}") \
+        > time.time()
+    one.clear("LIMITER/k/3/1/minute")
+    assert b.hit(limit, "k")
+    assert one.reset() >= 1 and a.hit(limit, "k")
+
+
+def test_a_counter_expires(tmp_path):
+    storage = storage_from_string(ratelimit_storage.uri_for(tmp_path / "limits.db"))
+    assert storage.incr("k", 1) == 1 and storage.incr("k", 1) == 2
+    time.sleep(1.1)
+    assert storage.get("k") == 0 and storage.incr("k", 1) == 1
+
+
+def test_the_moving_window_of_the_console_login(tmp_path):
+    uri = ratelimit_storage.uri_for(tmp_path / "limits.db")
+    a = MovingWindowRateLimiter(storage_from_string(uri))
+    b = MovingWindowRateLimiter(storage_from_string(uri))
+    limit = parse("2 per 1 second")
+    assert [a.hit(limit, "login"), b.hit(limit, "login"), a.hit(limit, "login")] == [True, True, False]
+    assert b.get_window_stats(limit, "login").remaining == 0
+    time.sleep(1.1)
+    assert b.hit(limit, "login")
+
+
+def _hit_many(uri: str, times: int, out) -> None:
+    limiter = FixedWindowRateLimiter(storage_from_string(uri))
+    out.put(sum(limiter.hit(parse("50 per minute"), "shared") for _ in range(times)))
+
+
+def test_forked_processes_share_one_count(tmp_path):
+    uri = ratelimit_storage.uri_for(tmp_path / "limits.db")
+    storage_from_string(uri).incr("warm-up", 60)  # a connection opened before the fork
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    workers = [context.Process(target=_hit_many, args=(uri, 40, out)) for _ in range(3)]
+    for process in workers:
+        process.start()
+    for process in workers:
+        process.join(60)
+    assert sum(out.get(timeout=10) for _ in workers) == 50
