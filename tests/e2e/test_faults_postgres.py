@@ -1,0 +1,125 @@
+"""Issue 11, faults on a real PostgreSQL: the database stopped in the middle of a push.
+
+The gateway runs under gunicorn on a private cluster (tests/e2e/pg_cluster.py: the shared
+server on 5432 is never disturbed). PostgreSQL is stopped (fast shutdown: every session
+cut at once) while a signed NDJSON push is being applied. The client gets 503
+problem+json ``/problems/store-unavailable`` with Retry-After — not gunicorn's HTML, not a
+500 — and /readyz says the store is down. PostgreSQL is started again; the retry with the
+same Idempotency-Key (after the reservation's short lease, since the dying request could
+not release it) completes, and the store holds each record exactly once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import pytest
+import requests
+from sqlalchemy import create_engine, func, select
+
+from gateway.store.models import Volunteer
+from tests.e2e.fault_support import assert_exactly_once, gateway_on, gunicorn_port, store_counts
+from tests.e2e.gunicorn_support import Gunicorn
+from tests.e2e.pg_cluster import pg_cluster  # noqa: F401 - the fixture
+from tests.e2e.sync_support import child_env
+from tests.integration.exchange.helpers import register_client
+from tests.integration.exchange_push import helpers
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+URL = "/api/v1/exchange/batches"
+RECORDS = 12_000
+
+
+def _post(server: Gunicorn, keys, body: bytes, key: str, timeout: float = 120) -> requests.Response:
+    return requests.post(server.url + URL, data=body, auth=keys.auth(), timeout=timeout,
+                         headers={"Content-Type": "application/x-ndjson", "Idempotency-Key": key})
+
+
+def _wait_for_rows(url: str, at_least: int, seconds: float = 60) -> int:
+    """Until the push has committed ``at_least`` volunteers (read over a connection of our own)."""
+    engine = create_engine(url)
+    try:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                stored = conn.scalar(select(func.count()).select_from(Volunteer))
+            if stored >= at_least:
+                return stored
+            time.sleep(0.05)
+    finally:
+        engine.dispose()
+    raise AssertionError(f"the push did not reach {at_least} volunteers in {seconds} s")
+
+
+def _retry_until_done(server: Gunicorn, keys, body: bytes, key: str, seconds: float = 60):
+    """The client's retry: same key, same body; 409 in-progress and 503 honour Retry-After."""
+    deadline = time.monotonic() + seconds
+    seen = []
+    while time.monotonic() < deadline:
+        answer = _post(server, keys, body, key)
+        seen.append(answer.status_code)
+        if answer.status_code == 200:
+            return answer, seen
+        assert answer.status_code in (409, 503), (answer.status_code, answer.text[:300])
+        time.sleep(min(float(answer.headers.get("Retry-After", 1)), 2))
+    raise AssertionError(f"the retry did not complete: {seen}")
+
+
+def test_postgres_stopped_mid_push_gives_503_then_the_retry_stores_each_record_once(
+        pg_cluster, tmp_path):  # noqa: F811 - the fixture
+    with gateway_on(pg_cluster) as app:
+        keys = register_client(app, "city-01")
+        env = child_env(app, LOG_LEVEL="WARNING", IDEMPOTENCY_LEASE_SECONDS=3)
+        server = Gunicorn(env, tmp_path / "gunicorn.log", workers=2, timeout=120,
+                          port=gunicorn_port())
+        try:
+            body = helpers.ndjson([helpers.item("volunteer", helpers.volunteer(i))
+                                   for i in range(1, RECORDS + 1)])
+            key = uuid.uuid4().hex
+            answers: list[requests.Response | BaseException] = []
+
+            def push() -> None:
+                try:
+                    answers.append(_post(server, keys, body, key))
+                except BaseException as exc:  # reported below
+                    answers.append(exc)
+
+            pusher = threading.Thread(target=push)
+            pusher.start()
+            stored = _wait_for_rows(app.config["DATABASE_URL"], 500)
+            pg_cluster.stop("fast")
+            pusher.join(timeout=60)
+            assert not pusher.is_alive(), "the push never answered"
+            (answer,) = answers
+            assert isinstance(answer, requests.Response), answer
+            assert stored < RECORDS, "the push ended before the database was stopped"
+            assert answer.status_code == 503, (answer.status_code, answer.text[:500])
+            assert answer.headers["Content-Type"].startswith("application/problem+json")
+            problem = answer.json()
+            assert problem["type"] == "/problems/store-unavailable", problem
+            assert int(answer.headers["Retry-After"]) > 0
+
+            ready = requests.get(server.url + "/readyz", timeout=10)
+            assert ready.status_code == 503 and ready.json()["store"] == "down", ready.text
+            assert "Retry-After" in ready.headers
+            # a push while the store is down: the same clear answer, before any work
+            down = _post(server, keys, body, key)
+            assert down.status_code == 503, down.text[:300]
+            assert down.json()["type"] == "/problems/store-unavailable"
+
+            pg_cluster.start()
+            server.wait_ready(30)
+            retried, seen = _retry_until_done(server, keys, body, key)
+            summary = helpers.ndjson_lines(retried)[-1]["summary"]
+            assert summary["total"] == RECORDS and summary["rejected"] == 0, summary
+            assert_exactly_once(app, RECORDS)
+            # the key now answers from its stored result, and changes nothing
+            again = _post(server, keys, body, key)
+            assert again.status_code == 200 and again.content == retried.content
+            assert store_counts(app)["volunteers"] == RECORDS
+            assert "Internal Server Error" not in server.output()
+        finally:
+            server.stop()
