@@ -88,16 +88,11 @@ def _from_unexpected(exc: Exception) -> Response:
 STORE_RETRY_AFTER_SECONDS = 5
 
 
-def store_unavailable(exc: Exception) -> bool:
-    """Is ``exc`` the store being out of reach (down, restarting, connection lost), rather
-    than a defect? SQLAlchemy's OperationalError (connection refused, the server shutting
-    down, a lost connection, a lock or deadlock timeout) and InterfaceError (a connection
-    already closed), and any DBAPI error that SQLAlchemy recognised as a disconnect."""
-    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+def store_unavailable(exc: BaseException) -> bool:
+    """The store out of reach (see :func:`gateway.store.unavailable`)."""
+    from gateway import store
 
-    if isinstance(exc, (OperationalError, InterfaceError)):
-        return True
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+    return store.unavailable(exc)
 
 
 def store_unavailable_problem() -> Problem:

@@ -17,15 +17,17 @@ import uuid
 
 import pytest
 import requests
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, func, select, text
 
 from gateway.store.models import Volunteer
 from tests.e2e.fault_support import assert_exactly_once, gateway_on, gunicorn_port, store_counts
 from tests.e2e.gunicorn_support import Gunicorn
 from tests.e2e.pg_cluster import pg_cluster  # noqa: F401 - the fixture
-from tests.e2e.sync_support import child_env
+from tests.e2e.sync_support import (add_zyh365_source, child_env, pulled, runs_of, scalar,
+                                    schedulers, set_schedule, wait_for_quiet, wait_until)
 from tests.integration.exchange.helpers import register_client
 from tests.integration.exchange_push import helpers
+from tests.simulators.zyh365 import Zyh365Platform, running
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -123,3 +125,61 @@ def test_postgres_stopped_mid_push_gives_503_then_the_retry_stores_each_record_o
             assert "Internal Server Error" not in server.output()
         finally:
             server.stop()
+
+
+# -- a sync run ---------------------------------------------------------------------------------
+
+SYNC_COUNT = 4_000
+SOURCE = "zyh-faults"
+
+
+def test_postgres_stopped_mid_sync_run_fails_the_run_then_the_next_resumes_from_its_cursor(
+        pg_cluster, tmp_path):  # noqa: F811 - the fixture
+    """A ``vgw scheduler`` pulling from the zyh365 simulator loses its database mid-run: the
+    run fails (recorded as ``failed``, kind ``store.unavailable``, once the database answers
+    again, not counted against the source), the scheduler survives, and the next run resumes
+    from the committed cursor: every record once, no page read twice into the store."""
+    platform = Zyh365Platform().seed(volunteers=SYNC_COUNT)
+    with gateway_on(pg_cluster) as app, running(platform) as url:
+        add_zyh365_source(app, SOURCE, url, ["volunteer"], "every 1s")
+        env = child_env(app, SCHEDULER_RELOAD_SECONDS=1, SYNC_PAGE_SIZE=80, LOG_LEVEL="INFO",
+                        SYNC_RETRY_BACKOFF_SECONDS=1, SYNC_RETRY_MAX_BACKOFF_SECONDS=2)
+        with schedulers(env, tmp_path) as start:
+            scheduler = start()
+            wait_until(lambda: pulled(app, SOURCE, "volunteer") >= 800, "the pull to pass 800",
+                       timeout=120, processes=[scheduler])
+            pg_cluster.stop("fast")
+            time.sleep(3)  # the scheduler meets the closed database a few times
+            assert scheduler.alive(), scheduler.output()[-3000:]
+            pg_cluster.start()
+            wait_until(lambda: pulled(app, SOURCE, "volunteer") == SYNC_COUNT, "the pull to finish",
+                       timeout=180, processes=[scheduler])
+            wait_until(lambda: any(r.status == "succeeded" and r.caught_up
+                                   for r in runs_of(app, SOURCE)),
+                       "a run that caught up", timeout=60, processes=[scheduler])
+            set_schedule(app, SOURCE, "")
+            wait_for_quiet(app, idle=2, timeout=60, processes=[scheduler])
+            assert scheduler.stop() == 0, scheduler.output()[-3000:]
+            output = scheduler.output()
+
+        runs = runs_of(app, SOURCE)
+        failed = [r for r in runs if r.status == "failed"]
+        assert len(failed) == 1, ([(r.status, r.errors) for r in runs], output[-6000:])
+        assert [e["kind"] for e in failed[0].errors] == ["store.unavailable"], failed[0].errors
+        assert failed[0].finished_at is not None
+        assert {r.status for r in runs} <= {"failed", "succeeded"}, [r.status for r in runs]
+        assert runs[-1].status == "succeeded" and runs[-1].caught_up
+        assert sum(r.written for r in runs) == SYNC_COUNT == sum(r.read for r in runs)
+        assert scalar(app, "SELECT consecutive_failures FROM sync_sources WHERE name = :n",
+                      n=SOURCE) == 0
+        assert "the store is unavailable" in output
+        assert "Traceback" not in output, output[-3000:]
+
+        # every record once: the volunteers, their source rows, history and aggregates
+        expected = {platform.record("volunteer", i)["vcode"] for i in range(1, SYNC_COUNT + 1)}
+        with app.extensions["store.engine"].connect() as db:
+            source_ids = db.execute(text("SELECT source_id FROM volunteer_sources "
+                                         "WHERE source_system = :s"), {"s": SOURCE}).scalars().all()
+        assert len(source_ids) == SYNC_COUNT and set(source_ids) == expected
+        assert_exactly_once(app, SYNC_COUNT)
+        assert pulled(app, SOURCE, "volunteer") == SYNC_COUNT
