@@ -7,10 +7,17 @@ problem+json ``/problems/store-unavailable`` with Retry-After — not gunicorn's
 500 — and /readyz says the store is down. PostgreSQL is started again; the retry with the
 same Idempotency-Key (after the reservation's short lease, since the dying request could
 not release it) completes, and the store holds each record exactly once.
+
+Likewise a ``vgw scheduler`` sync run from the zyh365 simulator loses its database: the
+run fails cleanly and the next resumes from its cursor; and a gunicorn worker SIGKILLed in
+the middle of a 50,000-record NDJSON push: the retry with the same key completes. Each
+test takes well under a minute (one private cluster each; CI runs them: ``postgres``).
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 import uuid
@@ -19,7 +26,8 @@ import pytest
 import requests
 from sqlalchemy import create_engine, func, select, text
 
-from gateway.store.models import Volunteer
+from gateway import store
+from gateway.store.models import IdempotencyKey, Volunteer
 from tests.e2e.fault_support import assert_exactly_once, gateway_on, gunicorn_port, store_counts
 from tests.e2e.gunicorn_support import Gunicorn
 from tests.e2e.pg_cluster import pg_cluster  # noqa: F401 - the fixture
@@ -54,6 +62,11 @@ def _wait_for_rows(url: str, at_least: int, seconds: float = 60) -> int:
     finally:
         engine.dispose()
     raise AssertionError(f"the push did not reach {at_least} volunteers in {seconds} s")
+
+
+def _key_status(app, key: str) -> str | None:
+    with store.session_scope(app) as session:
+        return session.scalar(select(IdempotencyKey.status).where(IdempotencyKey.key == key))
 
 
 def _retry_until_done(server: Gunicorn, keys, body: bytes, key: str, seconds: float = 60):
@@ -183,3 +196,67 @@ def test_postgres_stopped_mid_sync_run_fails_the_run_then_the_next_resumes_from_
         assert len(source_ids) == SYNC_COUNT and set(source_ids) == expected
         assert_exactly_once(app, SYNC_COUNT)
         assert pulled(app, SOURCE, "volunteer") == SYNC_COUNT
+
+
+# -- a worker killed ----------------------------------------------------------------------------
+
+BIG = 50_000
+
+
+def test_a_worker_sigkilled_mid_50k_push_then_the_retry_stores_each_record_once(
+        pg_cluster, tmp_path):  # noqa: F811 - the fixture
+    """SIGKILL (no handler runs, nothing is released) to the gunicorn worker applying a
+    50,000-record NDJSON push; gunicorn replaces it; the client's retry with the same key
+    waits out the dead worker's lease (409, Retry-After), then the whole batch is processed:
+    what the dead worker committed answers ``unchanged``, the rest ``created``, and the
+    store holds every record exactly once."""
+    with gateway_on(pg_cluster) as app:
+        keys = register_client(app, "city-01")
+        env = child_env(app, LOG_LEVEL="WARNING", IDEMPOTENCY_LEASE_SECONDS=3)
+        server = Gunicorn(env, tmp_path / "gunicorn.log", workers=1, timeout=300,
+                          port=gunicorn_port())
+        try:
+            started = time.monotonic()
+            body = helpers.ndjson([helpers.item("volunteer", helpers.volunteer(i))
+                                   for i in range(1, BIG + 1)])
+            key = uuid.uuid4().hex
+            outcome: list[requests.Response | BaseException] = []
+
+            def push() -> None:
+                try:
+                    outcome.append(_post(server, keys, body, key, timeout=300))
+                except BaseException as exc:  # the connection dies with the worker
+                    outcome.append(exc)
+
+            (worker,) = server.live_workers()
+            pusher = threading.Thread(target=push)
+            pusher.start()
+            stored = _wait_for_rows(app.config["DATABASE_URL"], 5_000, seconds=120)
+            killed_at = time.monotonic() - started
+            os.kill(worker, signal.SIGKILL)
+            pusher.join(timeout=60)
+            assert not pusher.is_alive(), "the client never saw the worker die"
+            assert isinstance(outcome[0], requests.RequestException), outcome
+            assert stored < BIG
+            deadline = time.monotonic() + 30
+            while not [p for p in server.live_workers() if p != worker]:
+                assert time.monotonic() < deadline, server.output()[-3000:]
+                time.sleep(0.1)  # gunicorn boots a new worker
+            committed = store_counts(app)["volunteers"]
+            assert 0 < committed < BIG
+
+            # nothing ran in the dead worker to give the key back: its lease must lapse
+            assert _key_status(app, key) == "in_progress"
+            retried, _seen = _retry_until_done(server, keys, body, key, seconds=240)
+            print(f"worker killed at {killed_at:.1f} s with {stored:,} volunteers committed; "
+                  f"the retry done at {time.monotonic() - started:.1f} s")
+            lines = helpers.ndjson_lines(retried)
+            summary = lines[-1]["summary"]
+            assert summary["total"] == BIG and summary["rejected"] == 0, summary
+            statuses = [line["status"] for line in lines[:-1]]
+            assert statuses.count("unchanged") == committed, (committed, summary)
+            assert statuses.count("created") == BIG - committed
+            assert_exactly_once(app, BIG)
+            assert "WORKER TIMEOUT" not in server.output()
+        finally:
+            server.stop()
