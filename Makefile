@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: install run test test-fast bench clean fuzz
+.PHONY: install run test test-fast bench clean fuzz load
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -46,3 +46,10 @@ FUZZ_EXAMPLES ?= 200
 FUZZ_BUDGET ?= 1800
 fuzz: install
 	$(BIN)/python -m tests.fuzz.campaign --max-examples $(FUZZ_EXAMPLES) --budget $(FUZZ_BUDGET)
+
+## load: 20 signed pushers and 5 change-feed readers against gunicorn on PostgreSQL for
+##       LOAD_SECONDS (about 2.5 minutes); prints requests, p50/p99 latency, errors, and
+##       whether every record is stored once and every reader saw every change once
+LOAD_SECONDS ?= 150
+load: install
+	$(BIN)/python -m benchmarks.load --duration $(LOAD_SECONDS)

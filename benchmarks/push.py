@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -64,6 +63,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from benchmarks.data import VolunteerFactory
+from benchmarks.gunicorn_server import Gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -184,61 +184,9 @@ def count_volunteers(database_url: str) -> int:
 
 # -- the gateway under gunicorn ----------------------------------------------------------------------
 
-class Gateway:
-    """``vgw serve`` on 127.0.0.1:<free port>, stopped by its PID (gunicorn's master)."""
-
-    def __init__(self, env: dict[str, str], workers: int, log: Path):
-        self.log = log
-        env = {**env, "GUNICORN_CMD_ARGS": "--timeout 3600 --keep-alive 30"}
-        with log.open("w") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "gateway.cli", "serve", "--host", "127.0.0.1", "--port", "0",
-                 "--workers", str(workers), "--no-access-log"],
-                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            self.url, self.workers = self._wait_started(workers)
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-
-    def _wait_started(self, workers: int) -> tuple[str, list[int]]:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            out = self.log.read_text()
-            url = re.search(r"Listening at: (http://127\.0\.0\.1:[0-9]+)", out)
-            pids = [int(p) for p in re.findall(r"Booting worker with pid: ([0-9]+)", out)]
-            if url and len(pids) >= workers:
-                return url.group(1), pids
-            time.sleep(0.1)
-        raise SystemExit(f"the gateway did not start:\n{self.log.read_text()[-3000:]}")
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(self.url + "/readyz", timeout=5).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise SystemExit(f"the gateway is not ready:\n{self.log.read_text()[-3000:]}")
-
-    def peak_rss_mb(self, pid: int) -> float:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        raise SystemExit(f"no VmHWM for pid {pid}")
-
-    def stop(self) -> None:
-        """SIGTERM to the master (it stops its workers), SIGKILL if it does not end."""
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+def start_gateway(env: dict[str, str], workers: int, log: Path) -> Gunicorn:
+    """``vgw serve`` on 127.0.0.1:<free port> with a long worker timeout, stopped by its PID."""
+    return Gunicorn(env, log, workers=workers, timeout=3600, keep_alive=30)
 
 
 # -- metrics: /metrics against the store ------------------------------------------------------------
@@ -386,9 +334,9 @@ def one_batch(env: dict[str, str], key_id: str, private_pem: bytes, path: Path, 
               log: Path) -> tuple[float, float, float]:
     """Push the NDJSON file as ONE request to a fresh one-worker gunicorn:
     (worker peak RSS MB before, after, seconds)."""
-    gateway = Gateway(env, 1, log)
+    gateway = start_gateway(env, 1, log)
     try:
-        (pid,) = gateway.workers
+        (pid,) = gateway.worker_pids()
         before = gateway.peak_rss_mb(pid)
         client = _client(gateway.url, key_id, private_pem)
         started = time.perf_counter()
@@ -456,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
             key_id, private_pem = register_client(databases.url(push_db), keys_dir)
             records = list(volunteers(0, args.count))
 
-            gateway = Gateway(env, args.workers, work / "gunicorn.log")
+            gateway = start_gateway(env, args.workers, work / "gunicorn.log")
             scraper = Scraper(gateway.url, databases.url(push_db)) if args.scrape else None
             try:
                 if scraper:

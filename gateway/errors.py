@@ -87,6 +87,34 @@ def _from_unexpected(exc: Exception) -> Response:
                                     "The gateway failed to handle the request; nothing was changed."))
 
 
+#: Seconds a client is told to wait (``Retry-After``) when the store cannot be reached.
+STORE_RETRY_AFTER_SECONDS = 5
+
+
+def store_unavailable(exc: BaseException) -> bool:
+    """The store out of reach (see :func:`gateway.store.unavailable`)."""
+    from gateway import store
+
+    return store.unavailable(exc)
+
+
+def store_unavailable_problem() -> Problem:
+    return Problem(503, "store-unavailable", "Store unavailable",
+                   "The gateway cannot reach its database just now; nothing was changed by "
+                   "the part that failed. Retry after the time in Retry-After (a push with "
+                   "the same Idempotency-Key).", retry_after=STORE_RETRY_AFTER_SECONDS)
+
+
+def _from_database_error(exc: Exception) -> Response:
+    if not store_unavailable(exc):
+        return _from_unexpected(exc)
+    # The driver's message names host and port at most, never data; no traceback needed.
+    log.warning("store unavailable: %s", type(exc.orig if getattr(exc, "orig", None) else exc).__name__)
+    response = problem_response(store_unavailable_problem())
+    response.headers["Retry-After"] = str(STORE_RETRY_AFTER_SECONDS)
+    return response
+
+
 def _from_service_error(exc) -> Response:
     return problem_response(Problem(exc.status, exc.slug, exc.title, exc.detail,
                                     errors=exc.issues, **exc.extra))
@@ -95,7 +123,11 @@ def _from_service_error(exc) -> Response:
 def init_app(app: Flask) -> None:
     from gateway.services.errors import ServiceError
 
+    from sqlalchemy.exc import DBAPIError
+
     app.register_error_handler(ServiceError, _from_service_error)
+    # The store down or restarting: 503 store-unavailable with Retry-After, not a 500.
+    app.register_error_handler(DBAPIError, _from_database_error)
     app.register_error_handler(Problem, problem_response)
     app.register_error_handler(HTTPException, from_http_exception)
     app.register_error_handler(Exception, _from_unexpected)

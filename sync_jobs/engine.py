@@ -33,6 +33,14 @@ Failures
     one refused for a reason that may pass (``exchange.conflict``: a concurrent change; a
     target's error outside the mapping/schema rules) is tried up to SYNC_RECORD_ATTEMPTS
     times first. :mod:`sync_jobs.dead_letters` replays them.
+
+    The gateway's own database going away in the middle of a run (stopped, restarting, the
+    connection cut) is not a record's fault: no record is dead-lettered or counted as
+    refused for it. The run stops where it is (the page in hand is rolled back, the
+    committed pages and their cursor stay), waits for the database with exponential backoff
+    and jitter, and records itself ``failed`` (kind ``store.unavailable``; not counted
+    towards pausing the source); the next scheduled run resumes from the cursor. The
+    scheduler keeps running meanwhile and logs one line per attempt it could not make.
 """
 
 from __future__ import annotations
@@ -52,9 +60,11 @@ import orjson
 from flask import Flask
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_random_exponential
+from tenacity import (RetryCallState, Retrying, retry_if_exception, retry_if_exception_type,
+                      wait_random_exponential)
 
 from gateway import logs, metrics
+from gateway.errors import store_unavailable
 from gateway.adapter import Adapter, AdapterError, AdapterUnavailable, MappingError, NativeItem, load_adapter
 from gateway.exchange import feed, message_log
 from gateway.exchange.upserts import Outcome, Source, SourcePriority, apply_records
@@ -486,7 +496,8 @@ class Run:
 
     # -- the end -------------------------------------------------------------------------------
 
-    def finish(self, status: str) -> RunResult:
+    def finish(self, status: str, *, source_failure: bool = True) -> RunResult:
+        """End the run; a ``failed`` one counts towards pausing its source if ``source_failure``."""
         r = self.result
         r.status = status
         with self.sessions() as session:
@@ -497,7 +508,7 @@ class Run:
                 caught_up=r.caught_up, errors=list(r.errors)))
             source = session.get(SyncSource, self.source.id)
             if source is not None:
-                if status == "failed":
+                if status == "failed" and source_failure:
                     source.consecutive_failures += 1
                     limit = self.config["SYNC_PAUSE_AFTER_FAILURES"]
                     if source.consecutive_failures >= limit and source.status == "active":
@@ -506,7 +517,7 @@ class Run:
                         source.paused_reason = f"{limit} failed runs in a row; last: {last}"[:2000]
                         log.error("sync %s: paused and flagged after %d failed runs in a row",
                                   source.name, limit)
-                elif status != "interrupted":
+                elif status not in ("interrupted", "failed"):
                     source.consecutive_failures = 0
             session.commit()
         metrics.sync_run_finished(self.source.name, self.direction, status,
@@ -600,6 +611,17 @@ def run_source(app: Flask, name: str, *, trigger: str = "manual", direction: str
                     results.append(run.finish("interrupted"))
                     break
                 except Exception as exc:
+                    if store_unavailable(exc):
+                        # The database went away in the middle of the run: what was
+                        # committed stays (whole pages, their cursor); record the failure
+                        # once the database answers again, then the next run resumes.
+                        log.warning("sync %s: %s run %d: the store is unavailable (%s); the run "
+                                    "fails and the next one resumes from the cursor", name, way,
+                                    run.result.run_id, type(exc).__name__)
+                        run.error("store.unavailable", "the gateway's database could not be "
+                                  "reached; the next run resumes from the last committed page")
+                        results.append(_finish_when_store_returns(run))
+                        break
                     run.error("internal", f"{type(exc).__name__}: {exc}")
                     log.exception("sync %s: %s run %d stopped by an internal error", name, way,
                                   run.result.run_id)
@@ -611,8 +633,31 @@ def run_source(app: Flask, name: str, *, trigger: str = "manual", direction: str
                          run.result.run_id, status, run.result.read, run.result.written,
                          run.result.dead_lettered)
     finally:
-        lock.release()
+        try:
+            lock.release()
+        except Exception as exc:
+            if not store_unavailable(exc):
+                raise
+            # The lock's session died with the connection: PostgreSQL has released it.
+            log.info("sync %s: lock released by the database (its connection was lost)", name)
     return results
+
+
+def _finish_when_store_returns(run: Run) -> RunResult:
+    """Mark ``run`` failed once the store answers again, waiting with exponential backoff
+    and jitter (SYNC_RETRY_BACKOFF_SECONDS … SYNC_RETRY_MAX_BACKOFF_SECONDS, at most
+    SYNC_RETRY_ATTEMPTS × 4 tries, stopping at once on SIGTERM). A store outage is not the
+    source's failure: it does not count towards SYNC_PAUSE_AFTER_FAILURES. If the store
+    stays away the error is raised; the run stays ``running`` and the next run that takes
+    the source's lock marks it ``interrupted``."""
+    attempts = run.config["SYNC_RETRY_ATTEMPTS"] * 4
+    retrying = Retrying(
+        stop=lambda state: state.attempt_number >= attempts or STOP.is_set(),
+        retry=retry_if_exception(store_unavailable), reraise=True,
+        wait=wait_random_exponential(multiplier=run.config["SYNC_RETRY_BACKOFF_SECONDS"],
+                                     max=run.config["SYNC_RETRY_MAX_BACKOFF_SECONDS"]),
+        sleep=run.sleep)
+    return retrying(run.finish, "failed", source_failure=False)
 
 
 def pending_dead_letters(session: Session, source_id: int) -> int:

@@ -23,6 +23,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from gateway import metrics
+from gateway.errors import store_unavailable
 from gateway.store.models import SyncSource
 from sync_jobs import engine
 from sync_jobs import sources as sources_mod
@@ -45,15 +46,28 @@ def _run(app: Flask, name: str) -> None:
             engine.run_source(app, name, trigger="schedule")
         except sources_mod.SourceError:
             log.info("scheduler: source %s is gone", name)
-        except Exception:  # noqa: BLE001 - one source's failure must not stop the scheduler
+        except Exception as exc:  # noqa: BLE001 - one source's failure must not stop the scheduler
+            if store_unavailable(exc):  # the database is down: the next trigger tries again
+                log.warning("scheduler: run of %s not started, the store is unavailable (%s)",
+                            name, type(exc).__name__)
+                return
             log.exception("scheduler: run of %s failed", name)
 
 
 def reload_sources(app: Flask, scheduler: Any, known: dict[str, str]) -> None:
     """Bring the jobs in line with the sources table (``known``: job name → schedule)."""
     with app.app_context():
-        with app.extensions["store.sessionmaker"]() as session:
-            rows = session.execute(select(SyncSource.name, SyncSource.schedule, SyncSource.status)).all()
+        try:
+            with app.extensions["store.sessionmaker"]() as session:
+                rows = session.execute(select(SyncSource.name, SyncSource.schedule,
+                                              SyncSource.status)).all()
+        except Exception as exc:
+            if not store_unavailable(exc):
+                raise
+            # The database is down: keep the jobs as they are and read again next time.
+            log.warning("scheduler: sources not re-read, the store is unavailable (%s)",
+                        type(exc).__name__)
+            return
     wanted = {name: schedule for name, schedule, status in rows
               if status == "active" and (schedule or "").strip()}
     tz = app.extensions["standard.engine"].tz
@@ -100,7 +114,11 @@ def evaluate_alerts(app: Flask) -> None:
             with app.extensions["store.sessionmaker"]() as session:
                 counts = alerts.evaluate(session, app.config, app.extensions["signing.keyring"])
                 session.commit()
-        except Exception:  # noqa: BLE001 - a broken rule must not stop the scheduler
+        except Exception as exc:  # noqa: BLE001 - a broken rule must not stop the scheduler
+            if store_unavailable(exc):
+                log.warning("scheduler: alerts not evaluated, the store is unavailable (%s)",
+                            type(exc).__name__)
+                return
             log.exception("scheduler: alert evaluation failed")
             return
     if counts["opened"] or counts["resolved"]:

@@ -61,6 +61,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import sqltypes
 
+from gateway import store
 from gateway.exchange import upserts
 from gateway.exchange.upserts import (Outcome, Source, Stamp, apply_record, merge_volunteer,
                                       new_provenance)
@@ -291,6 +292,8 @@ def _write(ctx: ServiceContext, source: Source, run: list[_Person],
         with session.begin_nested():
             _insert_run(ctx, source, run)
     except SQLAlchemyError as exc:
+        if store.connection_lost(exc):  # the database went away: not these records' fault
+            raise
         # A concurrent writer, most likely. The message may hold record values: kind only.
         log.warning("apply_records: a set of %d new volunteers was refused by the database (%s); "
                     "applying them one by one", len(run), type(exc).__name__)

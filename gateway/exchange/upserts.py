@@ -64,6 +64,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from gateway import store
 from gateway.privacy import mask_mobile
 from gateway.services import activities, hours, registration
 from gateway.services.context import ServiceContext
@@ -187,6 +188,8 @@ def apply_record(ctx: ServiceContext, source: Source, entity: Any, op: Any, data
     except ServiceError as exc:
         return Outcome("rejected", None, _issues_of(exc))
     except SQLAlchemyError as exc:
+        if store.connection_lost(exc):  # the database went away: not this record's fault
+            raise
         # The database refused (e.g. a unique constraint raced by a concurrent writer). The
         # message may hold record values: log the kind only.
         log.warning("push: %s record refused by the database (%s)", entity, type(exc).__name__)

@@ -17,9 +17,30 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.store.base import Base
 
-__all__ = ["Base", "init_app", "make_engine", "get_session", "session_scope", "upgrade"]
+__all__ = ["Base", "init_app", "make_engine", "get_session", "session_scope", "upgrade",
+           "connection_lost", "unavailable"]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Did ``exc`` come from the connection to the store being cut (the server stopped or
+    restarting, the network gone)? SQLAlchemy recognised it as a disconnect and invalidated
+    the connection: nothing more can be done in this transaction, so callers that would
+    otherwise treat a database error as one record's refusal must let it through."""
+    from sqlalchemy.exc import DBAPIError
+
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Is ``exc`` the store being out of reach for now, rather than a defect? A lost
+    connection, a refused one, the server shutting down, a lock or deadlock timeout
+    (SQLAlchemy's OperationalError) or a connection already closed (InterfaceError). The
+    HTTP API answers these 503 ``store-unavailable``; sync runs fail and resume."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    return isinstance(exc, (OperationalError, InterfaceError)) or connection_lost(exc)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

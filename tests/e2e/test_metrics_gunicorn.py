@@ -14,8 +14,6 @@ import os
 import re
 import shutil
 import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -29,6 +27,7 @@ from sqlalchemy import func, select
 from gateway.exchange.client import GatewayClient
 from gateway.store.models import MessageLog, Volunteer
 from tests.conftest import _KEYS_DIR, _make_app, known_personal_data
+from tests.e2e.gunicorn_support import Gunicorn
 from tests.integration.exchange.helpers import register_client
 from tests.integration.exchange_push import helpers as push_helpers
 
@@ -46,55 +45,6 @@ def _sum(found: dict, name: str, **labels: str) -> float:
     return sum(v for (n, ls), v in found.items() if n == name and wanted <= ls)
 
 
-class Gunicorn:
-    """``vgw serve --workers 2`` on a free port; stopped by its PID."""
-
-    def __init__(self, env: dict[str, str], cwd: Path, log: Path):
-        self.log = log
-        with log.open("w") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "gateway.cli", "serve", "--host", "127.0.0.1", "--port", "0",
-                 "--workers", str(WORKERS)], cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while True:
-            text = self.output()
-            url = re.search(r"Listening at: (http://127\.0\.0\.1:[0-9]+)", text)
-            if url and len(self.worker_pids()) >= WORKERS:
-                self.url = url.group(1)
-                break
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                pytest.fail(f"gunicorn did not start:\n{text[-3000:]}")
-            time.sleep(0.1)
-        self.wait_ready()
-
-    def output(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-    def worker_pids(self) -> list[int]:
-        return [int(p) for p in re.findall(r"Booting worker with pid: ([0-9]+)", self.output())]
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(self.url + "/readyz", timeout=5).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        pytest.fail(f"gunicorn is not ready:\n{self.output()[-3000:]}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def gateway(sqlite_template, tmp_path_factory):
     work = tmp_path_factory.mktemp("metrics-gunicorn")
@@ -109,7 +59,9 @@ def gateway(sqlite_template, tmp_path_factory):
     env.update(GATEWAY_DATABASE_URL=app.config["DATABASE_URL"], GATEWAY_KEYS_DIR=_KEYS_DIR[0],
                GATEWAY_LOG_FORMAT="json", GATEWAY_METRICS_MULTIPROC_DIR=str(folder),
                PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
-    server = Gunicorn(env, work, work / "gunicorn.log")
+    # the access log on: the test reads its request lines
+    server = Gunicorn(env, work / "gunicorn.log", workers=WORKERS, timeout=None, access_log=True,
+                      cwd=work)
     try:
         yield app, keys, server, folder
     finally:
