@@ -77,6 +77,8 @@ ZH: dict[str, str] = {
     "Rules that reject most": "拒收最多的规则", "Examples (masked)": "示例（已脱敏）",
     "Count": "数量", "Per source": "按数据源", "Per client": "按客户端", "Days": "天数",
     "Rejections by rule": "按规则统计拒收", "Field": "字段", "Message": "说明",
+    "Rejections per day by rule, last 30 days": "近30天每日按规则统计拒收",
+    "Rules that reject most, days": "拒收最多的规则，统计天数", "other": "其他",
     # clients and keys
     "Name": "名称", "Kind": "类型", "Permissions": "权限", "Personal data": "个人信息",
     "Keys": "密钥", "Algorithm": "算法", "Last use": "最近使用", "Revoke": "吊销",
