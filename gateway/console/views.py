@@ -23,6 +23,8 @@ from gateway.store import get_session
 from gateway.store.models import Alert, AlertRule, ClientKey, DeadLetter, MessageLog, utcnow
 
 PAGE = 50
+#: After "run now", how long a source's page polls for the new run to appear.
+WATCH_SECONDS = 30
 
 
 def _app():
@@ -128,16 +130,23 @@ def source(name: str):
     row = _source_or_404(name)
     status = next(s for s in queries.sources_overview(db, current_admin()) if s["name"] == name)
     runs = queries.run_rows(db, row)
-    view = sync_actions.actions(_app()).source_view(_app(), name)
     live = any(r["status"] == "running" for r in runs[:3])
+    # "run now" starts a process that takes a moment to open its run: the page keeps polling
+    # until the watch the action set runs out (WATCH_SECONDS), so the run shows without a reload
+    watch = request.args.get("watch", "")
+    watching = watch.isdigit() and datetime.now(timezone.utc).timestamp() < int(watch)
+    poll = url_for("console.source", name=name, **({"watch": watch} if watching else {}))
     if request.headers.get("HX-Request"):
-        return render_template("_runs.html", source=row, runs=runs, live=live)
+        # the facts (last success, lag, failure streak, dead letters) come along out of band
+        return render_template("_runs.html", source=row, runs=runs, live=live or watching,
+                               poll=poll, status=status, oob=True)
+    view = sync_actions.actions(_app()).source_view(_app(), name)
     chart = {"labels": [f"#{r['id']}" for r in reversed(runs)],
              "durations": [round(r["duration"] or 0) for r in reversed(runs)],
              "read": [r["read"] for r in reversed(runs)],
              "written": [r["written"] for r in reversed(runs)]}
     return render_template("source.html", source=row, status=status, runs=runs, view=view,
-                           live=live, chart_data=chart)
+                           live=live or watching, poll=poll, chart_data=chart)
 
 
 @bp.route("/sources/<name>/<action>", methods=["POST"])
@@ -167,6 +176,9 @@ def source_action(name: str, action: str):
     else:
         abort(404)
     db.commit()
+    if action == "run":
+        until = int(datetime.now(timezone.utc).timestamp()) + WATCH_SECONDS
+        return redirect(url_for("console.source", name=name, watch=until))
     return redirect(url_for("console.source", name=name))
 
 
