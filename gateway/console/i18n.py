@@ -102,6 +102,16 @@ ZH: dict[str, str] = {
     "Start the enrolment first.": "请先开始设置。",
     "Second factor on: the next login asks for a code.": "第二因素已启用：下次登录需要验证码。",
     "Second factor removed.": "第二因素已移除。",
+    # editing a source
+    "Edit source": "编辑数据源", "Schedule and scope": "计划与范围",
+    "'every N s|m|h|d' or a five-field cron line; empty: by hand only.":
+        "“every N s|m|h|d” 或五段式 cron 表达式；留空：仅手动运行。",
+    "Region prefix": "区域前缀", "Teams (comma-separated; empty: all)": "队伍编号（逗号分隔；留空：全部）",
+    "Adapter settings": "适配器设置",
+    "unchanged (hidden); type a new value to replace it": "不变（已隐藏）；输入新值以替换",
+    "An empty field drops the setting (the adapter's default applies); an empty secret keeps the stored one. The adapter checks the settings against its own schema.":
+        "留空的字段将删除该设置（使用适配器默认值）；留空的密钥字段保留原值。适配器按其自身的配置模式校验设置。",
+    "nothing changed": "无变化", "Edit": "编辑",
     # clients and keys
     "Name": "名称", "Kind": "类型", "Permissions": "权限", "Personal data": "个人信息",
     "Keys": "密钥", "Algorithm": "算法", "Last use": "最近使用", "Revoke": "吊销",

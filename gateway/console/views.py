@@ -149,6 +149,55 @@ def source(name: str):
                            live=live or watching, poll=poll, chart_data=chart)
 
 
+@bp.route("/sources/<name>/edit", methods=["GET", "POST"])
+@require("operator")
+def source_edit(name: str):
+    """The source's schedule, entities, scope and adapter settings (secrets kept masked)."""
+    row = _source_or_404(name)
+    seam = sync_actions.actions(_app())
+    admin = current_admin()
+    error = None
+    if request.method == "POST":
+        form = request.form
+        region = form.get("region_prefix", "").strip()
+        scope = {"region_prefix": region, "pii": form.get("pii", "full"),
+                 "teams": [t.strip() for t in form.get("teams", "").split(",") if t.strip()]}
+        settings = {k[len("s."):]: v for k, v in form.items() if k.startswith("s.")}
+        db = get_session()
+        db.rollback()  # the seam works in a session of its own
+        try:
+            if not admin.covers(region):
+                # an account never gives a source a wider region than its own
+                raise ValueError(f"/scope/region_prefix: {region or _('whole country')!r} is "
+                                 f"outside your region {admin.region_prefix!r}")
+            result = seam.update_source(_app(), name, settings=settings,
+                                        schedule=form.get("schedule", ""),
+                                        entities=form.getlist("entity"), scope=scope)
+        except ValueError as exc:  # the seam's SourceError (a ValueError with a pointer)
+            error = {"field": getattr(exc, "field", ""), "message": getattr(exc, "message", str(exc))}
+            audit("source.update", name, "refused", field=error["field"],
+                  reason=error["message"][:300])
+            get_session().commit()
+        else:
+            audit("source.update", name, result["status"], changed=result["changed"],
+                  schedule=form.get("schedule", ""), scope=scope)
+            get_session().commit()
+            flash(f"{_('Saved')}: {', '.join(result['changed']) or _('nothing changed')}", "ok")
+            return redirect(url_for("console.source", name=name))
+    shown = seam.source_form(_app(), name)
+    if error is not None:   # show what was sent back, never a secret
+        shown["schedule"] = request.form.get("schedule", "")
+        shown["entities"] = request.form.getlist("entity")
+        shown["scope"] = {"region_prefix": request.form.get("region_prefix", ""),
+                          "pii": request.form.get("pii", "full"),
+                          "teams": [t for t in request.form.get("teams", "").split(",") if t.strip()]}
+        for field in shown["fields"]:
+            if not field["secret"]:
+                field["value"] = request.form.get("s." + field["key"], "")
+    return render_template("source_edit.html", source=row, form=shown, error=error), \
+        (422 if error else 200)
+
+
 @bp.route("/sources/<name>/<action>", methods=["POST"])
 @require("operator")
 def source_action(name: str, action: str):
