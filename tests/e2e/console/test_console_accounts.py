@@ -30,6 +30,7 @@ def test_a_key_manager_adds_an_account_that_enrols_its_totp(console_app, pages):
     assert "南京操作员" in page.locator("[data-account='nj-ops']").inner_text()
     pages.shot(page, "accounts")
     # a wider region than its own is refused
+    page.wait_for_selector("#once-password")
     page.fill("#add-account input[name=username]", "national")
     page.fill("#add-account input[name=region]", "")
     page.click("#add-account button[type=submit]")
@@ -63,7 +64,8 @@ def test_a_key_manager_adds_an_account_that_enrols_its_totp(console_app, pages):
     again.fill("input[name=username]", "nj-ops")
     again.fill("input[name=password]", PASSWORD)
     again.click("button[type=submit]")
-    assert again.locator(".flash.error").count() == 1                    # no code: refused
+    again.wait_for_selector(".flash.error")                              # no code: refused
+    assert again.locator(".flash.error").count() == 1
     # the refused login answers 401 on purpose, which Chromium reports as a failed load: that
     # one entry is expected, any other is a fault
     refusals = [e for e in pages.errors if e.endswith("/console/login: Failed to load resource: "
