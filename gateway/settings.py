@@ -292,6 +292,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ALERT_SMTP_USER", str, "", "SMTP user name (empty: no login)."),
     Setting("ALERT_SMTP_PASSWORD", str, "", "SMTP password (prefer GATEWAY_ALERT_SMTP_PASSWORD)."),
     Setting("ALERT_SMTP_FROM", str, "vgw-alerts@localhost", "Sender address of alert e-mails."),
+    Setting("ALERT_SMTP_CA_FILE", str, "",
+            "PEM file of the CA(s) that sign the SMTP server's certificate, for STARTTLS "
+            "(empty: the system's CAs). The certificate and host name are always verified.",
+            lambda v: None if not v or Path(v).is_file() else "no such file"),
     # -- hardening: input limits, idempotency leases, shared rate limits (issue 11) --
     Setting("MAX_VALUE_BYTES", int, 64 * 1024,
             "Longest single value (a string, or any run of a JSON body between two quotes) "

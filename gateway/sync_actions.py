@@ -18,6 +18,14 @@ The registered object provides (each takes the Flask app; names are source names
   ``failed``, ``busy`` (source names being run, not replayed).
 - ``discard(app, *, ids=(), source=None, entity=None, rule=None) -> int``.
 - ``add_source(app, name, adapter, settings, **spec) -> None`` (the demo's sources).
+- ``source_form(app, name) -> dict``: what the edit form shows — the adapter's settings as
+  fields drawn from its ``settings_schema`` (``key``, ``widget``: text / number / boolean /
+  choice / json, ``secret``, ``set``, ``required``, ``description``, ``choices``, ``value``;
+  a secret's value is always empty), ``entities``, ``handled``, ``schedule``, ``scope``.
+- ``update_source(app, name, *, settings, schedule, entities, scope) -> dict``: apply the
+  form (an empty secret keeps the stored one), checked as ``vgw sources update`` checks it;
+  ``status`` and ``changed`` (names only), or ``SourceError`` (``field``: a JSON Pointer,
+  ``message``).
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ def init_app(app: Flask) -> None:
         WTF_CSRF_TIME_LIMIT=None,            # the token lives as long as the session
         WTF_CSRF_SSL_STRICT=app.config["CONSOLE_COOKIE_SECURE"],
     )
-    from gateway.console import auth, i18n, views  # noqa: F401  (routes register on bp)
+    from gateway.console import accounts, auth, i18n, views  # noqa: F401  (routes register on bp)
 
     auth.init_app(app)
     i18n.init_app(app)

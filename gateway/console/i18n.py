@@ -77,6 +77,41 @@ ZH: dict[str, str] = {
     "Rules that reject most": "拒收最多的规则", "Examples (masked)": "示例（已脱敏）",
     "Count": "数量", "Per source": "按数据源", "Per client": "按客户端", "Days": "天数",
     "Rejections by rule": "按规则统计拒收", "Field": "字段", "Message": "说明",
+    "Rejections per day by rule, last 30 days": "近30天每日按规则统计拒收",
+    "Rules that reject most, days": "拒收最多的规则，统计天数", "other": "其他",
+    # accounts
+    "Accounts": "账号管理", "region": "区域", "Account added": "账号已添加",
+    "Password reset": "密码已重置", "Its password, shown once": "其密码（仅显示这一次）",
+    "Last login": "最近登录", "on": "已启用", "off": "未启用", "locked": "已锁定",
+    "Enable this account?": "启用此账号？",
+    "Disable this account? Its sessions end at once.": "停用此账号？其会话将立即结束。",
+    "Reset password": "重置密码",
+    "Give this account a new password? Its sessions end.": "为此账号设置新密码？其会话将结束。",
+    "Change roles": "修改角色", "Save": "保存", "My account": "我的账号", "Add account": "添加账号",
+    "Region prefix (inside yours)": "区域前缀（不超出您的区域）",
+    "A password is made up and shown once; give it to the person, who changes it under My account.":
+        "系统生成密码并只显示一次；请交给使用者，由其在“我的账号”中修改。",
+    "Change password": "修改密码", "Current password": "当前密码", "New password": "新密码",
+    "New password again": "再次输入新密码", "Second factor (TOTP)": "第二因素（TOTP 动态验证码）",
+    "Remove the second factor": "移除第二因素",
+    "Scan the code with an authenticator app, or type the secret, then enter the code it shows.":
+        "用身份验证器应用扫描二维码或输入密钥，然后填写其显示的验证码。",
+    "Code": "验证码", "Turn on": "启用", "Set up a second factor": "设置第二因素",
+    "The two new passwords differ.": "两次输入的新密码不一致。",
+    "Password changed; your other sessions are logged out.": "密码已修改；您的其他会话已退出。",
+    "Start the enrolment first.": "请先开始设置。",
+    "Second factor on: the next login asks for a code.": "第二因素已启用：下次登录需要验证码。",
+    "Second factor removed.": "第二因素已移除。",
+    # editing a source
+    "Edit source": "编辑数据源", "Schedule and scope": "计划与范围",
+    "'every N s|m|h|d' or a five-field cron line; empty: by hand only.":
+        "“every N s|m|h|d” 或五段式 cron 表达式；留空：仅手动运行。",
+    "Region prefix": "区域前缀", "Teams (comma-separated; empty: all)": "队伍编号（逗号分隔；留空：全部）",
+    "Adapter settings": "适配器设置",
+    "unchanged (hidden); type a new value to replace it": "不变（已隐藏）；输入新值以替换",
+    "An empty field drops the setting (the adapter's default applies); an empty secret keeps the stored one. The adapter checks the settings against its own schema.":
+        "留空的字段将删除该设置（使用适配器默认值）；留空的密钥字段保留原值。适配器按其自身的配置模式校验设置。",
+    "nothing changed": "无变化", "Edit": "编辑",
     # clients and keys
     "Name": "名称", "Kind": "类型", "Permissions": "权限", "Personal data": "个人信息",
     "Keys": "密钥", "Algorithm": "算法", "Last use": "最近使用", "Revoke": "吊销",

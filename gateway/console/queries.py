@@ -9,6 +9,7 @@ or the sync actions (gateway/sync_actions.py). A source's region is its scope's
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from typing import Any, Iterable
@@ -16,7 +17,7 @@ from typing import Any, Iterable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway.privacy import mask_name, scrub_text
+from gateway.privacy import PiiKeyError, mask_name, scrub_text
 from gateway.services import sync_status
 from gateway.services.admins import Admin
 from gateway.store.models import (Alert, Client, ClientKey, DeadLetter, IdempotencyKey, MessageLog,
@@ -201,64 +202,120 @@ def message_visible(session: Session, admin: Admin, entry: MessageLog) -> bool:
 
 
 # -- data quality --------------------------------------------------------------------------------
+#
+# Read from where the rejections are already recorded, no store of its own: a source's from its
+# dead letters (every record a pull rejects is dead-lettered; the rows stay after a replay or a
+# discard, with their status), a client's from the stored answers to its pushes (the
+# idempotency rows' sealed response blobs, opened with message_log.read_blob). Both are kept
+# as long as MESSAGE_LOG_RETENTION_DAYS (90 by default), so the 30-day series is whole.
 
-def quality_sources(session: Session, admin: Admin, days: int) -> list[dict[str, Any]]:
-    """Per source: the rules that put most records into dead letters, with masked examples."""
-    since = utcnow() - timedelta(days=days)
+#: Days in the per-day series (the table covers the page's ``days``).
+SERIES_DAYS = 30
+#: Rules drawn in a group's series; the rest are summed as "other".
+SERIES_RULES = 5
+OTHER = "other"
+
+
+def _quality_group(name: str, events: Iterable[tuple[datetime, str, dict[str, Any]]],
+                   days: int, now: datetime) -> dict[str, Any] | None:
+    """One source's or client's figures from its rejections ``(when, rule, example)``: the
+    rules that reject most in the last ``days`` (with up to 3 masked examples each) and a
+    per-day series of the last SERIES_DAYS days for the rules that reject most in it."""
+    table_since = now - timedelta(days=days)
+    first_day = _day_start(now) - timedelta(days=SERIES_DAYS - 1)
+    day_index = {(first_day + timedelta(days=i)).date(): i for i in range(SERIES_DAYS)}
+    rules: Counter = Counter()
+    over_series: Counter = Counter()
+    per_day: dict[str, list[int]] = defaultdict(lambda: [0] * SERIES_DAYS)
+    examples: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for when, rule, example in events:
+        i = day_index.get(when.date())
+        if i is not None:
+            per_day[rule][i] += 1
+            over_series[rule] += 1
+        if when >= table_since:
+            rules[rule] += 1
+            if len(examples[rule]) < 3:
+                examples[rule].append(example)
+    if not rules and not over_series:
+        return None
+    drawn = [r for r, _n in over_series.most_common(SERIES_RULES)]
+    datasets = [{"rule": r, "counts": per_day[r]} for r in drawn]
+    rest = [sum(col) for col in zip(*(per_day[r] for r in over_series if r not in drawn))]
+    if rest:
+        datasets.append({"rule": OTHER, "counts": rest})
+    labels = [(first_day + timedelta(days=i)).strftime("%m-%d") for i in range(SERIES_DAYS)]
+    return {"name": name, "series": {"labels": labels, "datasets": datasets},
+            "rules": [{"rule": r, "count": n, "examples": examples[r]}
+                      for r, n in rules.most_common(10)]}
+
+
+def _example(entity: Any, key: Any, issue: dict[str, Any]) -> dict[str, Any]:
+    """A rejection as a vendor may be shown it: keys, pointer and messages, no personal data."""
+    return {"entity": entity, "key": key, "pointer": issue.get("pointer"),
+            "message_zh": scrub_text(issue.get("message_zh") or ""),
+            "message_en": scrub_text(issue.get("message_en") or "")}
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; the store writes UTC
+    return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)
+
+
+def quality_sources(session: Session, admin: Admin, days: int, *,
+                    letters: int = 20000) -> list[dict[str, Any]]:
+    """Per source: the rules that put most records into dead letters (the last ``days``,
+    with masked examples) and per day over the last SERIES_DAYS days."""
+    now = utcnow()
+    since = min(now - timedelta(days=days), _day_start(now) - timedelta(days=SERIES_DAYS - 1))
     out = []
     for source in visible_sources(session, admin):
-        rules: Counter = Counter()
-        examples: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for letter in session.execute(select(DeadLetter).where(
-                DeadLetter.source_id == source.id, DeadLetter.created_at >= since)
-                .order_by(DeadLetter.id.desc()).limit(5000)).scalars():
-            for issue in letter.reason or [{"rule": letter.rule or "?"}]:
-                rule = issue.get("rule") or "?"
-                rules[rule] += 1
-                if len(examples[rule]) < 3:
-                    examples[rule].append({"entity": letter.entity, "key": letter.record_key,
-                                           "pointer": issue.get("pointer"),
-                                           "message_zh": scrub_text(issue.get("message_zh") or ""),
-                                           "message_en": scrub_text(issue.get("message_en") or "")})
-        if rules:
-            out.append({"name": source.name, "rules": [
-                {"rule": r, "count": n, "examples": examples[r]} for r, n in rules.most_common(10)]})
+        def events(source=source):
+            for letter in session.execute(select(DeadLetter).where(
+                    DeadLetter.source_id == source.id, DeadLetter.created_at >= since)
+                    .order_by(DeadLetter.id.desc()).limit(letters)).scalars():
+                for issue in letter.reason or [{"rule": letter.rule or "?"}]:
+                    yield (_aware(letter.created_at), issue.get("rule") or "?",
+                           _example(letter.entity, letter.record_key, issue))
+        group = _quality_group(source.name, events(), days, now)
+        if group is not None:
+            out.append(group)
     return out
 
 
-def quality_clients(session: Session, admin: Admin, days: int, *, batches: int = 200,
+def quality_clients(session: Session, admin: Admin, days: int, *, batches: int = 1000,
                     read_blob: Any = None) -> list[dict[str, Any]]:
-    """Per client: the rules that rejected most in its pushes (from the stored answers)."""
-    since = utcnow() - timedelta(days=days)
+    """Per client: the rules that rejected most in its pushes (the last ``days``, with masked
+    examples) and per day over the last SERIES_DAYS days, from the stored answers (sealed
+    blobs, opened by ``read_blob``; the newest ``batches`` answers at most)."""
+    now = utcnow()
+    since = min(now - timedelta(days=days), _day_start(now) - timedelta(days=SERIES_DAYS - 1))
     ids = [c.client_id for c in visible_clients(session, admin)]
     if not ids or read_blob is None:
         return []
-    per: dict[str, Counter] = defaultdict(Counter)
-    examples: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    rows = session.execute(select(IdempotencyKey.client_id, IdempotencyKey.response_blob).where(
+    per: dict[str, list[tuple[datetime, str, dict[str, Any]]]] = defaultdict(list)
+    rows = session.execute(select(IdempotencyKey.client_id, IdempotencyKey.created_at,
+                                  IdempotencyKey.response_blob).where(
         IdempotencyKey.client_id.in_(ids), IdempotencyKey.status == "done",
         IdempotencyKey.response_blob.is_not(None), IdempotencyKey.created_at >= since)
         .order_by(IdempotencyKey.id.desc()).limit(batches)).all()
-    for client_id, blob in rows:
+    for client_id, created_at, blob in rows:
         for result in _answer_results(session, blob, read_blob):
             for issue in result.get("errors") or ():
-                rule = issue.get("rule") or "?"
-                per[client_id][rule] += 1
-                if len(examples[client_id, rule]) < 3:
-                    examples[client_id, rule].append({
-                        "entity": result.get("entity"), "key": result.get("source_id"),
-                        "pointer": issue.get("pointer"),
-                        "message_zh": scrub_text(issue.get("message_zh") or ""),
-                        "message_en": scrub_text(issue.get("message_en") or "")})
-    return [{"name": cid, "rules": [{"rule": r, "count": n, "examples": examples[cid, r]}
-                                    for r, n in per[cid].most_common(10)]}
-            for cid in sorted(per)]
+                per[client_id].append((_aware(created_at), issue.get("rule") or "?",
+                                       _example(result.get("entity"), result.get("source_id"),
+                                                issue)))
+    groups = (_quality_group(cid, per[cid], days, now) for cid in sorted(per))
+    return [g for g in groups if g is not None]
 
 
 def _answer_results(session: Session, blob: str, read_blob: Any) -> Iterable[dict[str, Any]]:
     try:
         data = b"".join(read_blob(session, blob))
-    except KeyError:
+    except KeyError:       # purged meanwhile
+        return []
+    except PiiKeyError:    # sealed under a key no longer configured: say so, skip it
+        logging.getLogger(__name__).warning("stored answer %s cannot be opened", blob)
         return []
     text = data.decode("utf-8", "replace").strip()
     if text.startswith("{") and "\n" not in text:

@@ -23,6 +23,8 @@ from gateway.store import get_session
 from gateway.store.models import Alert, AlertRule, ClientKey, DeadLetter, MessageLog, utcnow
 
 PAGE = 50
+#: After "run now", how long a source's page polls for the new run to appear.
+WATCH_SECONDS = 30
 
 
 def _app():
@@ -128,16 +130,72 @@ def source(name: str):
     row = _source_or_404(name)
     status = next(s for s in queries.sources_overview(db, current_admin()) if s["name"] == name)
     runs = queries.run_rows(db, row)
-    view = sync_actions.actions(_app()).source_view(_app(), name)
     live = any(r["status"] == "running" for r in runs[:3])
+    # "run now" starts a process that takes a moment to open its run: the page keeps polling
+    # until the watch the action set runs out (WATCH_SECONDS), so the run shows without a reload
+    watch = request.args.get("watch", "")
+    watching = watch.isdigit() and datetime.now(timezone.utc).timestamp() < int(watch)
+    poll = url_for("console.source", name=name, **({"watch": watch} if watching else {}))
     if request.headers.get("HX-Request"):
-        return render_template("_runs.html", source=row, runs=runs, live=live)
+        # the facts (last success, lag, failure streak, dead letters) come along out of band
+        return render_template("_runs.html", source=row, runs=runs, live=live or watching,
+                               poll=poll, status=status, oob=True)
+    view = sync_actions.actions(_app()).source_view(_app(), name)
     chart = {"labels": [f"#{r['id']}" for r in reversed(runs)],
              "durations": [round(r["duration"] or 0) for r in reversed(runs)],
              "read": [r["read"] for r in reversed(runs)],
              "written": [r["written"] for r in reversed(runs)]}
     return render_template("source.html", source=row, status=status, runs=runs, view=view,
-                           live=live, chart_data=chart)
+                           live=live or watching, poll=poll, chart_data=chart)
+
+
+@bp.route("/sources/<name>/edit", methods=["GET", "POST"])
+@require("operator")
+def source_edit(name: str):
+    """The source's schedule, entities, scope and adapter settings (secrets kept masked)."""
+    row = _source_or_404(name)
+    seam = sync_actions.actions(_app())
+    admin = current_admin()
+    error = None
+    if request.method == "POST":
+        form = request.form
+        region = form.get("region_prefix", "").strip()
+        scope = {"region_prefix": region, "pii": form.get("pii", "full"),
+                 "teams": [t.strip() for t in form.get("teams", "").split(",") if t.strip()]}
+        settings = {k[len("s."):]: v for k, v in form.items() if k.startswith("s.")}
+        db = get_session()
+        db.rollback()  # the seam works in a session of its own
+        try:
+            if not admin.covers(region):
+                # an account never gives a source a wider region than its own
+                raise ValueError(f"/scope/region_prefix: {region or _('whole country')!r} is "
+                                 f"outside your region {admin.region_prefix!r}")
+            result = seam.update_source(_app(), name, settings=settings,
+                                        schedule=form.get("schedule", ""),
+                                        entities=form.getlist("entity"), scope=scope)
+        except ValueError as exc:  # the seam's SourceError (a ValueError with a pointer)
+            error = {"field": getattr(exc, "field", ""), "message": getattr(exc, "message", str(exc))}
+            audit("source.update", name, "refused", field=error["field"],
+                  reason=error["message"][:300])
+            get_session().commit()
+        else:
+            audit("source.update", name, result["status"], changed=result["changed"],
+                  schedule=form.get("schedule", ""), scope=scope)
+            get_session().commit()
+            flash(f"{_('Saved')}: {', '.join(result['changed']) or _('nothing changed')}", "ok")
+            return redirect(url_for("console.source", name=name))
+    shown = seam.source_form(_app(), name)
+    if error is not None:   # show what was sent back, never a secret
+        shown["schedule"] = request.form.get("schedule", "")
+        shown["entities"] = request.form.getlist("entity")
+        shown["scope"] = {"region_prefix": request.form.get("region_prefix", ""),
+                          "pii": request.form.get("pii", "full"),
+                          "teams": [t for t in request.form.get("teams", "").split(",") if t.strip()]}
+        for field in shown["fields"]:
+            if not field["secret"]:
+                field["value"] = request.form.get("s." + field["key"], "")
+    return render_template("source_edit.html", source=row, form=shown, error=error), \
+        (422 if error else 200)
 
 
 @bp.route("/sources/<name>/<action>", methods=["POST"])
@@ -167,6 +225,9 @@ def source_action(name: str, action: str):
     else:
         abort(404)
     db.commit()
+    if action == "run":
+        until = int(datetime.now(timezone.utc).timestamp()) + WATCH_SECONDS
+        return redirect(url_for("console.source", name=name, watch=until))
     return redirect(url_for("console.source", name=name))
 
 

@@ -27,7 +27,9 @@ from gateway.store.models import ConsoleAccount, utcnow
 from gateway.store.models.console import ROLES
 
 __all__ = ["AccountError", "LoginRefused", "Admin", "ROLES", "add", "authenticate", "disable",
-           "enable_totp", "get", "listing", "reset_password", "admin_of"]
+           "enable_totp", "get", "listing", "reset_password", "admin_of", "MANAGER_ROLE",
+           "check_grant", "managed", "may_manage", "enable", "set_roles", "change_password",
+           "new_totp_secret", "confirm_totp", "remove_totp"]
 
 _HASHER = PasswordHasher()
 USERNAME_RE = re.compile(r"^[A-Za-z0-9._@-]{2,64}$")
@@ -198,4 +200,124 @@ def authenticate(session: Session, vault: Any, username: str, password: str, cod
     row.failed_logins = 0
     row.locked_until = None
     row.last_login_at = now
+    return row
+
+
+# -- accounts managed from the console -------------------------------------------------------
+#
+# The role that manages accounts is the key manager's: an account is a credential to the
+# gateway as a client key is, and keeping both with one role keeps "who may get in" apart from
+# "who may operate the syncs" (an operator cannot give itself more). The rules below are the
+# whole policy; the console only calls them. ``vgw admins`` (a shell on the server) is not
+# bound by them: it is where the first account of each region is made.
+
+MANAGER_ROLE = "key_manager"
+
+
+def may_manage(manager: Admin, row: ConsoleAccount) -> bool:
+    """Whether ``manager`` may see and change account ``row``: inside its region."""
+    return manager.has(MANAGER_ROLE) and manager.covers(row.region_prefix or "")
+
+
+def check_grant(manager: Admin, roles: Iterable[str], region_prefix: str) -> tuple[list[str], str]:
+    """The roles and region ``manager`` may give an account, checked; AccountError if not.
+
+    Never a region wider than the manager's own (an empty region is the whole country), never
+    a role the manager does not hold itself."""
+    roles = _check_roles(roles)
+    region_prefix = _check_region(region_prefix.strip())
+    if not manager.covers(region_prefix):
+        raise AccountError(f"region {region_prefix or 'whole country'!r} is outside your region "
+                           f"{manager.region_prefix!r}")
+    beyond = [r for r in roles if not manager.has(r)]
+    if beyond:
+        raise AccountError(f"you cannot give role(s) you do not hold: {', '.join(beyond)}")
+    return roles, region_prefix
+
+
+def managed(session: Session, manager: Admin) -> list[dict[str, Any]]:
+    """:func:`listing` cut to the accounts ``manager`` may manage."""
+    return [r for r in listing(session) if manager.covers(r["region_prefix"] or "")]
+
+
+def _managed_row(session: Session, manager: Admin, username: str) -> ConsoleAccount:
+    row = get(session, username)
+    if not may_manage(manager, row):
+        raise AccountError(f"no account {username!r}")   # outside the region: as if absent
+    return row
+
+
+def _not_self(manager: Admin, username: str, what: str) -> None:
+    if manager.username == username:
+        raise AccountError(f"you cannot {what} your own account")
+
+
+def enable(session: Session, username: str) -> ConsoleAccount:
+    """Enable a disabled account again (it logs in afresh)."""
+    row = get(session, username)
+    row.disabled = False
+    return row
+
+
+def set_roles(session: Session, manager: Admin, username: str, roles: Iterable[str]) -> ConsoleAccount:
+    """Change another account's roles (within ``manager``'s own); its sessions end."""
+    _not_self(manager, username, "change the roles of")
+    row = _managed_row(session, manager, username)
+    row.roles, _region = check_grant(manager, roles, row.region_prefix or "")
+    row.session_epoch += 1
+    return row
+
+
+def managed_action(session: Session, manager: Admin, username: str, action: str) -> str | None:
+    """disable / enable / reset-password of another account in ``manager``'s region; returns
+    the new password for a reset (shown once)."""
+    if action not in ("disable", "enable", "reset-password"):
+        raise AccountError(f"unknown action {action!r}")
+    _not_self(manager, username, action.replace("-", " ") + " on")
+    _managed_row(session, manager, username)
+    if action == "disable":
+        disable(session, username)
+    elif action == "enable":
+        enable(session, username)
+    else:
+        password = generate_password()
+        reset_password(session, username, password)
+        return password
+    return None
+
+
+def change_password(session: Session, username: str, current: str, new: str) -> ConsoleAccount:
+    """An account changes its own password (the current one proves it); its other sessions end."""
+    row = get(session, username)
+    try:
+        _HASHER.verify(row.password_hash, current)
+    except (VerificationError, InvalidHashError):
+        raise AccountError("the current password is wrong") from None
+    if new == current:
+        raise AccountError("the new password is the current one")
+    return reset_password(session, username, new)
+
+
+def new_totp_secret() -> str:
+    return pyotp.random_base32()
+
+
+def confirm_totp(session: Session, vault: Any, username: str, secret: str, code: str) -> ConsoleAccount:
+    """Turn on TOTP with ``secret`` once ``code`` from the authenticator matches (so an account
+    cannot lock itself out with a secret its app never took)."""
+    if not code or not pyotp.TOTP(secret).verify(code.strip(), valid_window=1):
+        raise AccountError("the code does not match: check the authenticator app's clock")
+    row = get(session, username)
+    row.totp_secret_enc = vault.encrypt(secret)
+    return row
+
+
+def remove_totp(session: Session, username: str, password: str) -> ConsoleAccount:
+    """Remove the account's TOTP second factor (its password proves it is the owner)."""
+    row = get(session, username)
+    try:
+        _HASHER.verify(row.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        raise AccountError("the password is wrong") from None
+    row.totp_secret_enc = None
     return row

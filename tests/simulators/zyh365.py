@@ -349,8 +349,10 @@ class Zyh365Platform:
 
     def __init__(self, access_key_id: str = DEFAULT_ACCESS_KEY_ID,
                  access_key_secret: str = DEFAULT_ACCESS_KEY_SECRET, *,
-                 clock: Callable[[], float] = _time.time, step_seconds: int = 10):
+                 clock: Callable[[], float] = _time.time, step_seconds: int = 10,
+                 delay_seconds: float = 0.0):
         self.keys = {access_key_id: access_key_secret}
+        self.delay = delay_seconds        # a slow platform: each request waits this long first
         self.clock = clock
         self.step = step_seconds          # generated records: updatetime advances by this per id
         self.tables = {kind: _Table(kind) for kind in KINDS}
@@ -703,6 +705,8 @@ def create_app(platform: Zyh365Platform) -> Flask:
     app = Flask("zyh365-simulator")
 
     def guarded(handler: Callable[[str, dict[str, str]], Response], kind: str) -> Response:
+        if platform.delay:
+            _time.sleep(platform.delay)
         try:
             params = _request_params()
             platform.verify(params)

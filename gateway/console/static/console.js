@@ -32,6 +32,8 @@
   var palette = { in: "#1f6feb", out: "#2da44e", rejected: "#cf222e", durations: "#8250df",
                   read: "#1f6feb", written: "#2da44e", counts: "#cf222e" };
 
+  var rulePalette = ["#cf222e", "#bf8700", "#8250df", "#1f6feb", "#2da44e", "#6e7781"];
+
   function dataset(label, values, color, type, fill) {
     return { label: label, data: values, borderColor: color, backgroundColor: color + "55",
              borderWidth: 1.5, pointRadius: type === "line" && !fill ? 2 : 0,
@@ -57,6 +59,15 @@
           dataset(zh ? "耗时（秒）" : "duration (s)", data.durations, palette.durations, "bar"),
           dataset(zh ? "读取" : "read", data.read, palette.read, "line"),
           dataset(zh ? "写入" : "written", data.written, palette.written, "line")] } };
+      } else if (kind === "daily") {
+        // one stacked bar per day, a colour per rule (the rules that reject most, then "other")
+        config = { type: "bar", data: { labels: data.labels, datasets: data.datasets.map(
+          function (d, i) {
+            var label = d.rule === "other" ? (zh ? "其他" : "other") : d.rule;
+            return dataset(label, d.counts, rulePalette[i % rulePalette.length], "bar");
+          }) },
+          options: { scales: { x: { stacked: true, ticks: { maxTicksLimit: 10, autoSkip: true } },
+                               y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } } } };
       } else {
         config = { type: "bar", data: { labels: data.labels, datasets: [
           dataset(zh ? "拒收" : "rejections", data.counts, palette.counts, "bar")] },

@@ -8,6 +8,7 @@ build/screenshots/console/ (git-ignored): look at them.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -26,9 +27,19 @@ SHOTS = Path(__file__).resolve().parents[3] / "build" / "screenshots" / "console
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port on 127.0.0.1: in VGW_TEST_PORTS ("21000-21999") when set (a shared machine
+    where each worker has its range), else one the system picks."""
+    low, _sep, high = os.environ.get("VGW_TEST_PORTS", "").partition("-")
+    candidates = list(range(int(low), int(high) + 1)) if low and high else [0]
+    random.shuffle(candidates)  # two workers probing at once rarely pick the same free port
+    for port in candidates:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise RuntimeError(f"no free port in VGW_TEST_PORTS={os.environ['VGW_TEST_PORTS']}")
 
 
 def child_env(app, **settings) -> dict[str, str]:
