@@ -582,7 +582,7 @@ def delete_team(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> Ou
 
 # -- projects ------------------------------------------------------------------------------------
 
-PROJECT_VOID = "9"  # project_status 作废
+PROJECT_VOID = activities.PROJECT_VOID
 _PROJECT_DATA = ("service_objects", "guarantees", "address", "funding_source", "checkin_points")
 _PROJECT_COLUMNS = ("name", "service_category", "status", "recruit_scope", "description")
 
@@ -752,13 +752,8 @@ def delete_project(ctx: ServiceContext, source: Source, data: dict[str, Any]) ->
     stamp = source.stamp(ctx, data)
     if not source.priority.wins(stamp, _record_stamp(project)):
         return Outcome("unchanged", project.project_no, [], _stale())
-    before = project.status
-    project.status = PROJECT_VOID
     project.provenance = stamp.as_json()
-    project.updated_at = ctx.now
-    ctx.record_change("project", project.project_no, "delete", {"status": before},
-                      {"status": PROJECT_VOID}, note=source.note, source_system=source.client_id,
-                      area=project.area_code, team_no=project.team.team_no)
+    activities.void_project(ctx, project, source.note, source.client_id)
     return Outcome("deleted", project.project_no)
 
 

@@ -282,6 +282,32 @@ def set_project_status(ctx: ServiceContext, project_no: str, status: str,
     return project
 
 
+PROJECT_VOID = "9"  # project_status 作废
+
+
+def void_project(ctx: ServiceContext, project: Project, note: str | None = None,
+                 source_system: str | None = None) -> bool:
+    """Status 9 (作废) with a ``delete`` change (the feed's tombstone); enrolments and hours
+    stay. False (nothing written) if the project is void already. The caller checked scope."""
+    if project.status == PROJECT_VOID:
+        return False
+    before = project.status
+    project.status = PROJECT_VOID
+    project.updated_at = ctx.now
+    ctx.record_change("project", project.project_no, "delete", {"status": before},
+                      {"status": PROJECT_VOID}, note=note, source_system=source_system,
+                      area=project.area_code, team_no=project.team.team_no)
+    ctx.session.flush()
+    return True
+
+
+def cancel_project(ctx: ServiceContext, project_no: str, note: str | None = None) -> Project:
+    """Withdraw a project for its team (project:write): :func:`void_project`."""
+    project = _team_project(ctx, project_no, "project", "write", for_update=True)
+    void_project(ctx, project, note)
+    return project
+
+
 def _contact_view(ctx: ServiceContext, contact: Mapping[str, Any] | None, team_side: bool) -> dict | None:
     """The contact as the caller may see it: the team sees everything (mobile masked unless
     the caller has full personal-data access); others only what the team made public."""
