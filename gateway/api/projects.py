@@ -237,6 +237,25 @@ class ProjectStatus(MethodView):
         return view
 
 
+class ProjectCancelArgs(Schema):
+    note = fields.String(load_default=None, validate=validate.Length(max=500))
+
+
+@blp.route("/projects/<string:project_no>/cancel")
+class ProjectCancel(MethodView):
+    @blp.doc(security=BEARER)
+    @blp.arguments(ProjectCancelArgs)
+    @blp.response(200, ProjectViewSchema)
+    def post(self, args, project_no: str):
+        """Withdraw the project (status 9 作废) for its team; enrolments and hours stay, the
+        change feed carries a tombstone. Cancelling a void project changes nothing."""
+        ctx = service_context()
+        project = activities.cancel_project(ctx, project_no, args["note"])
+        view = activities.project_view(ctx, project)
+        ctx.session.commit()
+        return view
+
+
 # -- enrolment -------------------------------------------------------------------------------------
 
 def _enrollment_answer(ctx, enrollment) -> dict:

@@ -169,6 +169,39 @@ class TeamItem(MethodView):
         return reg.team_view(ctx, reg.get_team_for_read(ctx, team_no))
 
 
+    @blp.doc(security=BEARER, requestBody={
+        "required": True,
+        "description": "An RFC 7396 JSON merge patch over the team's standard record (null "
+                       "removes a field); the whole result is validated again. `team_no` and "
+                       "`status` are the store's (review, withdraw); `join_password` beside the "
+                       "fields sets a new join password.",
+        "content": {"application/merge-patch+json": {"schema": {"type": "object"}},
+                    "application/json": {"schema": {"type": "object"}}}})
+    @blp.response(200, TeamSchema)
+    @problems(401, 403, 404, 409, 422)
+    def patch(self, team_no: str):
+        """Change a team of the caller's scope (merge patch); history kept."""
+        ctx = service_context()
+        team = reg.update_team(ctx, team_no, read_json_object())
+        ctx.session.commit()
+        return reg.team_view(ctx, team)
+
+
+@blp.route("/teams/<string:team_no>/withdraw")
+class TeamWithdraw(MethodView):
+    @blp.doc(security=BEARER)
+    @blp.arguments(DecisionSchema)
+    @blp.response(200, TeamSchema)
+    @problems(401, 403, 404)
+    def post(self, args, team_no: str):
+        """Withdraw (deregister) a team: status 4; it records no hours and issues no
+        certificates any more, and the change feed carries a tombstone."""
+        ctx = service_context()
+        team = reg.withdraw_team(ctx, team_no, args.get("note"))
+        ctx.session.commit()
+        return reg.team_view(ctx, team)
+
+
 @blp.route("/teams/<string:team_no>/review")
 class TeamReview(MethodView):
     @blp.doc(security=BEARER)

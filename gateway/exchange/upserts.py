@@ -504,19 +504,7 @@ def delete_volunteer(ctx: ServiceContext, source: Source, data: dict[str, Any]) 
 # -- teams ---------------------------------------------------------------------------------------
 
 TEAM_DELETED = "4"  # team_status 逻辑删除
-_TEAM_COLUMNS = ("name", "team_type", "unit_type", "uscc", "join_policy", "contact_name")
 _TEAM_NOT_STATE = {"team_no", "status", "source_id", "source_updated_at"}
-
-
-def _team_state(ctx: ServiceContext, team: Team) -> dict[str, Any]:
-    """The stored team as the standard's fields (contact mobile decrypted: never log it)."""
-    state = {k: v for k, v in (team.data or {}).items() if k != "source_team_no"}
-    state.update({name: getattr(team, name) for name in _TEAM_COLUMNS})
-    state["contact_mobile"] = (ctx.vault.decrypt(team.contact_mobile_enc)
-                               if team.contact_mobile_enc else None)
-    state["area"] = team.area_code
-    state["parent_team_no"] = team.parent.team_no if team.parent is not None else None
-    return json_safe(state)
 
 
 def _find_team(ctx: ServiceContext, source: Source, data: Mapping[str, Any]) -> Team | None:
@@ -549,7 +537,7 @@ def upsert_team(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> Ou
         return Outcome("created", team.team_no)
 
     ctx.caller.require_team(team.team_no, team.area_code)
-    old = _team_state(ctx, team)
+    old = registration.team_state(ctx, team)
     new = {**old, **{k: v for k, v in data.items() if k not in _TEAM_NOT_STATE}}
     revived = team.status == TEAM_DELETED
     wins = source.priority.wins(stamp, _record_stamp(team))
@@ -561,13 +549,13 @@ def upsert_team(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> Ou
         return Outcome("unchanged", team.team_no, [], _stale())
     team.provenance = stamp.as_json()
     team.source_updated_at = stamp.at
-    _apply_team(ctx, team, old, new)
+    registration.apply_team_changes(ctx, team, old, new)
     before, after = dict(old), dict(new)
     if revived:
         before["status"], after["status"] = team.status, registration.TEAM_PENDING
         team.status = registration.TEAM_PENDING
     team.updated_at = ctx.now
-    ctx.session.flush()
+    registration.flush_team(ctx, team)
     ctx.record_change("team", team.team_no, "restore" if revived else "update", _team_history(before),
                       _team_history(after), note=source.note, source_system=source.client_id,
                       area=team.area_code, team_no=team.team_no)
@@ -580,50 +568,6 @@ def _team_history(record: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(unit, dict) and isinstance(unit.get("phone"), str) and len(unit["phone"]) == 11:
         out["approving_unit"] = {**unit, "phone": mask_mobile(unit["phone"])}
     return out
-
-
-def _apply_team(ctx: ServiceContext, team: Team, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
-    session = ctx.session
-    issues: list[Issue] = []
-    if new.get("uscc") and new.get("uscc") != old.get("uscc"):
-        other = session.execute(select(Team.team_no).where(Team.uscc == new["uscc"], Team.id != team.id)
-                                .limit(1)).scalar_one_or_none()
-        if other is not None:
-            raise Conflict("another team has this unified social credit code", [Issue(
-                "/uscc", "team.duplicate_uscc", f"该统一社会信用代码已登记（队伍编号 {other}）",
-                f"a team with this unified social credit code is already registered "
-                f"(team number {other})")], existing_team_no=other)
-    parent = team.parent
-    if new.get("parent_team_no") != old.get("parent_team_no"):
-        parent = None
-        if new.get("parent_team_no"):
-            parent = session.execute(select(Team).where(Team.team_no == new["parent_team_no"])
-                                     ).scalar_one_or_none()
-            if parent is None or parent.id == team.id:
-                issues.append(Issue("/parent_team_no", "team.parent_exists",
-                                    "上级队伍编号不存在", "no team has this parent_team_no"))
-    if new.get("join_policy") == "4" and team.join_password_hash is None:
-        issues.append(Issue("/join_policy", "team.join_password_required",
-                            "加入方式为免审密码加入（4）时必须设置加入密码，推送不能设置密码",
-                            "join policy 4 needs a join password, which a push cannot set"))
-    if issues:
-        raise Invalid(f"the team breaks {len(issues)} rule(s) of the store", issues)
-    if new["area"] != old.get("area"):
-        ctx.caller.require_region(new["area"], "the team's new area")
-        team.set_area(new["area"], ctx.regions)
-    for name in _TEAM_COLUMNS:
-        setattr(team, name, new.get(name))
-    mobile = new.get("contact_mobile")
-    if mobile != old.get("contact_mobile"):
-        team.contact_mobile_enc = ctx.vault.encrypt(mobile) if mobile else None
-        team.contact_mobile_masked = mask_mobile(mobile) if mobile else None
-    team.parent = parent
-    data = {k: v for k, v in new.items()
-            if k not in _TEAM_COLUMNS and k not in ("contact_mobile", "area", "parent_team_no")}
-    source_no = (team.data or {}).get("source_team_no")
-    if source_no:
-        data["source_team_no"] = source_no
-    team.data = data
 
 
 def delete_team(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> Outcome:
@@ -648,7 +592,7 @@ def delete_team(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> Ou
 
 # -- projects ------------------------------------------------------------------------------------
 
-PROJECT_VOID = "9"  # project_status 作废
+PROJECT_VOID = activities.PROJECT_VOID
 _PROJECT_DATA = ("service_objects", "guarantees", "address", "funding_source", "checkin_points")
 _PROJECT_COLUMNS = ("name", "service_category", "status", "recruit_scope", "description")
 
@@ -758,19 +702,7 @@ def _apply_project(ctx: ServiceContext, project: Project, old: Mapping[str, Any]
     issues: list[Issue] = []
     starts_on, ends_on = parse_date(new["starts_on"]), parse_date(new["ends_on"])
     posts_in = list(data.get("posts") or [])
-    seen: dict[Any, int] = {}
-    for i, post in enumerate(posts_in):
-        no = post.get("post_no")
-        if no is None:
-            issues.append(Issue(pointer("posts", i, "post_no"), "exchange.post_no_required",
-                                "更新项目时每个岗位须有岗位编号",
-                                "when a project is updated every post needs its post_no"))
-        elif no in seen:
-            issues.append(Issue(pointer("posts", i, "post_no"), "project.post_no_unique",
-                                f"第 {i + 1} 个岗位的编号与第 {seen[no] + 1} 个重复",
-                                f"post {i + 1} repeats the post_no of post {seen[no] + 1}"))
-        else:
-            seen[no] = i
+    activities._post_numbers(posts_in, issues, required=True)  # noqa: SLF001 (the publish rule, reused)
     issues.extend(activities._post_window_issues(ctx, posts_in, starts_on, ends_on))  # noqa: SLF001 (the publish rule, reused)
     stored = {p.post_no: p for p in project.posts}
     for i, post in enumerate(posts_in):
@@ -781,10 +713,8 @@ def _apply_project(ctx: ServiceContext, project: Project, old: Mapping[str, Any]
                                 f"the headcount cannot be below the {row.admitted} volunteers "
                                 "already admitted"))
     scope = new.get("recruit_scope")
-    if scope == activities.SCOPE_PASSWORD and project.recruit_password_hash is None:
-        issues.append(Issue("/recruit_scope", "project.recruit_password",
-                            "免审密码招募（recruit_scope 3）须设置招募密码，推送不能设置密码",
-                            "recruit_scope 3 needs a recruit password, which a push cannot set"))
+    issues.extend(activities._password_issues(  # noqa: SLF001 (the publish rule, reused)
+        scope, None, stored=project.recruit_password_hash is not None))
     if issues:
         raise Invalid(f"the project breaks {len(issues)} rule(s) across records", issues)
     if new["area"] != old.get("area"):
@@ -832,13 +762,8 @@ def delete_project(ctx: ServiceContext, source: Source, data: dict[str, Any]) ->
     stamp = source.stamp(ctx, data)
     if not source.priority.wins(stamp, _record_stamp(project)):
         return Outcome("unchanged", project.project_no, [], _stale())
-    before = project.status
-    project.status = PROJECT_VOID
     project.provenance = stamp.as_json()
-    project.updated_at = ctx.now
-    ctx.record_change("project", project.project_no, "delete", {"status": before},
-                      {"status": PROJECT_VOID}, note=source.note, source_system=source.client_id,
-                      area=project.area_code, team_no=project.team.team_no)
+    activities.void_project(ctx, project, source.note, source.client_id)
     return Outcome("deleted", project.project_no)
 
 
@@ -945,12 +870,7 @@ def upsert_enrollment(ctx: ServiceContext, source: Source, data: dict[str, Any])
     applied = parse_local_datetime(data.get("applied_at"), ctx.tz) or ctx.now
     decided = parse_local_datetime(data.get("decided_at"), ctx.tz)
     if row is None:
-        taken = ctx.session.execute(select(Enrollment.enrollment_no).where(
-            Enrollment.volunteer_id == volunteer.id, Enrollment.post_id == post.id)).scalar_one_or_none()
-        if taken is not None:
-            raise Conflict("the volunteer already has an enrolment for this post", [Issue(
-                "/volunteer_no", "enrollment.duplicate", "该志愿者已报名（或受邀）此岗位",
-                "the volunteer already has an enrolment for this post")], enrollment_no=taken)
+        activities.refuse_duplicate_enrollment(ctx, volunteer, post)
         if status in activities.ADMITTED:
             _take_place(ctx, post)
         row = Enrollment(enrollment_no=ctx.number("E", project.area_code), volunteer_id=volunteer.id,
@@ -999,11 +919,7 @@ def upsert_enrollment(ctx: ServiceContext, source: Source, data: dict[str, Any])
 
 
 def _take_place(ctx: ServiceContext, post: Post) -> None:
-    if not activities.take_place(ctx.session, post.id):
-        raise Conflict(f"post {post.post_no} is full", [Issue(
-            "/post_no", "enrollment.post_full", f"岗位已满（招募 {post.headcount} 人）",
-            f"the post is full ({post.headcount} places)")])
-    ctx.session.expire(post, ["admitted"])
+    activities.take_place_or_conflict(ctx, post)
 
 
 def delete_enrollment(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> Outcome:

@@ -153,8 +153,12 @@ def publish_project(ctx: ServiceContext, record: Mapping[str, Any],
     return project
 
 
-def _password_issues(scope: str, password: str | None) -> Iterable[Issue]:
+def _password_issues(scope: str, password: str | None, stored: bool = False) -> Iterable[Issue]:
+    """The recruit password's rule: scope 3 needs one (4–64 characters; ``stored``: the
+    project has one already, kept when none is given), any other scope takes none."""
     if scope == SCOPE_PASSWORD:
+        if password is None and stored:
+            return
         if not isinstance(password, str) or not 4 <= len(password) <= PASSWORD_MAX:
             yield Issue(f"/{RECRUIT_PASSWORD}", "project.recruit_password",
                          f"免审密码招募（recruit_scope 3）须设置 4–{PASSWORD_MAX} 位的招募密码",
@@ -165,12 +169,20 @@ def _password_issues(scope: str, password: str | None) -> Iterable[Issue]:
                      "a recruit_password is only for projects with recruit_scope 3")
 
 
-def _post_numbers(posts: Sequence[Mapping[str, Any]], issues: list[Issue]) -> list[str]:
-    """Each post's number: as given, else the smallest of "1", "2", … not given to another."""
+def _post_numbers(posts: Sequence[Mapping[str, Any]], issues: list[Issue],
+                  required: bool = False) -> list[str]:
+    """Each post's number: as given, else the smallest of "1", "2", … not given to another.
+
+    ``required`` (a project updated by a push: posts merge by number): every post names one.
+    """
     taken: dict[str, int] = {}
     for i, post in enumerate(posts):
         no = post.get("post_no")
         if no is None:
+            if required:
+                issues.append(Issue(pointer("posts", i, "post_no"), "exchange.post_no_required",
+                                    "更新项目时每个岗位须有岗位编号",
+                                    "when a project is updated every post needs its post_no"))
             continue
         if no in taken:
             issues.append(Issue(pointer("posts", i, "post_no"), "project.post_no_unique",
@@ -267,6 +279,32 @@ def set_project_status(ctx: ServiceContext, project_no: str, status: str,
                           {"status": status}, note=note, area=project.area_code,
                           team_no=project.team.team_no)
         ctx.session.flush()
+    return project
+
+
+PROJECT_VOID = "9"  # project_status 作废
+
+
+def void_project(ctx: ServiceContext, project: Project, note: str | None = None,
+                 source_system: str | None = None) -> bool:
+    """Status 9 (作废) with a ``delete`` change (the feed's tombstone); enrolments and hours
+    stay. False (nothing written) if the project is void already. The caller checked scope."""
+    if project.status == PROJECT_VOID:
+        return False
+    before = project.status
+    project.status = PROJECT_VOID
+    project.updated_at = ctx.now
+    ctx.record_change("project", project.project_no, "delete", {"status": before},
+                      {"status": PROJECT_VOID}, note=note, source_system=source_system,
+                      area=project.area_code, team_no=project.team.team_no)
+    ctx.session.flush()
+    return True
+
+
+def cancel_project(ctx: ServiceContext, project_no: str, note: str | None = None) -> Project:
+    """Withdraw a project for its team (project:write): :func:`void_project`."""
+    project = _team_project(ctx, project_no, "project", "write", for_update=True)
+    void_project(ctx, project, note)
     return project
 
 
@@ -457,7 +495,8 @@ def free_place(session: Session, post_id: int) -> None:
                     .execution_options(synchronize_session=False))
 
 
-def _take_place_or_conflict(ctx: ServiceContext, post: Post) -> None:
+def take_place_or_conflict(ctx: ServiceContext, post: Post) -> None:
+    """Take a place in the post, or 409 ``enrollment.post_full``."""
     if not take_place(ctx.session, post.id):
         raise _conflict(f"post {post.post_no} is full", "enrollment.post_full",
                         f"岗位已满（招募 {post.headcount} 人）",
@@ -507,14 +546,21 @@ def _require_recruiting(project: Project) -> None:
                         "the project is not recruiting (project status must be 3)")
 
 
-def _refuse_duplicate(ctx: ServiceContext, volunteer: Volunteer, post: Post) -> None:
+def _duplicate_enrollment(existing: str | None) -> Conflict:
+    """The one answer to a second enrolment of a volunteer for a post (409)."""
+    detail = (f"the volunteer already has enrolment {existing} for this post" if existing
+              else "the volunteer already has an enrolment for this post")
+    extra = {"enrollment_no": existing} if existing else {}
+    return Conflict(detail, [Issue("/volunteer_no", "enrollment.duplicate", "该志愿者已报名（或受邀）此岗位",
+                                   "the volunteer already has an enrolment for this post")], **extra)
+
+
+def refuse_duplicate_enrollment(ctx: ServiceContext, volunteer: Volunteer, post: Post) -> None:
+    """409 ``enrollment.duplicate`` if the volunteer has an enrolment for the post already."""
     existing = ctx.session.execute(select(Enrollment.enrollment_no).where(
         Enrollment.volunteer_id == volunteer.id, Enrollment.post_id == post.id)).scalar_one_or_none()
     if existing is not None:
-        raise Conflict(f"the volunteer already has enrolment {existing} for this post",
-                       [Issue("/volunteer_no", "enrollment.duplicate", "该志愿者已报名（或受邀）此岗位",
-                              "the volunteer already has an enrolment for this post")],
-                       enrollment_no=existing)
+        raise _duplicate_enrollment(existing)
 
 
 def _insert_enrollment(ctx: ServiceContext, project: Project, post: Post, volunteer: Volunteer,
@@ -532,9 +578,7 @@ def _insert_enrollment(ctx: ServiceContext, project: Project, post: Post, volunt
         ctx.session.flush()
     except IntegrityError:
         # A concurrent request enrolled the same volunteer first (unique volunteer + post).
-        raise Conflict("the volunteer already has an enrolment for this post",
-                       [Issue("/volunteer_no", "enrollment.duplicate", "该志愿者已报名（或受邀）此岗位",
-                              "the volunteer already has an enrolment for this post")]) from None
+        raise _duplicate_enrollment(None) from None
     ctx.record_change("enrollment", enrollment.enrollment_no, "invite" if invited else "apply", None,
                       {"volunteer_no": volunteer.volunteer_no, "project_no": project.project_no,
                        "post_no": post.post_no, "status": status},
@@ -567,7 +611,7 @@ def apply(ctx: ServiceContext, project_no: str, post_no: str, volunteer_no: str,
                         "a backfill project (recruit_scope 5) takes no applications; the team records the hours")
     _require_recruiting(project)
     post = _post(ctx, project, post_no)
-    _refuse_duplicate(ctx, volunteer, post)
+    refuse_duplicate_enrollment(ctx, volunteer, post)
 
     status = APPLIED
     if project.recruit_scope == SCOPE_TEAM:
@@ -584,7 +628,7 @@ def apply(ctx: ServiceContext, project_no: str, post_no: str, volunteer_no: str,
                 "the recruitment password is missing or wrong (recruit_scope 3)")])
         status = SELF_ADMITTED
     if status in ADMITTED:
-        _take_place_or_conflict(ctx, post)
+        take_place_or_conflict(ctx, post)
     return _insert_enrollment(ctx, project, post, volunteer, status, invited=False)
 
 
@@ -594,7 +638,7 @@ def invite(ctx: ServiceContext, project_no: str, post_no: str, volunteer_no: str
     _require_recruiting(project)
     post = _post(ctx, project, post_no)
     volunteer = _volunteer(ctx, volunteer_no)
-    _refuse_duplicate(ctx, volunteer, post)
+    refuse_duplicate_enrollment(ctx, volunteer, post)
     return _insert_enrollment(ctx, project, post, volunteer, INVITED, invited=True)
 
 
@@ -629,7 +673,7 @@ def _change_status(ctx: ServiceContext, enrollment: Enrollment, allowed: frozens
                         "报名状态已被他人修改，请刷新后重试",
                         "the enrolment changed meanwhile; reload and retry", "/status")
     if new in ADMITTED and old not in ADMITTED:
-        _take_place_or_conflict(ctx, enrollment.post)
+        take_place_or_conflict(ctx, enrollment.post)
     elif old in ADMITTED and new not in ADMITTED:
         free_place(ctx.session, enrollment.post_id)
         ctx.session.expire(enrollment.post, ["admitted"])

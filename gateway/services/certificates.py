@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 import schemas
 from gateway.certificates.document import certificate_content, content_fingerprint, sign_certificate
 from gateway.privacy import Vault, mask_id_number, mask_name
+from gateway.services.registration import require_team_active
 from gateway.services.context import ServiceContext
 from gateway.services.errors import Conflict, Invalid, NotFound
 from gateway.services.lookups import get_team, get_volunteer
@@ -210,6 +211,7 @@ def issue_certificate(ctx: ServiceContext, volunteer_no: str, team_no: str, peri
     ctx.caller.require(ENTITY, "write")
     team = get_team(ctx, team_no, in_scope=False)
     ctx.caller.require_team(team.team_no, team.area_code)
+    require_team_active(team)
     volunteer = get_volunteer(ctx, volunteer_no, in_scope=False)
 
     today = ctx.now.date()

@@ -43,6 +43,7 @@ from sqlalchemy.orm import aliased, joinedload
 
 import schemas
 from gateway.services import aggregates, lookups
+from gateway.services.registration import require_team_active
 from gateway.services.context import ServiceContext
 from gateway.services.errors import Conflict, Invalid, NotFound, OutOfScope
 from gateway.standard.issues import Issue
@@ -445,6 +446,7 @@ def record_hours(ctx: ServiceContext, record: Mapping[str, Any], *,
     ctx.validate(ENTITY, record)
     volunteer, project = _resolve(ctx, record)
     ctx.caller.require_team(project.team.team_no, project.team.area_code)
+    require_team_active(project.team, "/project_no")
     volunteer = lock_volunteer(ctx, volunteer.volunteer_no)
     started = parse_local_datetime(record["started_at"], ctx.tz)
     ended = parse_local_datetime(record["ended_at"], ctx.tz)

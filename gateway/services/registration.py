@@ -55,6 +55,7 @@ from gateway.services.lookups import get_team, get_volunteer
 from gateway.standard.issues import Issue
 from gateway.standard.rules.common import parse_date, parse_local_datetime
 from gateway.standard.rules.volunteer import id_birth_date, mainland_id
+from gateway.store.models.common import json_safe
 from gateway.store.models import Change, Team, TeamMember, Volunteer, VolunteerSource
 
 __all__ = [
@@ -66,7 +67,8 @@ __all__ = [
     "register_team", "review_team", "team_view", "list_teams",
     "apply_membership", "decide_membership", "leave_membership", "list_members",
     "membership_view", "is_member", "hash_password", "check_password",
-    "ID_TYPES", "REVIEW_TRANSITIONS",
+    "ID_TYPES", "REVIEW_TRANSITIONS", "require_team_active", "refuse_taken_uscc", "flush_team",
+    "team_parent_and_password", "team_state", "apply_team_changes", "update_team", "withdraw_team",
 ]
 
 # Every document type of the standard (id_type code table); legacy 6/7/9 stay distinct.
@@ -663,6 +665,72 @@ def _team_history(record: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def team_parent_and_password(session: Session, record: Mapping[str, Any], *, team: Team | None = None,
+                             join_password: Any = None) -> Team | None:
+    """The team's rules across records, every issue at once (422): the parent team exists
+    (and is not the team itself) and join policy 4 has a join password (given now, 4–64
+    characters, or stored already on ``team``). Returns the parent team (or None)."""
+    issues: list[Issue] = []
+    parent = None
+    if record.get("parent_team_no"):
+        parent = session.execute(select(Team).where(Team.team_no == record["parent_team_no"])
+                                 ).scalar_one_or_none()
+        if parent is None or (team is not None and parent.id == team.id):
+            issues.append(Issue("/parent_team_no", "team.parent_exists",
+                                "上级队伍编号不存在", "no team has this parent_team_no"))
+    has_password = team is not None and team.join_password_hash is not None
+    if join_password is not None and not (
+            isinstance(join_password, str)
+            and JOIN_PASSWORD_LENGTH[0] <= len(join_password) <= JOIN_PASSWORD_LENGTH[1]):
+        issues.append(Issue("/join_password", "team.join_password_required",
+                            "加入密码应为 4–64 个字符的字符串",
+                            "the join password must be a string of 4-64 characters"))
+    elif record.get("join_policy") == "4" and not join_password and not has_password:
+        issues.append(Issue("/join_password", "team.join_password_required",
+                            "加入方式为免审密码加入（4）时必须设置加入密码",
+                            "join policy 4 (join with a password) needs a join_password"))
+    if issues:
+        raise Invalid(f"the team record breaks {len(issues)} rule(s) of the store", issues)
+    return parent
+
+
+def _duplicate_uscc(team_no: str | None) -> Conflict:
+    """The one answer to a second team with a unified social credit code already registered."""
+    number = f"（队伍编号 {team_no}）" if team_no else ""
+    return Conflict(f"a team with this unified social credit code is already registered "
+                    f"({team_no or 'a concurrent registration'})",
+                    [Issue("/uscc", "team.duplicate_uscc", f"该统一社会信用代码已登记{number}",
+                           f"a team with this unified social credit code is already registered"
+                           + (f" (team number {team_no})" if team_no else ""))],
+                    existing_team_no=team_no)
+
+
+def refuse_taken_uscc(session: Session, uscc: str | None, team_id: int | None = None) -> None:
+    """409 ``team.duplicate_uscc`` if another team (not ``team_id``) has ``uscc``."""
+    if not uscc:
+        return
+    stmt = select(Team.team_no).where(Team.uscc == uscc)
+    if team_id is not None:
+        stmt = stmt.where(Team.id != team_id)
+    other = session.execute(stmt.order_by(Team.id).limit(1)).scalar_one_or_none()
+    if other is not None:
+        raise _duplicate_uscc(other)
+
+
+def flush_team(ctx: ServiceContext, team: Team) -> None:
+    """Flush the team's row; the database's unique USCC index (migration 0008_verbs) refusing
+    it (a concurrent writer took the code after our look-up) is the same 409."""
+    try:
+        with ctx.session.begin_nested():
+            ctx.session.flush()
+    except IntegrityError:
+        if not team.uscc:
+            raise
+        other = ctx.session.execute(select(Team.team_no).where(Team.uscc == team.uscc)
+                                    .limit(1)).scalar_one_or_none()
+        raise _duplicate_uscc(other) from None
+
+
 def register_team(ctx: ServiceContext, record: Any, join_password: Any = None,
                   source_system: str | None = None) -> Team:
     """Register a team; it waits for review (status 2) whatever the record says."""
@@ -671,37 +739,9 @@ def register_team(ctx: ServiceContext, record: Any, join_password: Any = None,
     area = record["area"]
     ctx.caller.require_region(area, "the team's area")
     session = ctx.session
-    issues: list[Issue] = []
-    parent = None
-    if record.get("parent_team_no"):
-        parent = session.execute(select(Team).where(Team.team_no == record["parent_team_no"])
-                                 ).scalar_one_or_none()
-        if parent is None:
-            issues.append(Issue("/parent_team_no", "team.parent_exists",
-                                "上级队伍编号不存在", "no team has this parent_team_no"))
-    if join_password is not None and not (
-            isinstance(join_password, str)
-            and JOIN_PASSWORD_LENGTH[0] <= len(join_password) <= JOIN_PASSWORD_LENGTH[1]):
-        issues.append(Issue("/join_password", "team.join_password_required",
-                            "加入密码应为 4–64 个字符的字符串",
-                            "the join password must be a string of 4-64 characters"))
-    elif record.get("join_policy") == "4" and not join_password:
-        issues.append(Issue("/join_password", "team.join_password_required",
-                            "加入方式为免审密码加入（4）时必须设置加入密码",
-                            "join policy 4 (join with a password) needs a join_password"))
-    if issues:
-        raise Invalid(f"the team record breaks {len(issues)} rule(s) of the store", issues)
+    parent = team_parent_and_password(session, record, join_password=join_password)
     uscc = record.get("uscc")
-    if uscc:
-        existing = session.execute(select(Team).where(Team.uscc == uscc).limit(1)).scalar_one_or_none()
-        if existing is not None:
-            raise Conflict(f"a team with this unified social credit code is already registered "
-                           f"({existing.team_no})",
-                           [Issue("/uscc", "team.duplicate_uscc",
-                                  f"该统一社会信用代码已登记（队伍编号 {existing.team_no}）",
-                                  f"a team with this unified social credit code is already "
-                                  f"registered (team number {existing.team_no})")],
-                           existing_team_no=existing.team_no)
+    refuse_taken_uscc(session, uscc)
     team = Team(name=record["name"], team_type=record["team_type"], unit_type=record.get("unit_type"),
                 uscc=uscc, status=TEAM_PENDING, join_policy=record.get("join_policy"),
                 contact_name=record.get("contact_name"),
@@ -721,7 +761,7 @@ def register_team(ctx: ServiceContext, record: Any, join_password: Any = None,
     team.set_area(area, ctx.regions)
     team.team_no = ctx.number("T", area)
     session.add(team)
-    session.flush()
+    flush_team(ctx, team)
     after = {k: v for k, v in record.items() if k not in ("team_no", "status")}
     after["status"] = TEAM_PENDING
     ctx.record_change("team", team.team_no, "create", {}, _team_history(after),
@@ -780,6 +820,125 @@ def team_view(ctx: ServiceContext, team: Team) -> dict[str, Any]:
     view["created_at"] = _iso(team.created_at, ctx)
     view["updated_at"] = _iso(team.updated_at, ctx)
     return view
+
+
+_TEAM_STATE_COLUMNS = ("name", "team_type", "unit_type", "uscc", "join_policy", "contact_name")
+TEAM_WITHDRAWN = "4"  # team_status 逻辑删除
+
+
+def team_state(ctx: ServiceContext, team: Team) -> dict[str, Any]:
+    """The stored team as the standard's fields (contact mobile decrypted: never log it)."""
+    state = {k: v for k, v in (team.data or {}).items() if k != "source_team_no"}
+    state.update({name: getattr(team, name) for name in _TEAM_STATE_COLUMNS})
+    state["contact_mobile"] = (ctx.vault.decrypt(team.contact_mobile_enc)
+                               if team.contact_mobile_enc else None)
+    state["area"] = team.area_code
+    state["parent_team_no"] = team.parent.team_no if team.parent is not None else None
+    return json_safe(state)
+
+
+def apply_team_changes(ctx: ServiceContext, team: Team, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+    """The team's rules across records, then ``new`` (the whole valid record) onto the row."""
+    if new.get("uscc") != old.get("uscc"):
+        refuse_taken_uscc(ctx.session, new.get("uscc"), team.id)
+    parent = team.parent
+    if new.get("parent_team_no") != old.get("parent_team_no"):
+        parent = team_parent_and_password(ctx.session, new, team=team)
+    else:
+        team_parent_and_password(ctx.session, {"join_policy": new.get("join_policy")},
+                                              team=team)
+    if new["area"] != old.get("area"):
+        ctx.caller.require_region(new["area"], "the team's new area")
+        team.set_area(new["area"], ctx.regions)
+    for name in _TEAM_STATE_COLUMNS:
+        setattr(team, name, new.get(name))
+    mobile = new.get("contact_mobile")
+    if mobile != old.get("contact_mobile"):
+        team.contact_mobile_enc = ctx.vault.encrypt(mobile) if mobile else None
+        team.contact_mobile_masked = mask_mobile(mobile) if mobile else None
+    team.parent = parent
+    data = {k: v for k, v in new.items()
+            if k not in _TEAM_STATE_COLUMNS and k not in ("contact_mobile", "area", "parent_team_no")}
+    source_no = (team.data or {}).get("source_team_no")
+    if source_no:
+        data["source_team_no"] = source_no
+    team.data = data
+
+
+def update_team(ctx: ServiceContext, team_no: str, changes: Any, note: str | None = None) -> Team:
+    """Change a team (RFC 7396 merge patch over its standard record; the whole result is
+    validated again). The number and the status are the store's (status: review, withdraw);
+    ``join_password`` beside the fields sets a new one."""
+    ctx.caller.require("team", "write")
+    team = get_team(ctx, team_no, in_scope=False, for_update=True)
+    ctx.caller.require_team(team.team_no, team.area_code)
+    if not isinstance(changes, dict):
+        raise Invalid("the changes must be a JSON object",
+                      [Issue("", "schema.type", "修改内容必须是 JSON 对象", "the changes must be a JSON object")])
+    changes = dict(changes)
+    join_password = changes.pop("join_password", None)
+    for key, rule, zh, en in (
+            ("team_no", "team.number_assigned", "队伍编号由中心库分配，不能修改",
+             "the team number is assigned by the central store and cannot change"),
+            ("status", "team.status_by_review", "队伍状态只能通过审核或注销改变",
+             "the team status changes only by review or withdrawal")):
+        current = team.team_no if key == "team_no" else team.status
+        if key in changes and changes[key] is not None and changes[key] != current:
+            raise Invalid(en, [Issue(f"/{key}", rule, zh, en)])
+        changes.pop(key, None)
+    for key in ("source_id", "source_updated_at", "source_team_no"):
+        changes.pop(key, None)
+    old = team_state(ctx, team)
+    new = _merge_patch(old, changes)
+    ctx.validate("team", {**{k: v for k, v in new.items() if v is not None}, "status": team.status})
+    if new == old and join_password is None:
+        return team
+    if join_password is not None:
+        team_parent_and_password(ctx.session, {}, join_password=join_password)
+        team.join_password_hash = hash_password(join_password)
+    apply_team_changes(ctx, team, old, new)
+    team.updated_at = ctx.now
+    flush_team(ctx, team)
+    after = _team_history(new)
+    if join_password is not None:
+        after["join_password"] = "changed"
+    ctx.record_change("team", team.team_no, "update", _team_history(old), after, note=note,
+                      area=team.area_code, team_no=team.team_no)
+    return team
+
+
+def withdraw_team(ctx: ServiceContext, team_no: str, note: str | None = None) -> Team:
+    """Withdraw (deregister) a team: status 4 逻辑删除, the change feed's tombstone; the team,
+    its history, projects and hours stay. Withdrawing a withdrawn team changes nothing."""
+    ctx.caller.require("team", "write")
+    team = get_team(ctx, team_no, in_scope=False, for_update=True)
+    ctx.caller.require_team(team.team_no, team.area_code)
+    if team.status == TEAM_WITHDRAWN:
+        return team
+    before = team.status
+    team.status = TEAM_WITHDRAWN
+    team.updated_at = ctx.now
+    ctx.record_change("team", team.team_no, "delete", {"status": before}, {"status": TEAM_WITHDRAWN},
+                      note=note, area=team.area_code, team_no=team.team_no)
+    ctx.session.flush()
+    return team
+
+
+# Team statuses that stop a team acting: 停用 suspended, 逻辑删除 withdrawn, 系统锁定 locked.
+TEAM_INACTIVE = {"3": "suspended", "4": "withdrawn", "5": "locked by the system"}
+
+
+def require_team_active(team: Team, pointer: str = "/team_no") -> None:
+    """409 ``team.not_active``: a suspended, withdrawn or locked team records no hours and
+    issues no certificates (hours and certificates call this; one place for the rule)."""
+    state = TEAM_INACTIVE.get(team.status)
+    if state is not None:
+        raise Conflict(f"team {team.team_no} is {state} (team status {team.status})",
+                       [Issue(pointer, "team.not_active",
+                              f"队伍已停用、注销或锁定（队伍状态 {team.status}），不能记录服务时间或出具证明",
+                              f"the team is {state} (team status {team.status}): it cannot record "
+                              "service hours or issue certificates")],
+                       team_status=team.status)
 
 
 def get_team_for_read(ctx: ServiceContext, team_no: str) -> Team:

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import (Date, ForeignKey, Index, Integer, Numeric, String, Text,
+from sqlalchemy import (Date, ForeignKey, Index, Integer, Numeric, String, Text, text,
                         UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -80,13 +80,18 @@ class Team(Timestamps, SourceRef, RegionColumns, Base):
     """
 
     __tablename__ = "teams"
+    # A unified social credit code names one team: unique where given (USCC is optional).
+    # Migration 0008_verbs; the services answer 409 team.duplicate_uscc before and after it.
+    __table_args__ = (Index("uq_teams_uscc", "uscc", unique=True,
+                            sqlite_where=text("uscc IS NOT NULL"),
+                            postgresql_where=text("uscc IS NOT NULL")),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     team_no: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(100), index=True)
     team_type: Mapped[str] = mapped_column(String(1))
     unit_type: Mapped[str | None] = mapped_column(String(2))
-    uscc: Mapped[str | None] = mapped_column(String(18), index=True)
+    uscc: Mapped[str | None] = mapped_column(String(18))
     status: Mapped[str] = mapped_column(String(1), default="2", index=True)
     join_policy: Mapped[str | None] = mapped_column(String(1))
     join_password_hash: Mapped[str | None] = mapped_column(String(128))
