@@ -59,14 +59,14 @@ class AutoAnalyze:
     switch it off (autovacuum = off here), so the benchmark does that job itself and says so.
     """
 
-    def __init__(self, engine):
+    def __init__(self, engine, enabled: bool = True):
         self.engine = engine
         with engine.connect() as conn:
             setting = {name: value for name, value in conn.execute(text(
                 "SELECT name, setting FROM pg_settings WHERE name IN ('autovacuum', "
                 "'autovacuum_naptime', 'autovacuum_analyze_threshold', "
                 "'autovacuum_analyze_scale_factor')"))}
-        self.active = setting["autovacuum"] == "off"
+        self.active = enabled and setting["autovacuum"] == "off"
         self.naptime = float(setting["autovacuum_naptime"])
         self.threshold = int(setting["autovacuum_analyze_threshold"])
         self.scale = float(setting["autovacuum_analyze_scale_factor"])
@@ -84,7 +84,8 @@ class AutoAnalyze:
             self.rows, self.last, self.times = rows, now, self.times + 1
 
 
-def _run(command: list[str], env: dict[str, str], cwd: str, engine, progress: float):
+def _run(command: list[str], env: dict[str, str], cwd: str, engine, progress: float,
+         analyze: bool = True):
     """Run the sync process to its end: (exit code, its peak RSS in MB, seconds, ANALYZEs).
 
     The peak is the process's own VmHWM, read every 0.1 s while it lives (the last reading
@@ -92,7 +93,7 @@ def _run(command: list[str], env: dict[str, str], cwd: str, engine, progress: fl
     the parent it was forked from before it exec'd — this benchmark process, about as big
     as the run itself — which would hide the run's own growth. Progress lines meanwhile show
     the records committed and the resident set now and at its peak so far."""
-    analyze = AutoAnalyze(engine)
+    analyze = AutoAnalyze(engine, analyze)
     with open(Path(cwd) / "run.out", "w") as out, open(Path(cwd) / "run.err", "w") as err:
         proc = Popen(command, env=env, cwd=cwd, stdout=out, stderr=err)
     started = last = checked = time.perf_counter()
@@ -120,7 +121,7 @@ def _run(command: list[str], env: dict[str, str], cwd: str, engine, progress: fl
             proc.wait()
 
 
-def measure(count: int, admin_url: str, server: str, progress: float) -> dict:
+def measure(count: int, admin_url: str, server: str, progress: float, analyze: bool = True) -> dict:
     """One count, from scratch: the figures of its ``vgw sync run`` process."""
     from gateway import create_app, store
     from sync_jobs import sources
@@ -144,7 +145,7 @@ def measure(count: int, admin_url: str, server: str, progress: float) -> dict:
             env.update(GATEWAY_DATABASE_URL=url, GATEWAY_KEYS_DIR=f"{tmp}/keys", GATEWAY_LOG_LEVEL="WARNING")
             engine = app.extensions["store.engine"]
             command = [sys.executable, "-m", "gateway.cli", "sync", "run", SOURCE, "--json"]
-            code, peak_mb, wall, analyzed = _run(command, env, tmp, engine, progress)
+            code, peak_mb, wall, analyzed = _run(command, env, tmp, engine, progress, analyze)
             sim_peak = peak_rss_mb(sim_pid)
             output = (Path(tmp) / "run.out").read_text()
             if code != 0:
@@ -182,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server", choices=("gunicorn", "werkzeug"), default="gunicorn",
                         help="how the simulator is served")
     parser.add_argument("--progress", type=float, default=60, help="seconds between progress lines (0: none)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="never ANALYZE: fresh tables as CI's PostgreSQL leaves them (issue 14)")
     args = parser.parse_args(argv)
     counts = sorted(int(c) for c in args.counts.split(","))
 
@@ -201,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for count in counts:
         print(f"  {count:,} volunteers …", flush=True)
-        rows.append(measure(count, args.pg_url, args.server, args.progress))
+        rows.append(measure(count, args.pg_url, args.server, args.progress, not args.fresh))
     header = (f"{'records':>10} {'pages':>7} {'run s':>8} {'rec/s':>7} {'process s':>9} "
               f"{'peak RSS':>10} {'sim peak RSS':>12}")
     print(header)
@@ -212,7 +215,13 @@ def main(argv: list[str] | None = None) -> int:
     if rows[0]["analyzed"] is not None:
         print("autovacuum is off on this server: the benchmark ran ANALYZE as autovacuum's defaults "
               f"would ({', '.join(str(r['analyzed']) for r in rows)} times); see AutoAnalyze")
+    rates = [r["count"] / r["run"] for r in rows]
+    print(f"target pull >= 6,000 records/s{' on fresh tables' if args.fresh else ''}: "
+          f"{min(rates):,.0f}/s at the slowest: {'met' if min(rates) >= 6000 else 'NOT met'}")
     if len(rows) > 1:
+        flat = rates[-1] >= 0.9 * rates[0]
+        print(f"target same cost per record at {rows[-1]['count']:,} as at {rows[0]['count']:,}: "
+              f"{rates[-1] / rates[0]:.2f} of the rate: {'met' if flat else 'NOT met'}")
         first, last = rows[0], rows[-1]
         print(f"peak RSS ratio {last['count']:,} / {first['count']:,} records: "
               f"{last['peak_mb'] / first['peak_mb']:.2f} for {last['count'] / first['count']:.0f}x "

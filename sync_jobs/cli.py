@@ -256,6 +256,9 @@ def _print_run(result: engine.RunResult) -> None:
 def run(name, direction, max_pages, as_json) -> None:
     """Run source NAME now (even if paused). Exit 1 if a run failed, 3 if NAME is busy."""
     _log_to_stderr()
+    from gateway.gc_tuning import freeze_after_startup
+
+    freeze_after_startup()  # the app is built: a one-shot process, so nothing built stays long
     try:
         results = engine.run_source(current_app._get_current_object(), name, trigger="manual",
                                     direction=direction, max_pages=max_pages, include_paused=True)

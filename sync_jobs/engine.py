@@ -50,6 +50,7 @@ import logging
 import threading
 import time
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterator, TypeVar
@@ -288,24 +289,39 @@ class Run:
             with self.sessions() as session:
                 cursor = self._cursor(session, entity).cursor
                 session.commit()
-            while True:
-                if STOP.is_set():
-                    raise _Stopped
-                if self.max_pages is not None and self.result.pages >= self.max_pages:
-                    caught_up = False
-                    break
-                page = self.call(f"read {entity}",
-                                 lambda: self.adapter.read(entity, cursor, page_size))
-                stamp = self._apply_page(entity, cursor, page.items, page.next_cursor)
-                newest = max(filter(None, (newest, stamp)), default=None)
-                cursor = page.next_cursor
-                if not page.has_more:
-                    break
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-read") as reader:
+                ahead: Future | None = None  # the next page, read while this one is written
+                while True:
+                    if STOP.is_set():
+                        raise _Stopped
+                    if self.max_pages is not None and self.result.pages >= self.max_pages:
+                        caught_up = False
+                        break
+                    page = (ahead.result() if ahead is not None
+                            else self._read(entity, cursor, page_size))
+                    ahead = None
+                    last = self.max_pages is not None and self.result.pages + 1 >= self.max_pages
+                    if page.has_more and not last:
+                        ahead = reader.submit(self._read, entity, page.next_cursor, page_size)
+                    stamp = self._apply_page(entity, cursor, page.items, page.next_cursor)
+                    newest = max(filter(None, (newest, stamp)), default=None)
+                    cursor = page.next_cursor
+                    if not page.has_more:
+                        break
         self.result.caught_up = caught_up
         if caught_up:
             self.result.lag_seconds = 0
         elif newest is not None:
             self.result.lag_seconds = max(0, int((utcnow() - newest).total_seconds()))
+
+    def _read(self, entity: str, cursor: str | None, page_size: int) -> Any:
+        """The adapter's page after ``cursor`` (with retries).
+
+        :meth:`pull` calls it one page ahead in a thread of its own, so the source's answer
+        (and its network wait) overlaps the writing of the page before: both cores work. One
+        page ahead at most, and nothing read ahead is committed before the pages before it,
+        so a crash loses at most that read (sent again from the committed cursor)."""
+        return self.call(f"read {entity}", lambda: self.adapter.read(entity, cursor, page_size))
 
     def _apply_page(self, entity: str, cursor: str | None, items: list[NativeItem],
                     next_cursor: str | None) -> datetime | None:

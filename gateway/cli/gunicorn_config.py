@@ -56,3 +56,10 @@ def on_exit(server):
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if folder and os.environ.get(TEMPORARY_DIR_ENV) == "1":
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def post_worker_init(worker):
+    """The worker has built its app: keep the collector off everything built so far."""
+    from gateway.gc_tuning import freeze_after_startup
+
+    freeze_after_startup()

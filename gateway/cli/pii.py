@@ -123,7 +123,9 @@ def rotate_table(engine: Engine, vault: Vault, table: Table, columns: list[Colum
                 for column in columns:
                     token = row._mapping[column]
                     if token:
-                        new[column.name] = vault.rotate(token)
+                        rotated = vault.rotate(token)
+                        if rotated != token:  # a token already current is left alone
+                            new[column.name] = rotated
             except PiiKeyError:
                 tally.failed.append(row.id)
                 continue

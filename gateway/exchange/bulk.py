@@ -55,10 +55,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
 import orjson
-from sqlalchemy import Connection, Table, any_, bindparam, insert, select
+from sqlalchemy import (Connection, Select, Table, bindparam, func, insert, literal_column, select,
+                        true)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import sqltypes
 
 from gateway import store
@@ -73,7 +74,7 @@ from gateway.services.errors import ServiceError
 from gateway.store.models import Change, Volunteer, VolunteerSource, utcnow
 from gateway.store.models.common import RegionColumns
 
-__all__ = ["NewVolunteer", "RememberingVault", "apply_records"]
+__all__ = ["NewVolunteer", "RememberingVault", "apply_records", "keyed_lookup"]
 
 log = logging.getLogger("gateway.exchange.bulk")
 
@@ -226,21 +227,45 @@ def _look_up(ctx: ServiceContext, source: Source, people: Iterable[_Person]
     stored: dict[str, Volunteer] = {}
     for part in _slices(indexes):
         stored.update((v.id_index, v) for v in session.scalars(
-            select(Volunteer).where(_among(session, Volunteer.id_index, part))))
+            keyed_lookup(session, Volunteer, Volunteer.id_index, part)))
     rows: dict[str, VolunteerSource] = {}
     for part in _slices(keys):
-        rows.update((r.source_id, r) for r in session.scalars(select(VolunteerSource).where(
-            VolunteerSource.source_system == source.client_id,
-            _among(session, VolunteerSource.source_id, part))))
+        rows.update((r.source_id, r) for r in session.scalars(keyed_lookup(
+            session, VolunteerSource, VolunteerSource.source_id, part,
+            VolunteerSource.source_system == source.client_id)))
     return stored, rows
 
 
-def _among(session: Session, column: Any, values: list[str]) -> Any:
-    """``column IN (values)``; on PostgreSQL ``column = ANY(array)``: one parameter however
-    many values (hundreds of placeholders cost more to build and parse than the look-up)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
-    return column.in_(values)
+def keyed_lookup(session: Session, entity: Any, column: Any, values: list[str],
+                 *where: Any) -> Select:
+    """``SELECT entity WHERE *where AND column IN (values)`` (``entity``: a mapped class, or a
+    tuple of columns) for a ``column`` that, with the
+    equalities of ``where``, is a unique key — in a form whose plan does not depend on the
+    table's statistics.
+
+    PostgreSQL plans ``source_system = :s AND source_id = ANY(:keys)`` from the table's
+    size and statistics. On a table loaded since its last ANALYZE (every fresh load; CI and
+    many servers run without autovacuum) it takes the table for a few rows and picks an
+    index scan on ``source_system`` alone with ``source_id`` as a *filter*; psycopg then
+    prepares the statement (after 5 runs) and that generic plan is kept while the table
+    grows, so each look-up reads every row the sender ever sent: cost grows with the square
+    of the load. A join of ``unnest(:keys)`` against the table is no better (a hash join
+    over the same scan). Here each key is a ``LATERAL (… WHERE key columns = k LIMIT 1)``:
+    the only sensible plan of a LIMIT 1 equality on every column of a unique index is one
+    descent of that index per key, whatever the planner believes about the table
+    (tests/integration/exchange_push/test_lookup_plan.py reads the plan and the buffers on a
+    table with no statistics). Elsewhere (SQLite, whose planner always uses the unique
+    index for ``IN``): ``column IN (values)``.
+    """
+    columns = entity if isinstance(entity, tuple) else (entity,)
+    if session.get_bind().dialect.name != "postgresql":
+        return select(*columns).where(*where, column.in_(values))
+    keys = func.unnest(bindparam(None, values, type_=ARRAY(column.type))).table_valued(
+        "key").render_derived(name="k")
+    hit = select(*columns).where(*where, column == keys.c.key).limit(literal_column("1")).lateral(
+        "hit")
+    chosen = hit.c if isinstance(entity, tuple) else (aliased(entity, hit),)
+    return select(*chosen).select_from(keys).join(hit, true())
 
 
 def _slices(values: list[str]) -> Iterable[list[str]]:
@@ -323,9 +348,8 @@ def _insert_run(ctx: ServiceContext, source: Source, run: list[_Person]) -> None
     _insert_rows(connection, table, [_values(table, v) for v in volunteers])
     ids: dict[str, int] = {}
     for part in _slices([v.volunteer_no for v in volunteers]):
-        ids.update((number, id_) for number, id_ in connection.execute(
-            select(table.c.volunteer_no, table.c.id).where(
-                _among(ctx.session, table.c.volunteer_no, part))))
+        ids.update((number, id_) for number, id_ in connection.execute(keyed_lookup(
+            ctx.session, (table.c.volunteer_no, table.c.id), table.c.volunteer_no, part)))
     sources, changes = [], []
     for person, volunteer in zip(run, volunteers):
         volunteer.id = ids[volunteer.volunteer_no]

@@ -450,3 +450,30 @@ def test_cli_generate_key(privacy_app):
     key = result.stdout.strip()
     Fernet(key)  # a valid key
     assert Vault([key, Fernet.generate_key().decode()], "i" * 32).encrypt(ID)
+
+
+def test_fields_are_aes_gcm_tokens_naming_algorithm_and_key(key_a, key_b, index_key):
+    vault = Vault([key_a], index_key)
+    token = vault.encrypt(ID)
+    assert token.startswith("aesgcm1.") and ID not in token
+    assert vault.field_current(token)
+    both = Vault([key_b, key_a], index_key)
+    assert both.decrypt(token) == ID  # the key id inside picks key A
+    assert not both.field_current(token)
+    tampered = token[:-4] + ("AAAA" if token[-4:] != "AAAA" else "BBBB")
+    with pytest.raises(PiiKeyError):
+        vault.decrypt(tampered)
+
+
+def test_old_fernet_tokens_stay_readable_and_rotate_to_aes_gcm(key_a, key_b, index_key):
+    old = Vault([key_a], index_key)
+    fernet_token = old.fernet_encrypt(MOBILE)
+    assert fernet_token.startswith("gAAAA")
+    assert old.decrypt(fernet_token) == MOBILE
+    assert not old.field_current(fernet_token)
+    moved = old.rotate(fernet_token)  # same key, new algorithm
+    assert moved.startswith("aesgcm1.") and old.decrypt(moved) == MOBILE
+    assert old.rotate(moved) == moved  # already current: left as it is
+    both = Vault([key_b, key_a], index_key)
+    rotated = both.rotate(old.fernet_encrypt(ID))
+    assert Vault([key_b], index_key).decrypt(rotated) == ID

@@ -123,3 +123,41 @@ def test_reindex_after_the_index_key_changes_keeps_duplicate_detection(store_app
     finally:
         for app in made:
             app.extensions["store.engine"].dispose()
+
+
+def test_rotate_moves_fernet_tokens_of_before_to_aes_gcm(store_app):
+    """Rows written when fields were Fernet tokens read, and `vgw pii rotate` converts them
+    (same key): afterwards every stored token is AES-GCM and reads the same."""
+    from sqlalchemy import text as sql
+
+    from gateway.privacy import vault as vault_of
+
+    made, make = _apps(store_app)
+    try:
+        app = make(KEY_A, INDEX_1)
+        client = app.test_client()
+        headers = make_caller(app, "bj", region="11", perms=ALL_PERMS, pii="full")
+        record = person(1)
+        number = register(client, headers, record)["volunteer_no"]
+        with app.app_context():
+            the_vault = vault_of()
+            engine = app.extensions["store.engine"]
+            with engine.begin() as conn:  # as a gateway before AES-GCM stored them
+                conn.execute(sql("UPDATE volunteers SET id_number_enc = :i, mobile_enc = :m"),
+                             {"i": the_vault.fernet_encrypt(record["id_number"]),
+                              "m": the_vault.fernet_encrypt(record["mobile"])})
+        body = client.get(f"/api/v1/volunteers/{number}", headers=headers).get_json()
+        assert (body["id_number"], body["mobile"]) == (record["id_number"], record["mobile"])
+        assert all(t.startswith("gAAAA") for t in _tokens(app)["volunteers"][0][1:3])
+
+        result = app.test_cli_runner().invoke(args=["pii", "rotate"])
+        assert result.exit_code == 0, result.output
+        assert "volunteers: 1 row(s) re-encrypted (2 value(s))" in result.output
+        assert all(t.startswith("aesgcm1.") for t in _tokens(app)["volunteers"][0][1:3])
+        body = client.get(f"/api/v1/volunteers/{number}", headers=headers).get_json()
+        assert (body["id_number"], body["mobile"]) == (record["id_number"], record["mobile"])
+        again = app.test_cli_runner().invoke(args=["pii", "rotate"])
+        assert "volunteers: 0 row(s) re-encrypted" in again.output
+    finally:
+        for app in made:
+            app.extensions["store.engine"].dispose()
