@@ -193,6 +193,9 @@ ADD: dict[str, list[tuple[str, str, str, str, str]]] = {
     ],
     "project": [
         ("albx0013", "project_no", None, "", ""),
+        ("albx0009", "service_categories", "codes:service_category_v2:4", "服务类别",
+         "Service categories of the project, 1-4 codes (comma-separated nationally); the "
+         "product's service_category is the primary one (the first when it is absent)."),
         ("albx0011", "links.team", "nid", "组织团体（内部id）", "Internal id of the organising team."),
         ("albx0003", "address", None, "", ""),
         ("albx0006", "recruit_starts_on", "date", "项目招募开始时间", "Recruitment starts."),
@@ -315,20 +318,20 @@ ADD: dict[str, list[tuple[str, str, str, str, str]]] = {
 
 # v1 properties whose national code changes in v2 (None: the product's own, no code).
 RECODE: dict[str, dict[str, str | None]] = {
-    "project": {"team_no": None, "status": "albx0015", "service_category": "albx0009"},
+    "project": {"team_no": None, "status": "albx0015", "service_category": None},
     "service_record": {"project_no": None, "team_no": None},
     "commendation": {"level": None},
     "complaint": {"kind": None},
 }
 # v1 properties whose code table widens in v2.
 RETABLE = {("project", "status"): "project_status_v2",
-           ("project", "service_category"): "service_category_v2",
+           ("project", "service_category"): "service_category_v2",  # the primary of the list
            ("volunteer", "service_categories"): "service_category_v2",
            ("team", "service_categories"): "service_category_v2"}
 # Renamed in v2 so that the national meaning can take the key (complaint.kind → category).
 RENAME = {("complaint", "kind"): "category"}
 # Keys v1 requires that the national system does not send (an anyOf with links instead).
-NOT_REQUIRED = {"project": {"team_no"}, "service_record": {"project_no"},
+NOT_REQUIRED = {"project": {"team_no", "service_category"}, "service_record": {"project_no"},
                 "evaluation": {"punctuality", "attitude", "professionalism", "project_no", "of_project"},
                 "complaint": {"submitted_at", "category", "complainant", "respondent"}, "training": {"volunteer_no"},
                 "commendation": {"subject"}, "enrollment": {"project_no"}}
@@ -424,6 +427,7 @@ def build(entity: str) -> dict:
             props[key]["items"]["title"] = title
             props[key]["items"]["description"] = description
     if entity == "project":                              # a radius of 0 means "anywhere"
+        props["service_categories"]["minItems"] = 1
         props["checkin_points"]["items"]["properties"]["radius_m"]["minimum"] = 0
     # required: v1's minus what the national system cannot send, plus the national flags
     required = [k for k in schema.get("required", []) if k not in NOT_REQUIRED.get(entity, ())]
