@@ -169,6 +169,8 @@ class Engine:
         report = self.validate(entity, data, version, ctx)
         report.issues = [Issue("/data" + i.pointer, i.rule, i.message_zh, i.message_en)
                          for i in report.issues]
+        report.warnings = [Issue("/data" + i.pointer, i.rule, i.message_zh, i.message_en)
+                           for i in report.warnings]
         return report
 
 
