@@ -20,6 +20,10 @@ What the subclass provides
     engine must find them valid) using every field the adapter can carry; at least three
     per entity so that paging and cursors are exercised (page size 2).
 
+``schema_version`` — the version of the standard records (default "1"); ``native_samples``
+— ``{entity: [native records]}`` as the target really sends them; each must round-trip
+native → standard → native unchanged.
+
 Optional hooks
     ``seed(adapter, entity, native_records)`` — put native records into the target; needed
     for read-only adapters (``writable = False``), whose write tests are skipped.
@@ -219,6 +223,10 @@ class AdapterContract:
     sample_records: ClassVar[dict[str, list[dict[str, Any]]]] = {}
     bad_settings: ClassVar[list[tuple[dict[str, Any], str | None]] | None] = None
     entry_point_name: ClassVar[str | None] = ""     # "" = the adapter's own ``name``
+    schema_version: ClassVar[str] = "1"             # the version of the standard records
+    # ``{entity: [native records]}`` as the target system really sends them: each must map to
+    # a valid standard record and back to exactly itself (R7 from the native side).
+    native_samples: ClassVar[dict[str, list[dict[str, Any]]]] = {}
 
     tmp_path: Path
 
@@ -240,13 +248,13 @@ class AdapterContract:
         """``record`` made unwritable: every coded field gets a code no table has (or, in a
         record without codes, the first required field is dropped)."""
         bad = copy.deepcopy(record)
-        props = schemas.load_schema("1", entity).get("properties", {})
+        props = schemas.load_schema(self.schema_version, entity).get("properties", {})
         coded = [key for key in bad if "enum" in props.get(key, {})]
         for key in coded:
             bad[key] = "ZZ"
         if coded:
             return bad
-        for key in schemas.load_schema("1", entity).get("required", []):
+        for key in schemas.load_schema(self.schema_version, entity).get("required", []):
             bad.pop(key, None)
             return bad
         raise AssertionError(f"no way to make a {entity} record invalid; override "
@@ -311,7 +319,7 @@ class AdapterContract:
         adapter = self._adapter()
         cls = type(adapter)
         assert isinstance(cls.name, str) and cls.name, "R1: an adapter has a name"
-        engine_entities = set(contract_engine().entities())
+        engine_entities = set(contract_engine().entities(self.schema_version))
         assert adapter.entities and set(adapter.entities) <= engine_entities, (
             f"R2: entities must be standard entity names, got {adapter.entities}")
         assert set(self.sample_records) <= set(adapter.entities), (
@@ -360,7 +368,7 @@ class AdapterContract:
     def test_sample_records_are_valid(self, entity):
         engine = contract_engine()
         for i, record in enumerate(self._records(entity)):
-            report = engine.validate(entity, record)
+            report = engine.validate(entity, record, self.schema_version)
             assert report.valid, f"sample {entity}[{i}] is not valid: {report.as_dict()}"
 
     def test_round_trip_without_loss(self, entity):
@@ -372,7 +380,20 @@ class AdapterContract:
             json.dumps(native, ensure_ascii=False)  # natives are JSON (dead letters store them)
             back = adapter.to_standard(entity, copy.deepcopy(native))
             assert back == record, f"{entity}[{i}] changed in the round trip"
-            assert engine.validate(entity, back).valid
+            assert engine.validate(entity, back, self.schema_version).valid
+
+    def test_native_samples_round_trip_without_loss(self):
+        if not self.native_samples:
+            pytest.skip("no native_samples")
+        adapter = self._adapter()
+        engine = contract_engine()
+        for entity, natives in self.native_samples.items():
+            for i, native in enumerate(natives):
+                record = adapter.to_standard(entity, copy.deepcopy(native))
+                report = engine.validate(entity, record, self.schema_version)
+                assert report.valid, f"native {entity}[{i}] maps to an invalid record: {report.as_dict()}"
+                back = adapter.from_standard(entity, copy.deepcopy(record))
+                assert back == native, f"native {entity}[{i}] changed in the round trip"
 
     def test_unknown_entity_is_refused(self):
         adapter = self._adapter()

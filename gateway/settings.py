@@ -126,6 +126,10 @@ def _hours_policy(value: str) -> str | None:
     return None if value in HOURS_POLICIES else f"must be one of {', '.join(HOURS_POLICIES)}"
 
 
+def _national_required(value: str) -> str | None:
+    return None if value in ("enforce", "warn") else "must be enforce or warn"
+
+
 def _storage_uri(value: str) -> str | None:
     return None if not value or "://" in value else \
         'must be a storage URI such as "vgw+sqlite:///path", "redis://host:6379" or empty'
@@ -323,6 +327,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SERVICE_RECORD_SAME_DAY", bool, False,
             "Refuse a service record that spans midnight (rule service_record.same_day, the "
             "national front-end's behaviour). Off: a record may span days."),
+    # -- schema version 2: the national required flags (docs/data-elements.md) ------------
+    Setting("NATIONAL_REQUIRED", str, "enforce",
+            "Schema v2 requires what the national forms require (x-national-required). enforce: "
+            "a missing one is an error; warn: for local systems that cannot yet comply, the "
+            "record is accepted and each missing field is reported as a warning (rule "
+            "national.required). Schema v1 is not affected.", _national_required),
 )
 
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}

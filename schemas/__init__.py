@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 
 ROOT = Path(__file__).parent
-SUPPORTED_VERSIONS = ("1",)
+SUPPORTED_VERSIONS = ("1", "2")
 
 
 def schema_path(version: str, name: str) -> Path:

@@ -33,6 +33,9 @@ class ResultSchema(Schema):
     entity = fields.String()
     valid = fields.Boolean()
     errors = fields.List(fields.Nested(RecordErrorSchema))
+    warnings = fields.List(fields.Nested(RecordErrorSchema), metadata={
+        "description": "findings that do not make the record invalid (schema v2 with "
+                       "NATIONAL_REQUIRED = warn: rule national.required)"})
 
 
 class SummarySchema(Schema):

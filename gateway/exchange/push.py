@@ -602,7 +602,7 @@ def _process(app, ctx: ServiceContext, incoming: Incoming, header: Mapping[str, 
     writer = _Writer()
     try:
         return _apply_all(app, ctx, source, incoming, header_line, reservation_id, writer, meta,
-                          document)
+                          document, header.get("schema_version", "1"))
     except BaseException:
         writer.file.close()
         raise
@@ -622,6 +622,30 @@ def _item_problem(item: _Item) -> Outcome | None:
             Issue(pointer(name), "schema.additionalProperties", f"未知字段 {name}",
                   f"unknown member {name!r}") for name in unknown])
     return None
+
+
+def _from_version(ctx: ServiceContext, version: str, item: _Item) -> tuple[Outcome | None, str | None]:
+    """A record of a batch in schema ``version`` (2): validated against that version, then
+    turned into the store's form (v1) in place; a rejection, or the note naming what the
+    store does not keep."""
+    from schemas.versions import v1_projection
+
+    value = item.value
+    entity, data = value.get("entity"), value.get("data")
+    if value.get("op") != "upsert" or not isinstance(data, dict) or not isinstance(entity, str):
+        return None, None
+    report = ctx.engine.validate_item(value, version, ctx.engine.context(ctx.now))
+    if not report.valid:
+        return Outcome("rejected", None, report.issues), None
+    projected, dropped = v1_projection(entity, data)
+    item.value = {**value, "data": projected}
+    notes = []
+    if report.warnings:
+        notes.append("schema v2 warnings: " + ", ".join(
+            f"{w.pointer} ({w.rule})" for w in report.warnings))
+    if dropped:
+        notes.append("schema v2 fields not kept by the store (it keeps v1): " + ", ".join(dropped))
+    return None, "; ".join(notes) or None
 
 
 class _Pace:
@@ -654,7 +678,7 @@ class _Pace:
 
 def _apply_all(app, ctx: ServiceContext, source: Source, incoming: Incoming, header_line: int,
                reservation_id: int, writer: _Writer, meta: Mapping[str, Any],
-               document: dict[str, Any] | None) -> tuple[Answer, dict[str, int]]:
+               document: dict[str, Any] | None, version: str = "1") -> tuple[Answer, dict[str, int]]:
     ndjson = incoming.media_type == NDJSON
     if not ndjson:
         writer.write(_dumps(meta)[:-1] + b',"results":[')
@@ -673,12 +697,22 @@ def _apply_all(app, ctx: ServiceContext, source: Source, incoming: Incoming, hea
 
     def apply_group() -> None:
         started = time.monotonic()
+        notes: dict[int, str] = {}
+        if version != "1":
+            for i, (item, outcome) in enumerate(group):
+                if outcome is None:
+                    outcome, note = _from_version(ctx, version, item)
+                    group[i] = (item, outcome)
+                    if note:
+                        notes[i] = note
         records = [(item.value.get("entity"), item.value.get("op"), item.value.get("data"))
                    for item, outcome in group if outcome is None]
         applied = iter(apply_records(ctx, source, records))
         _Pace.applied(len(group), time.monotonic() - started)
-        for item, outcome in group:
+        for i, (item, outcome) in enumerate(group):
             outcome = outcome or next(applied)
+            if i in notes and outcome.status != "rejected":
+                outcome = outcome._replace(note="; ".join(n for n in (outcome.note, notes[i]) if n))
             counts.add(outcome.status)
             entity = item.value.get("entity") if isinstance(item.value, dict) else None
             applied_since_commit.append((entity, outcome.status,

@@ -49,17 +49,26 @@ class Engine:
 
     def __init__(self, regions: Regions, tz: ZoneInfo, min_volunteer_age: int = 6,
                  adult_age: int = 18, versions: Iterable[str] = schemas.SUPPORTED_VERSIONS,
-                 hours_policy: str = "within_duration", same_day: bool = False):
+                 hours_policy: str = "within_duration", same_day: bool = False,
+                 national_required: str = "enforce"):
         self.regions = regions
         self.tz = tz
         self.min_volunteer_age = min_volunteer_age
         self.adult_age = adult_age
         self.hours_policy = hours_policy
         self.same_day = same_day
+        self.national_required = national_required
         self._compiled: dict[tuple[str, str], _Compiled] = {}
+        # (version, entity) -> the nationally required fields taken out of ``required``
+        self._relaxed: dict[tuple[str, str], list[tuple[str, str, bool, str]]] = {}
         for version in versions:
             for name in schemas.schema_names(version):
-                self._compiled[(version, name)] = self._compile(name, schemas.load_schema(version, name))
+                schema = schemas.load_schema(version, name)
+                if national_required == "warn":
+                    schema, relaxed = relax_national_required(schema)
+                    if relaxed:
+                        self._relaxed[(version, name)] = relaxed
+                self._compiled[(version, name)] = self._compile(name, schema)
         self.versions = tuple(versions)
 
     @classmethod
@@ -67,7 +76,8 @@ class Engine:
         return cls(Regions.load(), ZoneInfo(config["TIMEZONE"]),
                    min_volunteer_age=config["MIN_VOLUNTEER_AGE"], adult_age=config["ADULT_AGE"],
                    hours_policy=config.get("SERVICE_HOURS_POLICY", "within_duration"),
-                   same_day=config.get("SERVICE_RECORD_SAME_DAY", False))
+                   same_day=config.get("SERVICE_RECORD_SAME_DAY", False),
+                   national_required=config.get("NATIONAL_REQUIRED", "enforce"))
 
     @staticmethod
     def _compile(name: str, schema: dict) -> _Compiled:
@@ -109,6 +119,9 @@ class Engine:
         """Every schema and rule error of one record (an empty report means valid)."""
         compiled = self._get(entity, version)
         report = Report(entity)
+        relaxed = self._relaxed.get((version, entity))
+        if relaxed and isinstance(record, dict):
+            report.warnings.extend(national_required_warnings(record, relaxed))
         schema_valid = compiled.fast.is_valid(record)
         if not schema_valid:
             report.issues.extend(schema_issues(compiled, record))
@@ -156,7 +169,66 @@ class Engine:
         report = self.validate(entity, data, version, ctx)
         report.issues = [Issue("/data" + i.pointer, i.rule, i.message_zh, i.message_en)
                          for i in report.issues]
+        report.warnings = [Issue("/data" + i.pointer, i.rule, i.message_zh, i.message_en)
+                           for i in report.warnings]
         return report
+
+
+def relax_national_required(schema: dict) -> tuple[dict, list[tuple[str, str, bool, str]]]:
+    """``schema`` without the national required flags in its ``required`` lists, and what was
+    taken out: ``(parent key or "", key, parent is an array, title)``."""
+    import copy
+    schema = copy.deepcopy(schema)
+    taken: list[tuple[str, str, bool, str]] = []
+
+    def strip(node: dict, parent: str, is_array: bool) -> None:
+        props = node.get("properties", {})
+        keep = []
+        for key in node.get("required", []):
+            if props.get(key, {}).get("x-national-required") or (
+                    not parent and _has_national_required(props.get(key, {}))):
+                taken.append((parent, key, is_array, props.get(key, {}).get("title", key)))
+            else:
+                keep.append(key)
+        if "required" in node:
+            node["required"] = keep
+        if parent:
+            return
+        for key, prop in props.items():
+            if prop.get("type") == "object":
+                strip(prop, key, False)
+            elif prop.get("type") == "array" and isinstance(prop.get("items"), dict):
+                strip(prop["items"], key, True)
+
+    strip(schema, "", False)
+    return schema, taken
+
+
+def _has_national_required(prop: dict) -> bool:
+    inner = prop.get("items") if prop.get("type") == "array" else prop
+    return isinstance(inner, dict) and any(
+        p.get("x-national-required") for p in inner.get("properties", {}).values())
+
+
+def national_required_warnings(record: dict, relaxed: list[tuple[str, str, bool, str]]) -> list[Issue]:
+    """A warning per nationally required field that ``record`` lacks (NATIONAL_REQUIRED = warn)."""
+    found: list[Issue] = []
+    for parent, key, is_array, title in relaxed:
+        if not parent:
+            holders = [((), record)]
+        elif is_array:
+            items = record.get(parent)
+            holders = [((parent, i), item) for i, item in enumerate(items)
+                       if isinstance(item, dict)] if isinstance(items, list) else []
+        else:
+            holders = [((parent,), record[parent])] if isinstance(record.get(parent), dict) else []
+        for path, holder in holders:
+            if key not in holder:
+                found.append(Issue(pointer(*path, key), "national.required",
+                                   f"国家系统要求填写「{title}」（本网关按设置仅作提示）",
+                                   f"the national system requires {key} ({title}); accepted "
+                                   "with a warning (NATIONAL_REQUIRED = warn)"))
+    return found
 
 
 def schema_issues(compiled: "_Compiled", record: Any) -> list[Issue]:

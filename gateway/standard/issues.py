@@ -25,14 +25,19 @@ class Report:
 
     entity: str
     issues: list[Issue] = field(default_factory=list)
+    # Findings that do not make the record invalid (schema v2 with NATIONAL_REQUIRED = warn).
+    warnings: list[Issue] = field(default_factory=list)
 
     @property
     def valid(self) -> bool:
         return not self.issues
 
     def as_dict(self) -> dict:
-        return {"entity": self.entity, "valid": self.valid,
-                "errors": [issue.as_dict() for issue in self.issues]}
+        answer = {"entity": self.entity, "valid": self.valid,
+                  "errors": [issue.as_dict() for issue in self.issues]}
+        if self.warnings:
+            answer["warnings"] = [issue.as_dict() for issue in self.warnings]
+        return answer
 
 
 def pointer(*parts: str | int) -> str:

@@ -140,7 +140,7 @@ def test_unknown_entity(client):
 def test_unsupported_schema_version(client):
     body = _problem(client.post(URL + "?version=9", json=factories.volunteer()), 422,
                     "unsupported-schema-version")
-    assert body["supported"] == ["1"]
+    assert body["supported"] == ["1", "2"]
 
 
 def test_body_over_the_limit_is_refused_before_it_is_read(app):
