@@ -502,8 +502,8 @@ def main(argv: list[str] | None = None) -> int:
 
             if args.big_mb:
                 small_mb = max(1, args.big_mb // 10)
-                print(f"\nmemory: one NDJSON batch per freshly started gunicorn (1 sync worker), "
-                      f"ONE request each; the worker's VmHWM")
+                print("\nmemory: one NDJSON batch per freshly started gunicorn (1 sync worker), "
+                      "ONE request each; the worker's VmHWM")
                 peaks = []
                 for megabytes, start in ((small_mb, SMALL_OFFSET), (args.big_mb, BIG_OFFSET)):
                     path = work / f"batch-{megabytes}mb.ndjson"
