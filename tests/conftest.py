@@ -128,12 +128,12 @@ def runner(app):
 def make_caller(app, client_id: str = "test-client", *, region: str = "",
                 perms: dict[str, list[str]] | None = None, teams=(), pii: str = "masked") -> dict[str, str]:
     """Register a client with a dev token; returns the headers that authenticate as it."""
-    from gateway import access
+    from gateway.services.clients import create_client, issue_dev_token
 
     with store.session_scope(app) as session:
-        client = access.create_client(session, client_id, client_id, region_prefix=region,
+        client = create_client(session, client_id, client_id, region_prefix=region,
                                       team_nos=teams, permissions=perms or {}, pii_access=pii)
-        token = access.issue_dev_token(session, client)
+        token = issue_dev_token(session, client)
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from stdnum.cn import ric, uscc as stdnum_uscc
 
 from gateway import store
-from gateway.access import Caller
+from gateway.caller import Caller
 from gateway.privacy import vault
 from gateway.services.context import ServiceContext
 from gateway.standard import engine

@@ -20,7 +20,7 @@ from stdnum.cn import ric
 from stdnum.iso7064 import mod_37_36
 
 from gateway import store
-from gateway.access import Caller
+from gateway.caller import Caller
 from gateway.privacy import mask_id_number, mask_mobile, vault
 from gateway.services.context import ServiceContext
 from gateway.standard import engine

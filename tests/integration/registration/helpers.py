@@ -70,7 +70,7 @@ def service_ctx(app, client_id: str = "svc", *, region: str = "", pii_full: bool
     from flask import current_app
 
     from gateway import privacy, standard
-    from gateway.access import Caller
+    from gateway.caller import Caller
     from gateway.services.context import ServiceContext
     from gateway.store import get_session
 
