@@ -18,18 +18,18 @@ from datetime import datetime, timedelta
 from typing import Any, Iterable
 
 import pyotp
-from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.passwords import HASHER
 from gateway.store.models import ConsoleAccount, utcnow
 from gateway.store.models.console import ROLES
 
 __all__ = ["AccountError", "LoginRefused", "Admin", "ROLES", "add", "authenticate", "disable",
            "enable_totp", "get", "listing", "reset_password", "admin_of"]
 
-_HASHER = PasswordHasher()
+_HASHER = HASHER  # the one password scheme (gateway/passwords.py)
 USERNAME_RE = re.compile(r"^[A-Za-z0-9._@-]{2,64}$")
 MIN_PASSWORD = 10
 
