@@ -40,25 +40,30 @@ def public_key_from_jwk(jwk: Any) -> PublicKey:
         raise JWKError("this JWK holds a private key: use the PUBLIC key only")
     kind = (jwk.get("kty"), jwk.get("crv"))
     if kind == ("OKP", "Ed25519"):
-        importer, members = OKPKey, ("x",)
-    elif kind == ("EC", "P-256"):
-        importer, members = ECKey, ("x", "y")
-    else:
-        raise JWKError("only Ed25519 (kty OKP) and P-256 (kty EC) JWKs are accepted")
-    for name in members:
-        _check_member(jwk, name)
-    try:
-        key = importer.import_key({k: jwk[k] for k in ("kty", "crv", *members)})
-    except (JoseError, ValueError, TypeError):
-        raise JWKError("the JWK's point is not on P-256" if kind[0] == "EC"
-                       else "the JWK is not an Ed25519 public key") from None
-    return key.public_key
+        _check_member(jwk, "x")
+        try:
+            okp = OKPKey.import_key({"kty": "OKP", "crv": "Ed25519", "x": jwk["x"]}).public_key
+        except (JoseError, ValueError, TypeError):
+            raise JWKError("the JWK is not an Ed25519 public key") from None
+        if not isinstance(okp, ed25519.Ed25519PublicKey):
+            raise JWKError("the JWK is not an Ed25519 public key")
+        return okp
+    if kind == ("EC", "P-256"):
+        _check_member(jwk, "x")
+        _check_member(jwk, "y")
+        try:
+            return ECKey.import_key({"kty": "EC", "crv": "P-256", "x": jwk["x"],
+                                     "y": jwk["y"]}).public_key
+        except (JoseError, ValueError, TypeError):
+            raise JWKError("the JWK's point is not on P-256") from None
+    raise JWKError("only Ed25519 (kty OKP) and P-256 (kty EC) JWKs are accepted")
 
 
 def thumbprint(key: PublicKey) -> str:
     """RFC 7638 JWK thumbprint (SHA-256, base64url) of a public key."""
-    importer = OKPKey if isinstance(key, ed25519.Ed25519PublicKey) else ECKey
-    return importer.import_key(key).thumbprint()
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return OKPKey.import_key(key).thumbprint()
+    return ECKey.import_key(key).thumbprint()
 
 
 def _check_member(jwk: Mapping[str, Any], name: str) -> None:

@@ -57,8 +57,10 @@ def check_password(stored: str | None, password: Any) -> bool:
     return False
 
 
-def needs_rehash(stored: str) -> bool:
+def needs_rehash(stored: str | None) -> bool:
     """Whether a hash that has just verified should be replaced (older scheme or parameters)."""
+    if not stored:
+        return False
     return not stored.startswith(_ARGON2) or HASHER.check_needs_rehash(stored)
 
 
