@@ -6,12 +6,12 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: install run test test-fast bench clean fuzz load
+.PHONY: install run test test-fast bench clean fuzz load lint
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,bench]'
+	$(BIN)/pip install --quiet -e '.[test,bench,lint]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -53,3 +53,11 @@ fuzz: install
 LOAD_SECONDS ?= 150
 load: install
 	$(BIN)/python -m benchmarks.load --duration $(LOAD_SECONDS)
+## lint: ruff, mypy, the dependency-direction contracts (import-linter, setup.cfg) and the
+##       check that the Alembic migrations build the models' schema; CI runs it before `make test`
+LINT_PATHS := gateway schemas adapters sync_jobs conformance_tests tests benchmarks
+lint: install
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/python -m gateway.store.migrations_check

@@ -153,15 +153,6 @@ def _labels(table: str | None) -> tuple[dict[str, str], dict[str, str]]:
     return by_label, dict(codes)
 
 
-def column_letter(index: int) -> str:
-    """1 → A, 27 → AA."""
-    letters = ""
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
-
-
 # -- cells ---------------------------------------------------------------------------------
 
 def _cell_json(value: Any) -> Any:
@@ -648,6 +639,8 @@ class SpreadsheetAdapter(Adapter):
     def _file_events(self, path: Path, start: int) -> Iterator[tuple]:
         name = path.name
         try:
+            from openpyxl.utils import get_column_letter  # 1 -> A, 27 -> AA (CSV files too)
+
             rows = _sheet_rows(path, self.settings.get("sheet"), self.settings.get("encoding"))
             columns: dict[str, str] = {}
             headers: list[str | None] = []
@@ -656,7 +649,7 @@ class SpreadsheetAdapter(Adapter):
                     continue
                 if number == self.header_row:
                     headers = [str(h).strip() if h not in (None, "") else None for h in row]
-                    columns = {h: column_letter(i + 1) for i, h in enumerate(headers)
+                    columns = {h: get_column_letter(i + 1) for i, h in enumerate(headers)
                                if h is not None and h in self.fields}
                     if not columns:
                         raise _Problem("mapping.unreadable_file",

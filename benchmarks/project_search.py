@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from gateway import create_app, store
-    from gateway.access import Caller
+    from gateway.caller import Caller
     from gateway.privacy import vault
     from gateway.services.context import ServiceContext
     from gateway.standard import engine

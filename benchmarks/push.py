@@ -160,13 +160,14 @@ def migrate(env: dict[str, str]) -> None:
 
 def register_client(database_url: str, keys_dir: str) -> tuple[str, bytes]:
     """Client ``bench`` (whole country, volunteer read+write) and its new Ed25519 key."""
-    from gateway import access, create_app, store
+    from gateway import create_app, store
+    from gateway.services.clients import create_client
     from gateway.exchange import keys as client_keys
 
     app = create_app({"DATABASE_URL": database_url, "KEYS_DIR": keys_dir})
     pair = client_keys.generate_key_pair("ed25519")
     with store.session_scope(app) as session:
-        client = access.create_client(session, CLIENT_ID, "push benchmark",
+        client = create_client(session, CLIENT_ID, "push benchmark",
                                       permissions={"volunteer": ["read", "write"]})
         key_id = client_keys.add_key(session, client, pair.public_pem).key_id
     app.extensions["store.engine"].dispose()
@@ -279,7 +280,7 @@ def push_all(url: str, key_id: str, private_pem: bytes, records: list[dict[str, 
 def naive(database_url: str, keys_dir: str, records: list[dict[str, Any]]) -> float:
     """Write ``records`` the straightforward way (see the module docstring); seconds taken."""
     from gateway import create_app, privacy, standard
-    from gateway.access import Caller
+    from gateway.caller import Caller
     from gateway.exchange.bulk import RememberingVault
     from gateway.exchange.upserts import Source, SourcePriority, new_provenance
     from gateway.services import registration
@@ -450,8 +451,8 @@ def main(argv: list[str] | None = None) -> int:
 
             if args.big_mb:
                 small_mb = max(1, args.big_mb // 10)
-                print(f"\nmemory: one NDJSON batch per freshly started gunicorn (1 sync worker), "
-                      f"ONE request each; the worker's VmHWM")
+                print("\nmemory: one NDJSON batch per freshly started gunicorn (1 sync worker), "
+                      "ONE request each; the worker's VmHWM")
                 peaks = []
                 for megabytes, start in ((small_mb, SMALL_OFFSET), (args.big_mb, BIG_OFFSET)):
                     path = work / f"batch-{megabytes}mb.ndjson"

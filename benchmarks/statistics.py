@@ -255,8 +255,8 @@ def _time(call: Callable[[], Any], runs: int) -> tuple[list[float], Any]:
 
 
 def measure(app, runs: int, naive_runs: int) -> bool:
-    from gateway import privacy, standard, store
-    from gateway.access import Caller
+    from gateway import privacy, standard
+    from gateway.caller import Caller
     from gateway.services import statistics as svc
     from gateway.services.context import ServiceContext
 

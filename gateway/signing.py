@@ -18,7 +18,8 @@ generate`` restart it (or call :meth:`KeyRing.reload`) for it to sign with the n
 **Verifying.** :func:`verify_with_jwks` needs nothing but the public JWK set (RFC 8037,
 ``{"kty": "OKP", "crv": "Ed25519", "x": …}``), which is how a third party verifies offline.
 
-**Canonical JSON.** :func:`canonical_json` is what gets signed: RFC 8785 (JCS) for the values
+**Canonical JSON.** :func:`canonical_json` is what gets signed: RFC 8785 (JCS, the rfc8785
+package) for the values
 the gateway signs — objects with string keys (sorted by UTF-16 code units), arrays, strings,
 integers, booleans and null. Floating-point numbers are refused: signed content carries
 decimals such as service hours as strings (``"12.50"``), which sidesteps JCS's
@@ -30,7 +31,6 @@ Nothing here touches the network or imports the app.
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import os
 import re
@@ -49,6 +49,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
+import rfc8785
+
+from gateway.jwk import JWKError, public_key_from_jwk
 
 try:  # POSIX only; elsewhere two processes creating the first key at once is not guarded
     import fcntl
@@ -101,59 +104,28 @@ def b64url_decode(text: str) -> bytes:
 
 
 def canonical_json(obj: Any) -> bytes:
-    """Deterministic UTF-8 JSON of ``obj`` (RFC 8785 JCS for str/int/bool/null/list/dict).
+    """Deterministic UTF-8 JSON of ``obj``: RFC 8785 (JCS), written by the rfc8785 package.
 
     Keys are sorted by their UTF-16 code units, there is no whitespace, non-ASCII text is
-    written as itself, and only ``"``, ``\\`` and control characters are escaped. Floats,
-    integers beyond ±(2**53 − 1), non-string keys and lone surrogates raise ``TypeError`` /
-    ``ValueError``: put decimals in signed content as strings.
+    written as itself, and only ``"``, ``\\`` and control characters are escaped. Floats are
+    refused here (``TypeError``) before JCS sees them: put decimals in signed content as
+    strings. Integers beyond ±(2**53 − 1), non-string keys, lone surrogates and other types
+    raise ``ValueError`` (rfc8785's ``CanonicalizationError``).
     """
-    parts: list[str] = []
-    _canonical(obj, parts)
-    try:
-        return "".join(parts).encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValueError("canonical JSON: string contains a lone surrogate") from exc
+    _refuse_floats(obj)
+    return rfc8785.dumps(obj)
 
 
-def _canonical(obj: Any, out: list[str]) -> None:
-    if obj is None:
-        out.append("null")
-    elif obj is True:
-        out.append("true")
-    elif obj is False:
-        out.append("false")
-    elif isinstance(obj, int):
-        if abs(obj) > MAX_SAFE_INTEGER:
-            raise ValueError(f"canonical JSON: integer {obj} is too large; use a string")
-        out.append(str(int(obj)))
-    elif isinstance(obj, float):
+def _refuse_floats(obj: Any) -> None:
+    """The no-floats rule (JCS itself would format them; the gateway signs none)."""
+    if isinstance(obj, float):
         raise TypeError("canonical JSON: floats are not signed; write decimals as strings")
-    elif isinstance(obj, str):
-        # json.dumps with ensure_ascii=False escapes exactly what JCS escapes, with the same
-        # short forms (\b \t \n \f \r) and lower-case \u00xx for the other control characters.
-        out.append(json.dumps(obj, ensure_ascii=False))
-    elif isinstance(obj, Mapping):
-        for key in obj:
-            if not isinstance(key, str):
-                raise TypeError(f"canonical JSON: object key {key!r} is not a string")
-        out.append("{")
-        for i, key in enumerate(sorted(obj, key=lambda k: k.encode("utf-16-be", "surrogatepass"))):
-            if i:
-                out.append(",")
-            out.append(json.dumps(key, ensure_ascii=False))
-            out.append(":")
-            _canonical(obj[key], out)
-        out.append("}")
+    if isinstance(obj, Mapping):
+        for value in obj.values():
+            _refuse_floats(value)
     elif isinstance(obj, (list, tuple)):
-        out.append("[")
-        for i, item in enumerate(obj):
-            if i:
-                out.append(",")
-            _canonical(item, out)
-        out.append("]")
-    else:
-        raise TypeError(f"canonical JSON: cannot serialise {type(obj).__name__}")
+        for item in obj:
+            _refuse_floats(item)
 
 
 # --------------------------------------------------------------------------- JWK
@@ -166,22 +138,14 @@ def public_jwk(kid: str, public_key: Ed25519PublicKey) -> dict[str, str]:
 
 
 def _key_from_jwk(jwk: Any) -> Ed25519PublicKey | None:
-    if not isinstance(jwk, Mapping):
-        return None
-    if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
-        return None
-    if jwk.get("alg", ALG) != ALG or jwk.get("use", "sig") != "sig" or "d" in jwk:
+    """The Ed25519 key of one of the gateway's own JWKs (gateway/jwk.py reads it), else None."""
+    if not isinstance(jwk, Mapping) or jwk.get("alg", ALG) != ALG or jwk.get("use", "sig") != "sig":
         return None
     try:
-        raw = b64url_decode(jwk.get("x"))
-    except (ValueError, TypeError):
+        key = public_key_from_jwk(jwk)
+    except JWKError:
         return None
-    if len(raw) != 32:
-        return None
-    try:
-        return Ed25519PublicKey.from_public_bytes(raw)
-    except ValueError:
-        return None
+    return key if isinstance(key, Ed25519PublicKey) else None
 
 
 def verify_with_jwks(jwks: Mapping[str, Any], kid: str, data: bytes, signature: bytes) -> bool:

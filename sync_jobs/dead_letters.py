@@ -26,7 +26,6 @@ from gateway.adapter import MappingError
 from gateway.exchange.upserts import Source, apply_records
 from gateway.store.models import DeadLetter, SyncSource, utcnow
 from sync_jobs import engine as engine_mod
-from sync_jobs import sources as sources_mod
 from sync_jobs.locks import SourceLock
 
 __all__ = ["Filter", "ReplaySummary", "discard", "listing", "payload", "replay"]

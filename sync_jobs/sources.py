@@ -43,7 +43,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from gateway.access import Caller
+from gateway.caller import Caller
 from gateway.adapter import Adapter, AdapterSettingsError, discover
 from gateway.privacy import Vault
 from gateway.store.models import Client, SyncSource, utcnow

@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from gateway import create_app, store
+from tests import factories
 
 PG_ADMIN_URL = os.environ.get("GATEWAY_TEST_PG_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -133,16 +134,45 @@ def runner(app):
 def make_caller(app, client_id: str = "test-client", *, region: str = "",
                 perms: dict[str, list[str]] | None = None, teams=(), pii: str = "masked") -> dict[str, str]:
     """Register a client with a dev token; returns the headers that authenticate as it."""
-    from gateway import access
+    from gateway.services.clients import create_client, issue_dev_token
 
     with store.session_scope(app) as session:
-        client = access.create_client(session, client_id, client_id, region_prefix=region,
+        client = create_client(session, client_id, client_id, region_prefix=region,
                                       team_nos=teams, permissions=perms or {}, pii_access=pii)
-        token = access.issue_dev_token(session, client)
+        token = issue_dev_token(session, client)
     return {"Authorization": f"Bearer {token}"}
 
 
 ALL_PERMS = {"*": ["read", "write", "review"]}
+
+
+# -- a real gateway on 127.0.0.1 and a client that signs for real (defined once) --------------
+
+@pytest.fixture
+def live_blueprints():
+    """Extra blueprints the ``server`` fixture registers first (tests/integration/exchange adds
+    its test-only routes by overriding this)."""
+    return []
+
+
+@pytest.fixture
+def server(store_app, live_blueprints):
+    """The gateway on 127.0.0.1:<free port> over store_app (werkzeug in a thread); stopped after."""
+    from tests.integration.exchange.helpers import LiveServer
+
+    for blueprint in live_blueprints:
+        store_app.register_blueprint(blueprint)  # before the first request
+    live = LiveServer(store_app)
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def city(store_app):
+    """city-01: scope region 11 (北京), read and write on every entity, one Ed25519 key."""
+    from tests.integration.exchange.helpers import register_client
+
+    return register_client(store_app, "city-01")
 
 
 @pytest.fixture
@@ -159,9 +189,16 @@ LOG_DIR = Path(__file__).resolve().parents[1] / "build" / "test-logs"
 
 
 def known_personal_data() -> set[str]:
-    """Every citizen ID and mobile number the test data uses (read from tests/factories.py)."""
-    text = (Path(__file__).parent / "factories.py").read_text(encoding="utf-8")
-    return set(_CITIZEN_ID.findall(text)) | set(_MOBILE.findall(text))
+    """Every citizen ID and mobile number the tests use: the literals written in any test
+    module, and every number tests/factories.py generated in any process of this run (each
+    xdist worker leaves its own in ``<worker>.numbers`` beside its log)."""
+    numbers: set[str] = set(factories.GENERATED)
+    for path in Path(__file__).parent.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        numbers |= set(_CITIZEN_ID.findall(text)) | set(_MOBILE.findall(text))
+    for path in LOG_DIR.glob("*.numbers"):
+        numbers |= set(path.read_text(encoding="utf-8").split())
+    return numbers
 
 
 def pytest_configure(config):
@@ -169,7 +206,7 @@ def pytest_configure(config):
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     if worker == "main":  # the controller starts first: drop files of earlier runs
-        for stale in LOG_DIR.glob("*.log"):
+        for stale in [*LOG_DIR.glob("*.log"), *LOG_DIR.glob("*.numbers")]:
             stale.unlink(missing_ok=True)
     handler = logging.FileHandler(LOG_DIR / f"{worker}.log", mode="w", encoding="utf-8")
     handler.setLevel(logging.DEBUG)
@@ -179,7 +216,10 @@ def pytest_configure(config):
 
 def pytest_sessionfinish(session, exitstatus):
     """After the whole run, fail it if any known ID or mobile number appears in any log."""
-    if os.environ.get("PYTEST_XDIST_WORKER"):
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:  # the controller finishes last and reads what each worker generated
+        (LOG_DIR / f"{worker}.numbers").write_text("\n".join(sorted(factories.GENERATED)),
+                                                   encoding="utf-8")
         return
     for handler in logging.getLogger().handlers:
         handler.flush()

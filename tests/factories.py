@@ -17,12 +17,15 @@ certificate place them. All dates are in 2024, inside the project's dates.
 
 from __future__ import annotations
 
+import datetime as _dt
+import itertools as _itertools
 from typing import Any
 
 __all__ = [
     "OMIT", "VOLUNTEER_NO", "TEAM_NO", "PROJECT_NO", "POST_NO", "ENTITIES",
     "volunteer", "minor_volunteer", "guardian", "team", "project", "enrollment", "service_record", "training",
     "commendation", "evaluation", "complaint", "certificate", "batch",
+    "citizen_id", "mobile", "GENERATED",
 ]
 
 
@@ -344,3 +347,39 @@ ENTITIES = {
     "batch": batch,
 }
 """Factory of the good example record of every published schema, by schema name."""
+
+
+# -- generated personal numbers (one helper each; the log check knows every one) --------------
+
+_SEQUENCE = _itertools.count(1)
+#: Every citizen ID and mobile number made by the helpers below in this process; conftest.py
+#: writes it next to the test logs at the end of the run and the personal-data check reads it.
+GENERATED: set[str] = set()
+
+
+def citizen_id(seq: int | None = None, *, area: str = "110105",
+               born: str | _dt.date = "19800101") -> str:
+    """A checksum-valid GB 11643 citizen ID of ``area``, born ``born``, sequence ``seq``.
+
+    ``seq`` (0-999; odd: a man, even: a woman) defaults to a fresh number per call, so that
+    two calls give two people. ``area`` may be any six digits (residence-permit prefixes
+    810000 / 820000 / 830000 too). The number is remembered for the log check.
+    """
+    from stdnum.cn import ric
+
+    if seq is None:
+        seq = next(_SEQUENCE)
+    day = born.strftime("%Y%m%d") if isinstance(born, _dt.date) else born
+    body = f"{area}{day}{seq % 1000:03d}"
+    number = body + ric.calc_check_digit(body + "0")  # stdnum reads the number with a check slot
+    GENERATED.add(number)
+    return number
+
+
+def mobile(seq: int | None = None, *, prefix: str = "139") -> str:
+    """A mainland mobile number ``<prefix><seq, 8 digits>``, remembered for the log check."""
+    if seq is None:
+        seq = next(_SEQUENCE)
+    number = f"{prefix}{seq % 10 ** 8:08d}"
+    GENERATED.add(number)
+    return number

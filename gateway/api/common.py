@@ -11,7 +11,7 @@ from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser
 
 from gateway import jsonio
-from gateway.access import current_caller
+from gateway.api.auth import current_caller
 from gateway.errors import Problem, input_problem
 from gateway.privacy import vault
 from gateway.services.context import ServiceContext

@@ -17,7 +17,7 @@ from flask.views import MethodView
 from marshmallow import Schema, fields
 
 from gateway import metrics
-from gateway.access import current_caller
+from gateway.api.auth import current_caller
 from gateway.api.common import Blueprint, SIGNED, service_context
 from gateway.errors import Problem, problem_response
 from gateway.exchange import push, signatures

@@ -7,7 +7,8 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from gateway import access, store
+from gateway import store
+from gateway.services.clients import create_client, issue_dev_token, revoke_tokens
 from gateway.store.models import Client
 
 
@@ -58,7 +59,7 @@ def add(client_id, name, kind, region, teams, perms, pii) -> None:
         if session.execute(select(Client).where(Client.client_id == client_id)).scalar_one_or_none():
             raise click.ClickException(f"client {client_id!r} exists")
         try:
-            client = access.create_client(session, client_id, name, region_prefix=region, team_nos=teams,
+            client = create_client(session, client_id, name, region_prefix=region, team_nos=teams,
                                           permissions=_parse_perms(perms), pii_access=pii, kind=kind)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
@@ -91,7 +92,7 @@ def disable(client_id) -> None:
     with store.session_scope(current_app) as session:
         client = _get(session, client_id)
         client.disabled = True
-        revoked = access.revoke_tokens(session, client)
+        revoked = revoke_tokens(session, client)
         click.echo(f"{client_id} disabled; {revoked} token(s) revoked")
 
 
@@ -101,7 +102,7 @@ def disable(client_id) -> None:
 def token(client_id) -> None:
     """Issue a development bearer token for CLIENT_ID (honoured only with DEV_TOKENS on)."""
     with store.session_scope(current_app) as session:
-        value = access.issue_dev_token(session, _get(session, client_id))
+        value = issue_dev_token(session, _get(session, client_id))
     if not current_app.config["DEV_TOKENS"]:
         click.echo("note: DEV_TOKENS is off; the gateway will not accept this token until it is on",
                    err=True)

@@ -17,7 +17,9 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from gateway import access, store
+from gateway import store
+from gateway.caller import Caller
+from gateway.services.clients import create_client, issue_dev_token
 from gateway.privacy import vault
 from gateway.services import activities, registration
 from gateway.services.context import ServiceContext
@@ -37,9 +39,9 @@ SHEET_COLUMNS = {"姓名": "name", "证件类型": "id_type", "证件号码": "i
 def _context(session) -> ServiceContext:
     client = session.execute(select(Client).where(Client.client_id == DEMO_CLIENT)).scalar_one_or_none()
     if client is None:
-        client = access.create_client(session, DEMO_CLIENT, "演示门户 demo portal", kind="portal",
+        client = create_client(session, DEMO_CLIENT, "演示门户 demo portal", kind="portal",
                                       permissions={"*": ["read", "write", "review"]})
-    return ServiceContext(session=session, caller=access.Caller.from_client(client), engine=engine(),
+    return ServiceContext(session=session, caller=Caller.from_client(client), engine=engine(),
                           vault=vault(), config=current_app.config)
 
 
@@ -86,7 +88,7 @@ def load(token_file: Path | None) -> None:
         team = _team(ctx)
         project = _project(ctx, team)
         client = session.execute(select(Client).where(Client.client_id == DEMO_CLIENT)).scalar_one()
-        token = access.issue_dev_token(session, client)
+        token = issue_dev_token(session, client)
         team_no, project_no = team.team_no, project.project_no
     token_file = token_file or Path(current_app.instance_path) / "demo-token.txt"
     token_file.parent.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,8 @@ from flask import (abort, current_app, flash, redirect, render_template, request
                    url_for)
 from sqlalchemy import delete, select
 
-from gateway import access, sync_actions
+from gateway import sync_actions
+from gateway.services.clients import revoke_tokens
 from gateway.console import bp, queries
 from gateway.console.auth import audit, current_admin, require
 from gateway.console.i18n import _
@@ -443,7 +444,7 @@ def client_action(client_id: str, action: str):
             flash(f"{_('Key revoked')}: {key_id}")
         elif action == "disable":
             client.disabled = True
-            revoked = access.revoke_tokens(db, client)
+            revoked = revoke_tokens(db, client)
             audit("client.disable", client_id, tokens_revoked=revoked)
             flash(_("Client disabled"))
         else:

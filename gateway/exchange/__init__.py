@@ -2,7 +2,7 @@
 
 - :mod:`gateway.exchange.keys` — clients' public keys (register, rotate, revoke; key ids).
 - :mod:`gateway.exchange.signatures` — RFC 9421 request verification (``verify_request``,
-  wired into :func:`gateway.access.current_caller`) and response signing (``sign_response``,
+  wired into :func:`gateway.api.auth.current_caller`) and response signing (``sign_response``,
   ``@signed``, ``sign_responses``), each refusal a 401 problem+json of its own type.
 - :mod:`gateway.exchange.nonces` — the replay guard shared by every worker (the store's
   ``request_nonces`` table behind a one-method interface).

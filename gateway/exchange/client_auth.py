@@ -17,7 +17,6 @@ Nothing here imports Flask or the gateway's internals: an integrator may copy th
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 from typing import Any, Mapping
 
@@ -33,6 +32,8 @@ from http_message_signatures import (
     algorithms,
 )
 from requests_http_signature import HTTPSignatureAuth
+
+from gateway.jwk import public_key_from_jwk
 
 __all__ = [
     "GatewayAuth",
@@ -100,20 +101,9 @@ class GatewayAuth(HTTPSignatureAuth):
 
 # -- verifying the gateway's answers --------------------------------------------------------------
 
-def _b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 def jwk_public_key(jwk: Mapping[str, Any]) -> ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey:
-    """The public key of a JWK: OKP/Ed25519 (RFC 8037) or EC/P-256 (RFC 7518)."""
-    if "d" in jwk:
-        raise ValueError("a JWK with a private part was given; use the public JWK set")
-    if jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519":
-        return ed25519.Ed25519PublicKey.from_public_bytes(_b64url_decode(jwk["x"]))
-    if jwk.get("kty") == "EC" and jwk.get("crv") == "P-256":
-        x, y = (int.from_bytes(_b64url_decode(jwk[c]), "big") for c in ("x", "y"))
-        return ec.EllipticCurvePublicNumbers(x, y, ec.SECP256R1()).public_key()
-    raise ValueError(f"unsupported JWK {jwk.get('kty')}/{jwk.get('crv')}")
+    """The public key of a JWK: OKP/Ed25519 (RFC 8037) or EC/P-256 (RFC 7518); ValueError else."""
+    return public_key_from_jwk(jwk)
 
 
 class JWKSKeyResolver(HTTPSignatureKeyResolver):

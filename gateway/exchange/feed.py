@@ -76,7 +76,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from sqlalchemy import Connection, literal_column, or_, select, text, tuple_
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from gateway.access import Caller
+from gateway.caller import Caller
 from gateway.services import activities, certificates, hours, registration
 from gateway.services.context import ServiceContext
 from gateway.services.errors import OutOfScope, ServiceError

@@ -20,8 +20,6 @@ Plain functions on a SQLAlchemy session; no Flask here.
 from __future__ import annotations
 
 import base64
-import hashlib
-import json
 import re
 from dataclasses import dataclass
 
@@ -30,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.jwk import JWKError, public_key_from_jwk, thumbprint
 from gateway.store.models import Client, ClientKey, utcnow
 from gateway.store.models.exchange import KEY_ALGORITHMS
 
@@ -90,35 +89,10 @@ def load_public_key(pem: str | bytes) -> PublicKey:
 
 def pem_from_jwk(jwk: object) -> str:
     """The PEM of a public JWK (RFC 8037 OKP Ed25519, or RFC 7518 EC P-256); ClientKeyError else."""
-    if not isinstance(jwk, dict):
-        raise ClientKeyError("a JWK is a JSON object")
-    if "d" in jwk:
-        raise ClientKeyError("this JWK holds a private key: register the PUBLIC key only")
-
-    def raw(name: str, size: int) -> bytes:
-        value = jwk.get(name)
-        if not isinstance(value, str):
-            raise ClientKeyError(f"the JWK has no {name!r}")
-        try:
-            data = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-        except ValueError:
-            raise ClientKeyError(f"the JWK's {name!r} is not base64url") from None
-        if len(data) != size:
-            raise ClientKeyError(f"the JWK's {name!r} must be {size} bytes")
-        return data
-
-    if jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519":
-        key: PublicKey = ed25519.Ed25519PublicKey.from_public_bytes(raw("x", 32))
-    elif jwk.get("kty") == "EC" and jwk.get("crv") == "P-256":
-        try:
-            key = ec.EllipticCurvePublicNumbers(int.from_bytes(raw("x", 32), "big"),
-                                                int.from_bytes(raw("y", 32), "big"),
-                                                ec.SECP256R1()).public_key()
-        except ValueError:
-            raise ClientKeyError("the JWK's point is not on P-256") from None
-    else:
-        raise ClientKeyError("only Ed25519 (kty OKP) and P-256 (kty EC) JWKs are accepted")
-    return public_pem(key)
+    try:
+        return public_pem(public_key_from_jwk(jwk))
+    except JWKError as exc:
+        raise ClientKeyError(str(exc)) from None
 
 
 def algorithm_of(key: object) -> str:
@@ -140,15 +114,7 @@ def public_pem(key: PublicKey) -> str:
 
 def jwk_thumbprint(key: PublicKey) -> str:
     """RFC 7638 JWK thumbprint (SHA-256, base64url): the default key id of a key."""
-    if isinstance(key, ed25519.Ed25519PublicKey):
-        raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        members = {"crv": "Ed25519", "kty": "OKP", "x": _b64url(raw)}
-    else:
-        numbers = key.public_numbers()
-        members = {"crv": "P-256", "kty": "EC", "x": _b64url(numbers.x.to_bytes(32, "big")),
-                   "y": _b64url(numbers.y.to_bytes(32, "big"))}
-    canonical = json.dumps(members, sort_keys=True, separators=(",", ":")).encode("ascii")
-    return _b64url(hashlib.sha256(canonical).digest())
+    return thumbprint(key)
 
 
 def generate_key_pair(algorithm: str = "ed25519") -> GeneratedKey:

@@ -68,7 +68,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import jsonio, logs, metrics
-from gateway.access import Caller
+from gateway.caller import Caller
 from gateway.errors import Problem, input_problem
 from gateway.exchange import message_log
 from gateway.exchange.signatures import SignedRequest, SpooledBody

@@ -62,7 +62,7 @@ from http_message_signatures import (
 from http_message_signatures.exceptions import HTTPMessageSignaturesException
 from http_message_signatures.structures import CaseInsensitiveDict
 
-from gateway.access import Caller, Unauthenticated
+from gateway.caller import Caller, Unauthenticated
 from gateway.exchange import keys as client_keys
 from gateway.exchange.nonces import NonceStore, SqlNonceStore
 from gateway.store.models import ClientKey, utcnow

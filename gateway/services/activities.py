@@ -36,8 +36,8 @@ from typing import Any, Iterable, Mapping, Sequence
 from sqlalchemy import Select, and_, false, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
-from werkzeug.security import check_password_hash, generate_password_hash
 
+from gateway.passwords import check_password, hash_password, needs_rehash
 from gateway.privacy import mask_mobile
 from gateway.services.context import ServiceContext
 from gateway.services.errors import Conflict, Invalid, NotFound, OutOfScope
@@ -130,7 +130,7 @@ def publish_project(ctx: ServiceContext, record: Mapping[str, Any],
         project_no=ctx.number("P", area), team_id=team.id, name=record["name"],
         starts_on=starts_on, ends_on=ends_on, service_category=record["service_category"],
         status=record.get("status", RECRUITING), recruit_scope=scope,
-        recruit_password_hash=generate_password_hash(recruit_password) if scope == SCOPE_PASSWORD else None,
+        recruit_password_hash=hash_password(recruit_password) if scope == SCOPE_PASSWORD else None,
         description=record.get("description"),
         data=_project_data(ctx, record, given_no),
         source_system=ctx.caller.client_id, source_id=record.get("source_id") or given_no,
@@ -622,10 +622,12 @@ def apply(ctx: ServiceContext, project_no: str, post_no: str, volunteer_no: str,
         status = TEAM_ADMITTED
     elif project.recruit_scope == SCOPE_PASSWORD:
         if not (isinstance(password, str) and project.recruit_password_hash
-                and check_password_hash(project.recruit_password_hash, password)):
+                and check_password(project.recruit_password_hash, password)):
             raise Invalid("wrong or missing recruitment password", [Issue(
                 "/password", "enrollment.password", "招募密码不正确",
                 "the recruitment password is missing or wrong (recruit_scope 3)")])
+        if needs_rehash(project.recruit_password_hash):
+            project.recruit_password_hash = hash_password(password)  # older scheme: argon2id now
         status = SELF_ADMITTED
     if status in ADMITTED:
         take_place_or_conflict(ctx, post)

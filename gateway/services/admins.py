@@ -18,11 +18,11 @@ from datetime import datetime, timedelta
 from typing import Any, Iterable
 
 import pyotp
-from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.passwords import HASHER
 from gateway.store.models import ConsoleAccount, utcnow
 from gateway.store.models.console import ROLES
 
@@ -31,7 +31,7 @@ __all__ = ["AccountError", "LoginRefused", "Admin", "ROLES", "add", "authenticat
            "check_grant", "managed", "may_manage", "enable", "set_roles", "change_password",
            "new_totp_secret", "confirm_totp", "remove_totp"]
 
-_HASHER = PasswordHasher()
+_HASHER = HASHER  # the one password scheme (gateway/passwords.py)
 USERNAME_RE = re.compile(r"^[A-Za-z0-9._@-]{2,64}$")
 MIN_PASSWORD = 10
 

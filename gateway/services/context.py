@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from stdnum.iso7064 import mod_37_36
 
-from gateway.access import Caller
+from gateway.caller import Caller
 from gateway.privacy import Vault, mask_id_number, mask_mobile
 from gateway.services.errors import Invalid
 from gateway.standard.engine import Engine

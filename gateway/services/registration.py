@@ -33,11 +33,7 @@ Membership
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
-import secrets
 from datetime import date, datetime
 from decimal import Decimal
 from types import SimpleNamespace
@@ -47,6 +43,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from gateway.passwords import check_password, hash_password, needs_rehash
 from gateway.privacy import mask_id_number, mask_mobile
 from gateway.services.aggregates import count_volunteer
 from gateway.services.context import ServiceContext
@@ -597,37 +594,6 @@ def change_view(ctx: ServiceContext, change: Change) -> dict[str, Any]:
             "at": _iso(change.at, ctx), "changes": change.changes or {}, "note": change.note}
 
 
-# -- passwords (team join password; reusable for recruitment passwords) -----------------------
-
-_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2 ** 14, 8, 1
-
-
-def hash_password(password: str) -> str:
-    """``scrypt$n$r$p$salt$hash`` (base64), about 90 characters: fits a String(128) column."""
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R,
-                            p=_SCRYPT_P, dklen=32)
-    b64 = lambda b: base64.urlsafe_b64encode(b).decode("ascii").rstrip("=")  # noqa: E731
-    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${b64(salt)}${b64(digest)}"
-
-
-def check_password(stored: str | None, password: Any) -> bool:
-    """Whether ``password`` matches a hash made by :func:`hash_password` (constant time)."""
-    if not stored or not isinstance(password, str):
-        return False
-    try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt":
-            return False
-        unb64 = lambda s: base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))  # noqa: E731
-        expected = unb64(digest)
-        actual = hashlib.scrypt(password.encode("utf-8"), salt=unb64(salt), n=int(n), r=int(r),
-                                p=int(p), dklen=len(expected))
-    except (ValueError, TypeError):
-        return False
-    return hmac.compare_digest(actual, expected)
-
-
 # -- teams --------------------------------------------------------------------------------------
 
 TEAM_PENDING, TEAM_APPROVED, TEAM_REJECTED, TEAM_SUSPENDED = "2", "1", "0", "3"
@@ -1047,6 +1013,8 @@ def apply_membership(ctx: ServiceContext, team_no: str, volunteer_no: str,
         raise Invalid("wrong join password",
                       [Issue("/password", "team.join_password", "加入密码不正确",
                              "the team's join password is wrong or missing")])
+    if policy == "4" and needs_rehash(team.join_password_hash):
+        team.join_password_hash = hash_password(password)  # an older scheme: argon2id from now on
     row = _membership(ctx, team, volunteer, for_update=True)
     if row is not None and row.left_at is None and row.status in (MEMBER, APPLIED):
         raise Conflict(f"volunteer {volunteer_no} is already "

@@ -146,7 +146,8 @@ class InProcessGateway:
 
 def make_gateway_app(folder: Path, template: Path, key: SuiteKey, **overrides: Any):
     """The gateway app on a copy of the migrated SQLite template, the suite's client registered."""
-    from gateway import access, create_app, store
+    from gateway import create_app, store
+    from gateway.services.clients import create_client
     from gateway.exchange import keys as client_keys
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -155,7 +156,7 @@ def make_gateway_app(folder: Path, template: Path, key: SuiteKey, **overrides: A
     app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{database}",
                       "KEYS_DIR": str(folder / "keys"), "MAX_PUSH_BYTES": MAX_PUSH_BYTES, **overrides})
     with store.session_scope(app) as session:
-        client = access.create_client(session, CLIENT_ID, "Conformance suite", region_prefix=REGION,
+        client = create_client(session, CLIENT_ID, "Conformance suite", region_prefix=REGION,
                                       permissions={"*": ["read", "write"]})
         client_keys.add_key(session, client, key.public_path.read_bytes())
     return app

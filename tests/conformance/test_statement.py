@@ -85,8 +85,8 @@ def _registry(failing: bool) -> Registry:
     return Registry(reqs, {t.id: t for t in tests})
 
 
-def _run(config, registry, selection=Selection()):
-    results = run(config, registry, selection, out=lambda line: None).to_dict()
+def _run(config, registry, selection=None):
+    results = run(config, registry, selection or Selection(), out=lambda line: None).to_dict()
     paths = write_reports(results, config.report.dir)
     return maybe_write_statement(config, registry, results, paths["json"]), paths
 

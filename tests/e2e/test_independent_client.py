@@ -38,13 +38,6 @@ def test_the_independent_client_uses_nothing_of_the_gateway():
 
 
 @pytest.fixture
-def server(store_app):
-    live = helpers.LiveServer(store_app)
-    yield live
-    live.stop()
-
-
-@pytest.fixture
 def keys(store_app):
     """The operator registers the client and its public key; the integrator keeps the private one."""
     return helpers.register_client(store_app, "independent-01")

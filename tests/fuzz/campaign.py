@@ -176,7 +176,8 @@ def serve_gateway(workdir: Path):
     volunteer with service records in two teams' projects) and one issued certificate, so
     that generated requests also reach objects that exist.
     """
-    from gateway import access, create_app, store
+    from gateway import create_app, store
+    from gateway.services.clients import create_client, issue_dev_token
     from gateway.exchange import keys as client_keys
     from gateway.exchange.client_auth import GatewayAuth
     from tests.integration.exchange.helpers import LiveServer
@@ -189,10 +190,10 @@ def serve_gateway(workdir: Path):
     store.upgrade(app)
     pair = client_keys.generate_key_pair("ed25519")
     with store.session_scope(app) as session:
-        client = access.create_client(session, "fuzzer", "fuzz campaign", region_prefix="",
+        client = create_client(session, "fuzzer", "fuzz campaign", region_prefix="",
                                       permissions={"*": ["read", "write", "review"]}, pii_access="full")
         key_id = client_keys.add_key(session, client, pair.public_pem).key_id
-        token = access.issue_dev_token(session, client)
+        token = issue_dev_token(session, client)
     known = _seed(app, token)
     live = LiveServer(app)
     credentials = Credentials(sign=lambda: GatewayAuth("fuzzer", key_id, pair.private_pem), bearer=token)

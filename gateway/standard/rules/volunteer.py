@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any, Iterator
+from typing import Iterator
 
 from stdnum.cn import ric
 

@@ -12,7 +12,6 @@ import itertools
 from datetime import date, datetime, timezone
 
 from sqlalchemy import select
-from stdnum.cn import ric
 from stdnum.iso7064 import mod_37_36
 
 from gateway import store
@@ -41,8 +40,7 @@ def volunteer_no(area: str = AREA) -> str:
 
 
 def citizen_id(area: str = AREA) -> str:
-    body = f"{area}19800101{next(_seq) % 1000:03d}"
-    return body + ric.calc_check_digit(body + "0")  # stdnum ignores the last character
+    return factories.citizen_id(area=area)
 
 
 def make_team(app, team_no: str | None = None, *, area: str = AREA, status: str = "1",
@@ -61,7 +59,7 @@ def make_volunteer(app, *, area: str = AREA, name: str = "王淑兰") -> str:
     """A registered volunteer serving in ``area``, PII encrypted like registration does."""
     vault = _vault(app)
     number = volunteer_no(area)
-    id_number, mobile = citizen_id(area), f"139{next(_seq):08d}"
+    id_number, mobile = citizen_id(area), factories.mobile()
     with store.session_scope(app) as session:
         volunteer = Volunteer(
             volunteer_no=number, name=name, id_type="01",

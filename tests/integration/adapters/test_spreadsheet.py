@@ -12,7 +12,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from adapters.spreadsheet import SpreadsheetAdapter, column_letter
+from adapters.spreadsheet import SpreadsheetAdapter
 from gateway.adapter import AdapterError, MappingError
 from gateway.adapter_contract import contract_engine, read_all
 
@@ -273,10 +273,6 @@ def test_other_entity_and_bad_cursor(tmp_path):
     assert adapter.read("volunteer", None, 5).next_cursor is None     # nothing there yet
     assert not _adapter(tmp_path / "missing").check().ok
     assert adapter.check().ok
-
-
-def test_column_letters():
-    assert [column_letter(n) for n in (1, 3, 26, 27, 52, 703)] == ["A", "C", "Z", "AA", "AZ", "AAA"]
 
 
 def test_the_settings_example_in_the_docs_is_valid():

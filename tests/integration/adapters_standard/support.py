@@ -20,8 +20,9 @@ from sqlalchemy import func, select
 
 import schemas
 from adapters.standard import StandardAdapter
-from gateway import access, store
-from gateway.access import Caller
+from gateway import store
+from gateway.services.clients import create_client
+from gateway.caller import Caller
 from gateway.adapter import Adapter, NativeItem
 from gateway.adapter_contract import example_records, read_all
 from gateway.exchange import keys as client_keys
@@ -61,7 +62,7 @@ class Remote:
         the whole country, personal data in full — what a federating gateway needs)."""
         pair = client_keys.generate_key_pair("ed25519")
         with store.session_scope(self.app) as session:
-            client = access.create_client(session, client_id, client_id, region_prefix=region,
+            client = create_client(session, client_id, client_id, region_prefix=region,
                                           permissions=permissions or {"*": ["read", "write"]},
                                           pii_access=pii)
             key_id = client_keys.add_key(session, client, pair.public_pem).key_id

@@ -11,7 +11,7 @@ from gateway import store
 from gateway.services import admins
 from gateway.store.models import AlertRule
 from tests.integration.console.helpers import (PASSWORD, add_admin, audit_rows, logged_in, login,
-                                               post, token_of)
+                                               post)
 
 
 def test_a_page_needs_a_login_and_the_login_is_audited(store_app):

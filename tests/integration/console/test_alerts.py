@@ -116,12 +116,13 @@ def _alert_ids(app):
 def test_alerts_resolve_and_silenced_rules_deliver_nothing(store_app, tmp_path):
     from tests.integration.sync_jobs.helpers import run
 
-    from gateway import access, store
+    from gateway import store
+    from gateway.services.clients import create_client
     from gateway.exchange import keys as client_keys
 
     _sheet_source(store_app, tmp_path / "drop", name="sheet", region="11")
     with store.session_scope(store_app) as session:
-        client = access.create_client(session, "portal", "portal", region_prefix="11")
+        client = create_client(session, "portal", "portal", region_prefix="11")
         key_id = client_keys.add_key(session, client, client_keys.generate_key_pair().public_pem).key_id
     operator = logged_in(store_app, "ops", "operator")
     with webhook_receiver() as (url, received):

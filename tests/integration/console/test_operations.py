@@ -9,7 +9,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy import select
 
-from gateway import access, store
+from gateway import store
+from gateway.services.clients import create_client
 from gateway.exchange import keys as client_keys
 from gateway.signing import b64url_encode
 from gateway.store.models import ClientKey, DeadLetter, MessageLog
@@ -91,7 +92,7 @@ def test_a_province_account_sees_nothing_of_another(store_app, tmp_path):
     _sheet_source(store_app, tmp_path / "js", name="jiangsu-sheet", region="3201", count=1)
     run(store_app, "jiangsu-sheet")
     with store.session_scope(store_app) as session:
-        access.create_client(session, "bj-portal", "bj", region_prefix="11")
+        create_client(session, "bj-portal", "bj", region_prefix="11")
     jiangsu = logged_in(store_app, "js-ops", "operator", "key_manager", region="32")
     overview = jiangsu.get("/console/").data.decode()
     assert "jiangsu-sheet" in overview
@@ -125,7 +126,7 @@ def test_pause_resume_and_check_a_source(store_app, tmp_path):
 
 def test_keys_are_added_as_pem_or_jwk_rotated_revoked_and_a_client_disabled(store_app):
     with store.session_scope(store_app) as session:
-        access.create_client(session, "portal", "portal", region_prefix="11")
+        create_client(session, "portal", "portal", region_prefix="11")
     manager = logged_in(store_app, "keys", "key_manager")
     pem = client_keys.generate_key_pair().public_pem.decode()
     assert post(manager, "/console/clients/portal/add-key", {"key": pem}, "/console/clients").status_code == 302

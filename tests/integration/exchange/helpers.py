@@ -19,7 +19,9 @@ from flask import Blueprint, Flask, jsonify, request
 from http_message_signatures import HTTPMessageSigner, MappingKeyResolver, algorithms
 from werkzeug.serving import make_server
 
-from gateway import access, store
+from gateway import store
+from gateway.services.clients import create_client
+from gateway.api.auth import current_caller
 from gateway.exchange import keys as client_keys
 from gateway.exchange.client_auth import GatewayAuth
 from gateway.exchange.signatures import sign_responses, signed
@@ -36,7 +38,7 @@ def blueprint_for_tests() -> Blueprint:
 
     @bp.route(WHOAMI, methods=["GET", "POST", "PUT"])
     def whoami():
-        caller = access.current_caller()
+        caller = current_caller()
         return jsonify(client_id=caller.client_id, body_bytes=len(request.get_data()))
 
     @bp.route(RECORDS)
@@ -53,7 +55,7 @@ def signed_blueprint_for_tests() -> Blueprint:
 
     @bp.route(FEED)
     def feed():
-        caller = access.current_caller()
+        caller = current_caller()
         return jsonify(client_id=caller.client_id, changes=[{"entity": "team", "no": "T1"}])
 
     return bp
@@ -98,7 +100,7 @@ def register_client(app: Flask, client_id: str = "city-01", *, algorithm: str = 
     """Register a client (scope: everything in region 11) with one new key."""
     pair = client_keys.generate_key_pair(algorithm)
     with store.session_scope(app) as session:
-        client = access.create_client(session, client_id, client_id, region_prefix="11",
+        client = create_client(session, client_id, client_id, region_prefix="11",
                                       permissions={"*": ["read", "write"]})
         row = client_keys.add_key(session, client, pair.public_pem, key_id=key_id)
         key_id = row.key_id

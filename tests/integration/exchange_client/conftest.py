@@ -8,21 +8,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.exchange import helpers
-
-
-@pytest.fixture
-def server(store_app):
-    """The gateway on 127.0.0.1:<free port> over store_app; stopped after the test."""
-    live = helpers.LiveServer(store_app)
-    yield live
-    live.stop()
-
-
-@pytest.fixture
-def city(store_app):
-    """A registered client (region 11, read + write everything) with one Ed25519 key."""
-    return helpers.register_client(store_app, "city-01")
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, text
-from stdnum.cn import ric
 
 from gateway import store
 from gateway.exchange.feed import Cursor, pg_horizon
@@ -33,15 +32,14 @@ def expect(answer, status: int = 201) -> dict[str, Any]:
 def citizen_id(area: str) -> tuple[str, str]:
     """A checksum-valid citizen ID born 1980-01-01 in ``area`` and the gender it encodes."""
     seq = next(_seq) % 1000
-    body = f"{area}19800101{seq:03d}"
-    return body + ric.calc_check_digit(body + "0"), "1" if seq % 2 else "2"
+    return factories.citizen_id(seq, area=area), "1" if seq % 2 else "2"
 
 
 def volunteer_record(area: str = BJ, **overrides: Any) -> dict[str, Any]:
     id_number, gender = citizen_id(area)
     return factories.volunteer(**{
         "volunteer_no": factories.OMIT, "source_id": factories.OMIT, "id_number": id_number,
-        "gender": gender, "birth_date": "1980-01-01", "mobile": f"139{next(_seq):08d}",
+        "gender": gender, "birth_date": "1980-01-01", "mobile": factories.mobile(),
         "residence_area": area, "service_area": area, "registration_area": area, **overrides})
 
 

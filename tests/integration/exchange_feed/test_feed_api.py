@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from sqlalchemy import select, update
 
 from gateway import store
-from gateway.access import Caller
+from gateway.caller import Caller
 from gateway.exchange import message_log
 from gateway.exchange.feed import FEED_ENTITIES, Cursor
 from gateway.privacy import mask_id_number, mask_mobile, vault

@@ -19,7 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from gateway.access import Caller
+from gateway.caller import Caller
 from gateway.exchange.feed import Cursor
 from gateway.privacy import vault
 from gateway.services.context import ServiceContext

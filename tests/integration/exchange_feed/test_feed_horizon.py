@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import create_engine, text
 
-from gateway.access import Caller
+from gateway.caller import Caller
 from gateway.privacy import vault
 from gateway.services.context import ServiceContext
 from gateway.standard import engine

@@ -15,13 +15,6 @@ from tests.integration.exchange import helpers as live
 from tests.integration.exchange_feed import helpers as h
 
 
-@pytest.fixture
-def server(store_app):
-    gateway = live.LiveServer(store_app)
-    yield gateway
-    gateway.stop()
-
-
 def test_a_local_system_pulls_every_change_with_signed_requests_and_verified_answers(
         store_app, http, admin, server):
     beijing = h.build_world(http, admin, h.BJ)

@@ -5,21 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.exchange import helpers as exchange_helpers
 from tests.integration.exchange_push import helpers
-
-
-@pytest.fixture
-def server(store_app):
-    live = exchange_helpers.LiveServer(store_app)
-    yield live
-    live.stop()
-
-
-@pytest.fixture
-def city(store_app):
-    """city-01: scope region 11 (北京), read and write on every entity."""
-    return exchange_helpers.register_client(store_app, "city-01")
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ from typing import Any, Iterable
 import orjson
 import requests
 from sqlalchemy import func, select
-from stdnum.cn import ric, uscc as stdnum_uscc
+from stdnum.cn import uscc as stdnum_uscc
 
 from gateway import store
-from gateway.access import Caller
+from gateway.caller import Caller
 from gateway.privacy import vault
 from gateway.services.context import ServiceContext
 from gateway.standard import engine
@@ -31,9 +31,7 @@ _seq = itertools.count(1)
 
 def citizen_id(i: int, area: str = AREA) -> str:
     """A checksum-valid citizen ID, distinct for every ``i`` (born 1980 + i // 1000 days)."""
-    born = dt.date(1980, 1, 1) + dt.timedelta(days=i // 1000)
-    body = f"{area}{born:%Y%m%d}{i % 1000:03d}"
-    return body + ric.calc_check_digit(body + "0")  # stdnum ignores the last character
+    return factories.citizen_id(i, area=area, born=dt.date(1980, 1, 1) + dt.timedelta(days=i // 1000))
 
 
 def uscc(i: int, area: str = AREA) -> str:
@@ -58,7 +56,7 @@ def volunteer(i: int, area: str = AREA, **overrides: Any) -> dict[str, Any]:
     number = citizen_id(i, area)
     born = dt.date(1980, 1, 1) + dt.timedelta(days=i // 1000)
     base = dict(id_number=number, birth_date=born.isoformat(), gender="1" if i % 2 else "2",
-                mobile=f"139{i:08d}", residence_area=area, service_area=area,
+                mobile=factories.mobile(i), residence_area=area, service_area=area,
                 registration_area=area, source_id=f"vol-{i:06d}", volunteer_no=factories.OMIT,
                 email=factories.OMIT, address=factories.OMIT,
                 source_updated_at="2024-03-15T10:20:30")

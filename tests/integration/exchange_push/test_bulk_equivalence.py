@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import event, false, select, update
 from stdnum.iso7064 import mod_37_36
 
-from gateway.access import Caller
+from gateway.caller import Caller
 from gateway.exchange.upserts import Source, SourcePriority, apply_record, apply_records
 from gateway.privacy import vault
 from gateway.services.context import ServiceContext

@@ -16,11 +16,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Iterator
 
 from sqlalchemy import func, select
-from stdnum.cn import ric
 from stdnum.iso7064 import mod_37_36
 
 from gateway import store
-from gateway.access import Caller
+from gateway.caller import Caller
 from gateway.privacy import mask_id_number, mask_mobile, vault
 from gateway.services.context import ServiceContext
 from gateway.standard import engine
@@ -46,8 +45,7 @@ def volunteer_no(area: str = AREA) -> str:
 
 
 def citizen_id(area: str = AREA) -> str:
-    body = f"{area}19800101{_next() % 1000:03d}"
-    return body + ric.calc_check_digit(body)
+    return factories.citizen_id(area=area)
 
 
 @dataclass
@@ -88,7 +86,7 @@ def make_project(session, app, team: Team, *, project_no: str | None = None,
 def make_volunteer(session, app, *, number: str | None = None, area: str = AREA,
                    total_hours: Decimal = Decimal("0"), star_level: int = 0) -> Volunteer:
     pii = vault()
-    id_number, mobile = citizen_id(area), f"139{_next():08d}"
+    id_number, mobile = citizen_id(area), factories.mobile()
     volunteer = Volunteer(
         volunteer_no=number or volunteer_no(area), name="王淑兰", id_type="01",
         id_index=pii.blind_index("id:01", id_number), id_number_enc=pii.encrypt(id_number),

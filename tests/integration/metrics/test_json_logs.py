@@ -61,7 +61,7 @@ def test_the_client_id_comes_from_the_authenticated_caller(app):
 
     @app.get("/_test/log-me")
     def log_me():
-        from gateway.access import current_caller
+        from gateway.api.auth import current_caller
 
         current_caller()
         logger.info("inside")

@@ -17,7 +17,7 @@ from tests.integration.registration.helpers import (ALL_PERMS, citizen_id, make_
                                                     sibling_app)
 
 # Distinctive: a Beijing (Chaoyang) man born 1980-01-01, sequence 123, and a mobile used nowhere else.
-ID_NUMBER = citizen_id(123, birth="19800101", region="110105")
+ID_NUMBER = citizen_id(123, born="19800101", area="110105")
 MOBILE = "13698765432"
 NEW_MOBILE = "15887654321"
 

@@ -6,7 +6,7 @@ import dataclasses
 
 from sqlalchemy import select
 
-from gateway.access import Caller
+from gateway.caller import Caller
 from gateway.exchange.upserts import Source, SourcePriority, apply_records
 from gateway.services.context import ServiceContext
 from gateway.store.models import DeadLetter, MessageLog, utcnow

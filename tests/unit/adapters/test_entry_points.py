@@ -11,7 +11,8 @@ from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
 import pytest
-from stdnum.cn import ric
+
+from tests import factories
 
 import gateway.adapter as adapter_module
 from adapters.national import NationalAdapter
@@ -40,8 +41,7 @@ DOC = _doc_example()
 
 
 def _citizen_id(region: str, birth: str, seq: int) -> str:
-    body = f"{region}{birth}{seq:03d}"
-    return body + ric.calc_check_digit(body + "0")  # stdnum ignores the 18th character
+    return factories.citizen_id(seq, area=region, born=birth)
 
 
 DOC_SAMPLES = [

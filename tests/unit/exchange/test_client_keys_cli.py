@@ -9,14 +9,15 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from gateway import access, store
+from gateway import store
+from gateway.services.clients import create_client
 from gateway.exchange import keys as client_keys
 
 
 @pytest.fixture
 def cli(store_app):
     with store.session_scope(store_app) as session:
-        access.create_client(session, "city-01", "City system")
+        create_client(session, "city-01", "City system")
     runner = store_app.test_cli_runner()
     return lambda *args: runner.invoke(args=["keys", *map(str, args)])
 
