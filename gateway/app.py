@@ -19,7 +19,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     overrides = {k: v for k, v in (test_config or {}).items() if k in settings.SETTINGS_BY_NAME}
     extras = {k: v for k, v in (test_config or {}).items() if k not in overrides}
-    app.config.update(settings.load_settings(app.instance_path, overrides=overrides))
+    origins: dict[str, str] = {}
+    app.config.update(settings.load_settings(app.instance_path, overrides=overrides, origins=origins))
+    app.extensions["settings.origins"] = origins  # where each setting came from (`vgw serve`)
     app.config.update(extras)
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
     if app.config["PROXY_FIX"]:

@@ -63,6 +63,16 @@ def _http_url(value: str) -> str | None:
     return None if value.startswith(("http://", "https://")) else "must start with http:// or https://"
 
 
+def _public_base_url(value: str) -> str | None:
+    return None if not value else _http_url(value)
+
+
+def _font_file(value: str) -> str | None:
+    if value and not Path(value).is_file():
+        return f"{value!r} is not a file; point it at a TrueType (.ttf/.ttc) font with Chinese glyphs"
+    return None
+
+
 def _age(value: int) -> str | None:
     return None if 0 <= value <= 18 else "must be between 0 and 18"
 
@@ -175,9 +185,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Volunteers younger than this are refused outright (rule volunteer.min_age).", _age),
     Setting("ADULT_AGE", int, 18,
             "Volunteers younger than this must name a guardian who consented.", _age),
-    Setting("PUBLIC_BASE_URL", str, "http://127.0.0.1:8080",
-            "The gateway's public address, used in links it prints (certificate QR codes).",
-            _http_url),
+    Setting("PUBLIC_BASE_URL", str, "",
+            "The gateway's public address, used in links it prints (certificate QR codes); "
+            "empty: the address each request came to (scheme, host and port, through PROXY_FIX).",
+            _public_base_url),
     Setting("KEYS_DIR", str, "",
             "Folder of the gateway's own key files (PII keys, signing keys); empty: instance/keys."),
     Setting("PII_ENCRYPTION_KEYS", str, "",
@@ -187,7 +198,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Secret for the keyed blind index of ID and mobile numbers; empty: generated in KEYS_DIR."),
     Setting("CERTIFICATE_FONT", str, "",
             "TrueType (.ttf/.ttc) font with Chinese glyphs embedded in certificate PDFs; empty: "
-            "the first of the known system fonts found."),
+            "the first of the known system fonts found. `vgw serve` names the font it uses and "
+            "refuses to start without one.", _font_file),
     Setting("VERIFY_RATE_LIMIT", str, "30 per minute",
             "Rate limit per client address of the public certificate verification page.",
             _rate_limit),
@@ -394,13 +406,30 @@ def default_config_path(environ: Mapping[str, str]) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
+def instance_path() -> str:
+    """The app's instance folder, found as Flask finds it for ``gateway.app`` (next to the
+    package in a source checkout, ``<prefix>/var/gateway.app-instance`` when installed), for
+    commands that read the settings without building the app (`vgw validate`)."""
+    from flask.sansio.scaffold import find_package
+
+    prefix, package_path = find_package("gateway.app")
+    if prefix is None:
+        return os.path.join(package_path, "instance")
+    return os.path.join(prefix, "var", "gateway.app-instance")
+
+
 def load_settings(
     instance_path: str,
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
     config_file: Path | None = None,
+    origins: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Merge every layer, check every value, and fill derived defaults."""
+    """Merge every layer, check every value, and fill derived defaults.
+
+    ``origins``, when given, is filled with where each setting not left at its default came
+    from ("config file PATH", "environment GATEWAY_*", "overrides").
+    """
     environ = os.environ if environ is None else environ
     merged: dict[str, Any] = {s.name: s.default for s in SETTINGS}
     path = config_file if config_file is not None else default_config_path(environ)
@@ -414,7 +443,9 @@ def load_settings(
     _apply(merged, env_layer, "environment GATEWAY_*")
     if overrides:
         _apply(merged, overrides, "overrides")
-    merged.pop("_ORIGIN", None)
+    found_origins = merged.pop("_ORIGIN", {})
+    if origins is not None:
+        origins.update(found_origins)
     for setting in SETTINGS:
         problem = setting.check(merged[setting.name]) if setting.check else None
         if problem:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, url_for
+from flask import Response, current_app, request, url_for
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
@@ -92,8 +92,14 @@ def _pdf_url(certificate_no: str) -> str:
     return url_for("certificates.CertificatePdf", certificate_no=certificate_no)
 
 
+def public_base_url() -> str:
+    """Where certificates point: PUBLIC_BASE_URL, or (unset) the address this request came to
+    (scheme, host and port; what reverse proxies forwarded when PROXY_FIX trusts them)."""
+    return current_app.config["PUBLIC_BASE_URL"] or request.host_url.rstrip("/")
+
+
 def _verification_url(certificate_no: str, code: str) -> str:
-    return verification_url(current_app.config["PUBLIC_BASE_URL"], certificate_no, code)
+    return verification_url(public_base_url(), certificate_no, code)
 
 
 def _summary(ctx: ServiceContext, certificate: Certificate) -> dict[str, Any]:
@@ -185,7 +191,7 @@ class CertificatePdf(MethodView):
         signed = service.signed_document(ctx.vault, certificate)
         config = current_app.config
         try:
-            pdf = render_pdf(signed, config["PUBLIC_BASE_URL"], config["CERTIFICATE_FONT"] or None)
+            pdf = render_pdf(signed, public_base_url(), config["CERTIFICATE_FONT"] or None)
         except FontMissing as exc:
             raise Problem(503, "certificate-font-missing", "Certificate font missing",
                           str(exc)) from None

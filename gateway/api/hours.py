@@ -94,7 +94,9 @@ class ProjectHoursSchema(Schema):
 class VolunteerHoursSchema(Schema):
     volunteer_no = fields.String()
     total_hours = fields.String(metadata={"description": "effective hours, derived by the store"})
-    star_level = fields.Integer(metadata={"description": "0–5, from total_hours (100/300/600/1000/1500)"})
+    star_level = fields.String(allow_none=True, metadata={
+        "description": "code star_level \"1\"–\"5\" from total_hours (100/300/600/1000/1500), "
+                       "null below one star: the same value as the volunteer's star_level"})
     star_label = fields.String(allow_none=True, metadata={"description": "codes/star_level label; null for 0"})
     effective_records = fields.Integer()
     by_project = fields.List(fields.Nested(ProjectHoursSchema))

@@ -244,6 +244,12 @@ def find_font(font_path: str | None = None) -> str:
     )
 
 
+def check_font(font_path: str | None = None) -> str:
+    """The font certificates will embed, checked as rendering checks it (a TrueType file with
+    Chinese glyphs); raises :class:`FontMissing` naming what to do. `vgw serve` calls it."""
+    return _register_font(font_path).path
+
+
 def _register_font(font_path: str | None) -> _Font:
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFError, TTFont

@@ -1,18 +1,61 @@
-"""``vgw``: the operator's command line, a Flask CLI group built on the app factory.
+"""``vgw``: the operator's command line.
 
-Commands are attached to ``app.cli`` in :func:`init_app`, so ``vgw`` and Flask's test
-runner (``app.test_cli_runner()``) see the same commands.
+The root group is lazy: :data:`COMMANDS` names each command's module and its one-line help,
+and a command's module is imported only when that command runs (or its own ``--help`` is
+asked for). ``vgw --help`` therefore imports neither Flask nor SQLAlchemy, builds no app and
+creates nothing (no personal-data keys, no store); a command that needs the app builds it
+through :func:`flask.cli.with_appcontext` when it starts. The same commands are also attached
+to ``app.cli`` in :func:`init_app`, so Flask's test runner (``app.test_cli_runner()``) sees
+them too. Flask's generic commands (``run``, ``shell``, ``routes``, ``-A/--app``,
+``--debug``) are not part of ``vgw``.
 """
 
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
-from flask import Flask
-from flask.cli import FlaskGroup
 
-from gateway.settings import SettingsError
+if TYPE_CHECKING:  # pragma: no cover
+    from flask import Flask
+
+#: Every command of ``vgw``: name -> ("module:attribute", one-line help shown by ``vgw --help``).
+#: ``app.cli:NAME`` is a command an extension adds to the app (Flask-Limiter, flask-smorest).
+#: tests/unit/cli/test_root.py checks each help line against the command's own.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "admins": ("gateway.cli.admins_cmd:admins_group",
+               "Administrator accounts of the console (/console)."),
+    "clients": ("gateway.cli.clients_cmd:clients", "Register callers of the gateway and their scopes."),
+    "config": ("gateway.cli.config_cmd:config", "Inspect settings."),
+    "db": ("gateway.cli.db:db", "Manage the central store's schema."),
+    "demo": ("gateway.cli.demo_cmd:demo", "Demo data for trying the gateway."),
+    "keys": ("gateway.cli.keys_client_cmd:keys",
+             "Clients' public keys for signed requests: generate, add, list, rotate, revoke."),
+    "log": ("gateway.cli.log_cmd:log_group",
+            "The message log: every batch that crossed the boundary, with its signature evidence."),
+    "pii": ("gateway.cli.pii:pii", "Personal-data keys (ID and mobile numbers encrypted at rest)."),
+    "pull": ("gateway.cli.exchange_cmd:pull",
+             "Pull the changes this client may see from the gateway at URL, all pages, as NDJSON."),
+    "push": ("gateway.cli.exchange_cmd:push",
+             "Push the records in FILE (JSON or NDJSON) to the gateway at URL, signed."),
+    "serve": ("gateway.cli.serve:serve",
+              "Serve the API with gunicorn; the process becomes gunicorn's master (stop it with SIGTERM)."),
+    "signing-keys": ("gateway.cli.keys_cmd:signing_keys",
+                     "The gateway's signing keys (certificates, JWK set)."),
+    "stats": ("gateway.cli.stats_cmd:stats",
+              "Statistics aggregates (stat_volunteers, stat_hours and their province roll-ups)."),
+    "validate": ("gateway.cli.validate:validate",
+                 "Validate FILE (JSON or NDJSON, '-' for stdin) and report every error of every record."),
+    "verify-certificate": ("gateway.cli.certificate_cmd:verify_certificate_cmd",
+                           "Check the signature of a certificate (CERT.pdf or CERT.json) with a JWK set."),
+    "openapi": ("app.cli:openapi", "OpenAPI commands."),
+    "limiter": ("flask_limiter.commands:cli", "Flask-Limiter maintenance & utility commands"),
+}
+
+#: Entry-point group of commands from packages outside gateway/ (sync_jobs: ``sources``,
+#: ``sync``, ``scheduler``); gateway never imports them by name.
+COMMANDS_GROUP = "vgw.commands"
 
 
 def _create_app():
@@ -21,65 +64,104 @@ def _create_app():
     return create_app()
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False,
-             load_dotenv=False,
-             help="志愿服务数据交换网关 — the volunteer-service data exchange gateway.")
-def cli() -> None:
-    pass
+def _script_info(ctx: click.Context):
+    """The ScriptInfo that :func:`flask.cli.with_appcontext` builds the app from (made once)."""
+    from flask.cli import ScriptInfo
+
+    root = ctx.find_root()
+    if not isinstance(root.obj, ScriptInfo):
+        root.obj = ScriptInfo(create_app=_create_app, set_debug_flag=False, load_dotenv_defaults=False)
+    return root.obj
 
 
-# `vgw push` / `vgw pull` are clients of a remote gateway: on the root group, so running them
-# never builds the app (no settings, no store).
-from gateway.cli import exchange_cmd  # noqa: E402
+def _plugin_entry_points() -> dict:
+    from importlib.metadata import entry_points
 
-exchange_cmd.register(cli)
+    found = {}
+    for ep in entry_points(group=COMMANDS_GROUP):
+        found.setdefault(ep.name, ep)
+    return found
+
+
+def _load(name: str, target: str, ctx: click.Context) -> click.Command | None:
+    module, _, attr = target.partition(":")
+    if module == "app.cli":
+        app = _script_info(ctx).load_app()
+        return app.cli.commands.get(attr)
+    import importlib
+
+    return getattr(importlib.import_module(module), attr)
+
+
+class LazyGroup(click.Group):
+    """A click group whose commands are imported when they are looked up, not before."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(COMMANDS) | set(_plugin_entry_points()))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.commands:
+            return self.commands[name]
+        if name in COMMANDS:
+            command = _load(name, COMMANDS[name][0], ctx)
+        else:
+            ep = _plugin_entry_points().get(name)
+            if ep is None:
+                return None
+            try:
+                command = ep.load()
+            except Exception:  # noqa: BLE001 - one broken package must not take the CLI down
+                import logging
+
+                logging.getLogger(__name__).exception("command %s (%s) cannot be loaded", name, ep.value)
+                return None
+        if command is not None:
+            self.commands[name] = command
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List every command from the table (and plugins by entry point) without importing any."""
+        plugins = _plugin_entry_points()
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in COMMANDS:
+                help_text = COMMANDS[name][1]
+            elif name in plugins:
+                help_text = f"(from {plugins[name].value}; vgw {name} --help)"
+            else:
+                help_text = self.commands[name].get_short_help_str(limit=300)
+            rows.append((name, help_text))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, help="志愿服务数据交换网关 — the volunteer-service data exchange gateway.")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    # Nothing is built here: commands that need the app build it themselves (with_appcontext)
+    # from this ScriptInfo, the first time they need it.
+    if ctx.invoked_subcommand not in {"push", "pull"}:
+        _script_info(ctx)
 
 
 def init_app(app: Flask) -> None:
-    from gateway.cli import (certificate_cmd, clients_cmd, config_cmd, db, keys_cmd, pii, serve,
-                             validate)
+    """Attach every ``vgw`` command to ``app.cli`` too (Flask's test runner uses it)."""
+    import importlib
 
-    app.cli.add_command(db.db)
-    app.cli.add_command(validate.validate)
-    app.cli.add_command(config_cmd.config)
-    app.cli.add_command(serve.serve)
-    app.cli.add_command(pii.pii)
-    app.cli.add_command(keys_cmd.signing_keys)
-    app.cli.add_command(certificate_cmd.verify_certificate_cmd)
-    app.cli.add_command(clients_cmd.clients)
-    from gateway.cli import demo_cmd
-
-    app.cli.add_command(demo_cmd.demo)
-
-    from gateway.cli import keys_client_cmd
-
-    app.cli.add_command(keys_client_cmd.keys)
-
-    from gateway.cli import stats_cmd
-
-    app.cli.add_command(stats_cmd.stats)
-
-    from gateway.cli import log_cmd
-
-    app.cli.add_command(log_cmd.log_group)
-
-    from gateway.cli import admins_cmd
-
-    app.cli.add_command(admins_cmd.admins_group)
+    for name, (target, _help) in COMMANDS.items():
+        module, _, attr = target.partition(":")
+        if module == "app.cli" or name in {"push", "pull"}:
+            continue
+        app.cli.add_command(getattr(importlib.import_module(module), attr), name)
     _add_plugin_commands(app)
-
-
-#: Entry-point group of commands from packages outside gateway/ (sync_jobs: ``sources``,
-#: ``sync``, ``scheduler``); gateway never imports them by name.
-COMMANDS_GROUP = "vgw.commands"
 
 
 def _add_plugin_commands(app: Flask) -> None:
     import logging
-    from importlib.metadata import entry_points
 
-    for ep in entry_points(group=COMMANDS_GROUP):
-        if ep.name in app.cli.commands:
+    for name, ep in _plugin_entry_points().items():
+        if name in app.cli.commands:
             continue
         try:
             command = ep.load()
@@ -91,6 +173,8 @@ def _add_plugin_commands(app: Flask) -> None:
 
 def main() -> None:
     """Entry point of the ``vgw`` console script."""
+    from gateway.settings import SettingsError
+
     try:
         cli.main(prog_name="vgw")
     except SettingsError as exc:

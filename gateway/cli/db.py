@@ -18,8 +18,9 @@ def db() -> None:
 def upgrade(revision: str) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
     store.upgrade(current_app, revision)
+    origin = current_app.extensions.get("settings.origins", {}).get("DATABASE_URL", "default")
     click.echo(f"store at revision {store.current_revision(current_app)} "
-               f"({_safe_url(current_app.config['DATABASE_URL'])})")
+               f"({_safe_url(current_app.config['DATABASE_URL'])}; DATABASE_URL from {origin})")
 
 
 @db.command("downgrade")

@@ -175,5 +175,5 @@ def _console_demo(instance: Path) -> None:
                     click.echo(f"demo source {name}: {result['direction']} run {result['status']}")
         finally:
             app.config["SYNC_RETRY_ATTEMPTS"] = retries
-    click.echo(f"console: {app.config['PUBLIC_BASE_URL']}/console/ — log in as {DEMO_ADMIN}, "
+    click.echo(f"console: {app.config['PUBLIC_BASE_URL'] or 'http://127.0.0.1:8080'}/console/ — log in as {DEMO_ADMIN}, "
                f"password in {password_file}")

@@ -203,12 +203,34 @@ def _read_cursor(path: Path) -> str | None:
     return text or None
 
 
+def _temporary_beside(path: Path):
+    """A new 0600 temporary file in ``path``'s folder (so that renaming it over ``path`` is atomic)."""
+    import tempfile
+
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    return os.fdopen(fd, "wb"), Path(name)
+
+
+def _commit(temporary: Path, out, path: Path) -> None:
+    """Make ``temporary`` (open as ``out``) durable and rename it over ``path``: after this
+    returns, ``path`` holds the new content whatever happens to the machine."""
+    out.flush()
+    os.fsync(out.fileno())
+    out.close()
+    os.replace(temporary, path)
+    dir_fd = os.open(path.parent or ".", os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)  # the rename itself
+    finally:
+        os.close(dir_fd)
+
+
 def _write_cursor(path: Path, cursor: str | None) -> None:
     if cursor is None:
         return
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(cursor + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    out, temporary = _temporary_beside(path)
+    out.write((cursor + "\n").encode("utf-8"))
+    _commit(temporary, out, path)
 
 
 @click.command("pull")
@@ -223,11 +245,12 @@ def _write_cursor(path: Path, cursor: str | None) -> None:
 @click.option("--limit", type=click.IntRange(1, 1000), default=500, show_default=True,
               help="Changes per page.")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the changes to this NDJSON file (created 0600; replaced) instead of "
-                   "standard output.")
+              help="Write the changes to this NDJSON file (0600) instead of standard output: "
+                   "replaced atomically, only when the pull succeeds with changes; a run with "
+                   "none leaves it as it was.")
 @click.option("--cursor-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Read --since from this file when it exists, and write the final cursor to "
-                   "it after a successful pull (for cron jobs).")
+                   "it after a successful pull, once --out is safely on disk (for cron jobs).")
 @_jwks
 @_no_verify
 @_timeout
@@ -247,12 +270,16 @@ def pull(url: str, client_id: str, key_id: str, key_file: Path, since: str | Non
     if since is None and cursor_file is not None:
         since = _read_cursor(cursor_file)
     client = _client(url, client_id, key_id, key_file, jwks_file, no_verify, timeout)
+    # --out: the changes go to a temporary file beside it, which replaces it only when the
+    # pull succeeded and brought changes, once it is on disk (fsync); only then does the
+    # cursor file move. A run with no changes, or a failed one, leaves both as they were, so
+    # a consumer never loses a batch it has not read (docs/protocol.md, "vgw pull").
+    temporary: Path | None = None
     if out_file is not None:
         try:
-            fd = os.open(out_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            out, temporary = _temporary_beside(out_file)
         except OSError as exc:
             _fail(f"cannot write {out_file}: {exc.strerror}")
-        out = os.fdopen(fd, "wb")
     else:
         out = sys.stdout.buffer
     count = 0
@@ -264,11 +291,23 @@ def pull(url: str, client_id: str, key_id: str, key_file: Path, since: str | Non
     except GatewayClientError as exc:
         failure = str(exc)
     finally:
-        out.flush()
-        if out_file is not None:
+        if temporary is not None and (failure is not None or count == 0):
             out.close()
+            temporary.unlink(missing_ok=True)
+            temporary = None
+        elif temporary is None:
+            out.flush()
     cursor = client.last_cursor
-    click.echo(f"pulled {count} change(s)" + (f" into {out_file}" if out_file else ""), err=True)
+    if temporary is not None:
+        try:
+            _commit(temporary, out, out_file)
+        except OSError as exc:
+            temporary.unlink(missing_ok=True)
+            _fail(f"cannot write {out_file}: {exc.strerror}; the cursor did not move")
+    where = ""
+    if out_file is not None:
+        where = f" into {out_file}" if count and failure is None else f" ({out_file} left as it was)"
+    click.echo(f"pulled {count} change(s)" + where, err=True)
     click.echo(f"cursor: {cursor if cursor is not None else ''}", err=True)
     if failure is not None:
         _fail(f"pull from {url} failed: {failure}")

@@ -10,7 +10,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from gateway import store
+from gateway import store, timefmt
 from gateway.exchange import message_log
 from gateway.store.models import MessageLog
 
@@ -22,7 +22,7 @@ def log_group() -> None:
 
 
 def _when(value) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "-"
+    return timefmt.table(value)
 
 
 @log_group.command("show")
@@ -92,13 +92,17 @@ def list_entries(client_id: str | None, direction: str | None, limit: int) -> No
         if not entries:
             click.echo("the message log is empty")
             return
-        click.echo(f"{'id':>6} {'dir':<3} {'received (UTC)':<19} {'client':<20} {'batch':<28} "
-                   f"{'status':<9} {'records':>7} {'body':>10}")
+        # Whole client and batch ids (what `vgw log show` takes), however long: the columns
+        # are as wide as the longest shown.
+        client_w = max(6, *(len(e.client_id) for e in entries))
+        batch_w = max(5, *(len(e.batch_id or "-") for e in entries))
+        click.echo(f"{'id':>6} {'dir':<3} {'received':<26} {'client':<{client_w}} "
+                   f"{'batch':<{batch_w}} {'status':<9} {'records':>7} {'body':>10}")
         for e in entries:
             summary = e.summary or {}
             body = f"{e.body_bytes}" if e.body_blob else "purged"
-            click.echo(f"{e.id:>6} {e.direction:<3} {e.received_at:%Y-%m-%d %H:%M:%S} "
-                       f"{e.client_id[:20]:<20} {(e.batch_id or '-')[:28]:<28} {e.status:<9} "
+            click.echo(f"{e.id:>6} {e.direction:<3} {_when(e.received_at):<26} "
+                       f"{e.client_id:<{client_w}} {(e.batch_id or '-'):<{batch_w}} {e.status:<9} "
                        f"{summary.get('total', '-')!s:>7} {body:>10}")
 
 

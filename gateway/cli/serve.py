@@ -39,6 +39,61 @@ def memory_limits_warning(storage_uri: str, workers: int) -> str | None:
     return None
 
 
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    host = (host or "").strip("[]").lower()
+    if host in LOOPBACK_HOSTS or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def origin_of(origins: dict[str, str], name: str) -> str:
+    """Where setting ``name`` came from: a config file, the environment, or the default."""
+    return origins.get(name, "default")
+
+
+def start_up_lines(config, origins: dict[str, str], font: str) -> list[str]:
+    """What `vgw serve` says before it serves: the store (password masked) and where that
+    setting came from, where the settings came from, and the certificate font."""
+    from gateway.cli.db import _safe_url
+
+    by_origin: dict[str, list[str]] = {}
+    for name, origin in origins.items():
+        by_origin.setdefault(origin, []).append(name)
+    layers = "; ".join(f"{origin}: {', '.join(sorted(names))}" for origin, names in by_origin.items())
+    return [
+        f"store: {_safe_url(config['DATABASE_URL'])} "
+        f"(DATABASE_URL from {origin_of(origins, 'DATABASE_URL')})",
+        f"settings: defaults" + (f"; {layers}" if layers else " only (no config file, no GATEWAY_* variable)"),
+        f"certificate font: {font} (CERTIFICATE_FONT from {origin_of(origins, 'CERTIFICATE_FONT')})",
+    ]
+
+
+def loopback_warning(config, host: str) -> str | None:
+    """A warning when certificates printed in production (development tokens off) would
+    carry a loopback address in their QR code and printed URL, else None."""
+    from urllib.parse import urlsplit
+
+    if config["DEV_TOKENS"]:
+        return None
+    base = config["PUBLIC_BASE_URL"]
+    if base and _is_loopback(urlsplit(base).hostname or ""):
+        return (f"PUBLIC_BASE_URL is {base}: certificates will carry this loopback address in "
+                "their QR code and printed URL; set PUBLIC_BASE_URL to the gateway's public address")
+    if not base and _is_loopback(host) and not config["PROXY_FIX"]:
+        return (f"PUBLIC_BASE_URL is not set and the gateway listens on {host} without PROXY_FIX: "
+                "certificates take the address each request came to, which behind a reverse proxy "
+                "is this loopback address; set PUBLIC_BASE_URL (or PROXY_FIX) for production")
+    return None
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, help="Port to listen on.")
@@ -50,6 +105,18 @@ def serve(host: str, port: int, workers: int, access_log: bool) -> None:
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or shutil.which("gunicorn")
     if gunicorn is None:
         raise click.ClickException("gunicorn is not installed in this environment")
+    from gateway.certificates.document import FontMissing, check_font
+
+    config = current_app.config
+    try:
+        font = check_font(config["CERTIFICATE_FONT"] or None)
+    except FontMissing as exc:
+        raise click.ClickException(f"cannot serve: certificates cannot be printed: {exc}") from None
+    for line in start_up_lines(config, current_app.extensions.get("settings.origins", {}), font):
+        click.echo(f"vgw serve: {line}", err=True)
+    warning = loopback_warning(config, host)
+    if warning:
+        click.echo(f"vgw serve: warning: {warning}", err=True)
     folder, temporary = metrics_folder(current_app.config["METRICS_MULTIPROC_DIR"])
     # Read by prometheus-client when the workers import it: set before gunicorn starts.
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)

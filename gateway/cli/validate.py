@@ -6,21 +6,45 @@ Exit status: 0 every record valid, 1 some record invalid, 2 the file cannot be r
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import IO
 
 import click
 import orjson
-from flask import current_app
-from flask.cli import with_appcontext
 
-from gateway import jsonio, standard
-from gateway.standard.engine import UnknownEntity, UnsupportedVersion
-from gateway.standard.files import FileResult, is_ndjson, iter_file
+from gateway import jsonio, settings
+from gateway.standard.engine import Engine, UnknownEntity, UnsupportedVersion
+from gateway.standard.files import FileResult, iter_file, ndjson_by_name_or_content
 
 EXIT_VALID, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
+# Standard input is copied to a temporary file (in memory up to this size) so that it can be
+# read twice, as files are: once to tell JSON from NDJSON, once to validate.
+STDIN_IN_MEMORY_BYTES = 8 * 1024 * 1024
+
+
+def _engine_and_config() -> tuple[Engine, dict]:
+    """The validation engine and settings: the app's if one is running (Flask's test runner),
+    else built from the settings alone, so `vgw validate` starts without the app (no store,
+    no keys, no Flask extensions: well under a second)."""
+    from flask import current_app
+
+    if current_app:
+        from gateway import standard
+
+        return standard.engine(), current_app.config
+    config = settings.load_settings(settings.instance_path())
+    return Engine.from_config(config), config
+
+
+def _spool_stdin() -> IO[bytes]:
+    spool = tempfile.SpooledTemporaryFile(max_size=STDIN_IN_MEMORY_BYTES, prefix="vgw-validate-")
+    shutil.copyfileobj(sys.stdin.buffer, spool, 1 << 20)
+    spool.seek(0)
+    return spool
 # Files at least this big get a progress bar when stderr is a terminal.
 PROGRESS_FROM_BYTES = 8 * 1024 * 1024
 
@@ -84,15 +108,15 @@ def _print_json(result: FileResult, show_valid: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Report as text, or as NDJSON (one result per line, then a summary).")
 @click.option("--ndjson/--json", "ndjson", default=None,
-              help="Force the file type (default: by suffix; .ndjson/.jsonl are NDJSON).")
+              help="Force the file type (default: by suffix, .ndjson/.jsonl/.ldjson are NDJSON and "
+              ".json is JSON; other files and standard input by content).")
 @click.option("--show-valid", is_flag=True, help="Also list valid records.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr (default: for large files on a terminal).")
-@with_appcontext
 def validate(file: Path, entity: str | None, schema_version: str, fmt: str, ndjson: bool | None,
              show_valid: bool, progress: bool | None) -> None:
     """Validate FILE (JSON or NDJSON, '-' for stdin) and report every error of every record."""
-    engine = standard.engine()
+    engine, config = _engine_and_config()
     try:
         if entity and entity != "batch":
             engine.schema(entity, schema_version)
@@ -103,12 +127,19 @@ def validate(file: Path, entity: str | None, schema_version: str, fmt: str, ndjs
         raise click.UsageError(f"unknown entity {entity!r} (known: "
                                f"{', '.join(engine.entities(schema_version))}, batch)") from None
 
+    from_stdin = str(file) == "-"
     try:
-        stream = sys.stdin.buffer if str(file) == "-" else file.open("rb")
+        stream = _spool_stdin() if from_stdin else file.open("rb")
     except OSError as exc:
         click.echo(f"vgw validate: cannot open {file}: {exc.strerror}", err=True)
         sys.exit(EXIT_UNREADABLE)
-    size = None if str(file) == "-" else os.fstat(stream.fileno()).st_size
+    if from_stdin:
+        size = stream.seek(0, os.SEEK_END)
+        stream.seek(0)
+    else:
+        size = os.fstat(stream.fileno()).st_size
+    if ndjson is None:
+        ndjson = ndjson_by_name_or_content(None if from_stdin else file, stream)
     if progress is None:
         progress = bool(size and size >= PROGRESS_FROM_BYTES and sys.stderr.isatty())
     printer = _print_json if fmt == "json" else _print_text
@@ -117,9 +148,9 @@ def validate(file: Path, entity: str | None, schema_version: str, fmt: str, ndjs
     unreadable: jsonio.InputError | None = None
     with stream, _Progress(stream, size or 0, bool(progress and size)) as bar:
         try:
-            for result in iter_file(engine, stream, ndjson=is_ndjson(file) if ndjson is None else ndjson,
+            for result in iter_file(engine, stream, ndjson=ndjson,
                                     entity=entity, version=schema_version,
-                                    max_depth=current_app.config["MAX_JSON_DEPTH"], size=size):
+                                    max_depth=config["MAX_JSON_DEPTH"], size=size):
                 printer(result, show_valid)
                 if result.index >= 0:
                     totals["total"] += 1

@@ -377,7 +377,8 @@ def volunteer_hours(ctx: ServiceContext, volunteer_no: str, *, status: str | Non
     return {
         "volunteer_no": volunteer.volunteer_no,
         "total_hours": f"{Decimal(volunteer.total_hours or 0):.2f}",
-        "star_level": level,
+        # As on the volunteer (the standard's code, albp0026): "1"–"5", null below one star.
+        "star_level": str(level) if level else None,
         "star_label": star_label(level),
         "effective_records": sum(row[4] for row in by_project),
         "by_project": [{"project_no": p, "project_name": n, "team_no": t,

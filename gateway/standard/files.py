@@ -34,6 +34,50 @@ def is_ndjson(path: Path) -> bool:
     return path.suffix.lower() in NDJSON_SUFFIXES
 
 
+#: Suffixes that say JSON; a file with neither kind of suffix (and standard input) is
+#: told apart by its content (:func:`looks_like_ndjson`).
+JSON_SUFFIXES = {".json"}
+_FIRST_LINE_LIMIT = 1 << 20
+
+
+def looks_like_ndjson(stream: IO[bytes]) -> bool:
+    """Whether a seekable stream holds NDJSON, leaving the position unchanged.
+
+    NDJSON when its first non-blank line is a whole JSON object on its own and another
+    non-blank line follows; anything else (an array, a pretty-printed or one-line object) is
+    JSON. A one-line file reads the same either way.
+    """
+    start = stream.tell()
+    try:
+        line = b""
+        while not line.strip(b" \t\r\n\xef\xbb\xbf"):
+            line = stream.readline(_FIRST_LINE_LIMIT)
+            if not line:
+                return False
+        if not line.lstrip(b" \t\xef\xbb\xbf").startswith(b"{") or not line.endswith(b"\n"):
+            return False
+        try:
+            jsonio.loads(line.lstrip(b"\xef\xbb\xbf"), 64)
+        except jsonio.InputError:
+            return False
+        while rest := stream.readline(_FIRST_LINE_LIMIT):
+            if rest.strip():
+                return True
+        return False
+    finally:
+        stream.seek(start)
+
+
+def ndjson_by_name_or_content(path: Path | None, stream: IO[bytes]) -> bool:
+    """NDJSON or not, as ``vgw validate`` decides it: by suffix (.ndjson/.jsonl/.ldjson: NDJSON,
+    .json: JSON), else (other suffixes, standard input) by content."""
+    if path is not None and is_ndjson(path):
+        return True
+    if path is not None and path.suffix.lower() in JSON_SUFFIXES:
+        return False
+    return looks_like_ndjson(stream)
+
+
 def iter_file(engine: Engine, stream: IO[bytes], *, ndjson: bool, entity: str | None,
               version: str, max_depth: int, size: int | None = None) -> Iterator[FileResult]:
     """Results for every record in ``stream``.

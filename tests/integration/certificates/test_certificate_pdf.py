@@ -101,7 +101,7 @@ def test_pdf_renders_a_non_blank_a4_page_whose_qr_opens_the_verification_url(dow
     codes = [r for r in zxingcpp.read_barcodes(image) if r.format == zxingcpp.BarcodeFormat.QRCode]
     assert [c.text for c in codes] == [downloaded["cert"]["verification_url"]]
     no, code = downloaded["cert"]["certificate_no"], downloaded["cert"]["verification_code"]
-    assert codes[0].text == f"http://127.0.0.1:8080/verify/{no}?code={code}"
+    assert codes[0].text == f"http://localhost/verify/{no}?code={code}"  # the request's host
 
 
 def test_printed_text_and_embedded_data_hold_no_full_id_number(downloaded):

@@ -40,7 +40,7 @@ def test_team_records_effective_hours(store_app, http, world, team):
 
     totals = http.get(f"/api/v1/volunteers/{world.volunteer_no}/hours", headers=team).get_json()
     assert totals["total_hours"] == "3.50"
-    assert totals["star_level"] == 0 and totals["star_label"] is None
+    assert totals["star_level"] is None and totals["star_label"] is None
     assert totals["effective_records"] == 1
     assert totals["by_project"] == [{"project_no": world.project_no, "project_name": "社区助老志愿服务",
                                      "team_no": world.team_no, "hours": "3.50", "records": 1}]
@@ -179,7 +179,7 @@ def test_stored_totals_are_recomputed_never_trusted(store_app, http, team, calle
     headers = caller(store_app, "team-2", region="11", perms=helpers.HOURS_PERMS, teams=(world.team_no,))
     assert http.post(URL, json=helpers.record(world), headers=headers).status_code == 201
     totals = http.get(f"/api/v1/volunteers/{world.volunteer_no}/hours", headers=headers).get_json()
-    assert totals["total_hours"] == "3.50" and totals["star_level"] == 0
+    assert totals["total_hours"] == "3.50" and totals["star_level"] is None
     row = helpers.volunteer_row(store_app, world.volunteer_no)
     assert row.total_hours == Decimal("3.50") and row.star_level == 0
 

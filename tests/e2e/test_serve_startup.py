@@ -1,0 +1,88 @@
+"""`vgw serve` says what it serves before serving (store with its password masked, where the
+settings came from, the certificate font) and refuses to start without a usable font."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PORT = 24011
+
+
+def _env(tmp_path, **settings):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env.update(GATEWAY_KEYS_DIR=str(tmp_path / "keys"), PYTHONUNBUFFERED="1")
+    env.update({f"GATEWAY_{k}": v for k, v in settings.items()})
+    return env
+
+
+def _serve_until_listening(env, tmp_path) -> str:
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "--port", str(PORT),
+                                 "--workers", "1", "--no-access-log"], cwd=ROOT, env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if "Listening at" in log.read_text():
+                break
+            time.sleep(0.1)
+        return log.read_text()
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+
+
+def test_serve_names_the_store_with_the_password_masked_and_where_it_came_from(tmp_path):
+    url = "postgresql+psycopg://postgres:s3cret-pw@127.0.0.1:5432/postgres"
+    output = _serve_until_listening(_env(tmp_path, DATABASE_URL=url, LOG_LEVEL="INFO"), tmp_path)
+    assert "Listening at" in output, output
+    assert ("vgw serve: store: postgresql+psycopg://postgres:***@127.0.0.1:5432/postgres "
+            "(DATABASE_URL from environment GATEWAY_*)") in output
+    assert "s3cret-pw" not in output
+    assert "vgw serve: settings: defaults; environment GATEWAY_*: DATABASE_URL, KEYS_DIR, LOG_LEVEL" in output
+    assert "vgw serve: certificate font: /" in output
+
+
+def test_serve_names_the_default_store(tmp_path):
+    output = _serve_until_listening(_env(tmp_path, DATABASE_URL=""), tmp_path)
+    # An empty variable is still where the setting came from; the derived default is shown.
+    assert f"vgw serve: store: sqlite:///{ROOT / 'instance' / 'gateway.sqlite3'}" in output
+
+
+def test_db_upgrade_names_the_store_and_its_origin(tmp_path):
+    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    proc = subprocess.run([sys.executable, "-m", "gateway.cli", "db", "upgrade"], cwd=ROOT,
+                          env=_env(tmp_path, DATABASE_URL=url), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert f"({url}; DATABASE_URL from environment GATEWAY_*)" in proc.stdout
+
+
+def _refused(tmp_path, font: str) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "gateway.cli", "serve", "--port", str(PORT)],
+                          cwd=ROOT, env=_env(tmp_path, CERTIFICATE_FONT=font), capture_output=True,
+                          text=True, timeout=60)
+    with socket.socket() as sock:
+        assert sock.connect_ex(("127.0.0.1", PORT)) != 0, "nothing may listen"
+    return proc
+
+
+def test_serve_refuses_to_start_when_the_font_is_not_a_file(tmp_path):
+    proc = _refused(tmp_path, str(tmp_path / "no-such-font.ttf"))
+    assert proc.returncode == 2
+    assert "CERTIFICATE_FONT" in proc.stderr and "is not a file" in proc.stderr
+
+
+def test_serve_refuses_to_start_when_the_font_cannot_be_embedded(tmp_path):
+    not_a_font = tmp_path / "font.ttf"
+    not_a_font.write_text("not a font")
+    proc = _refused(tmp_path, str(not_a_font))
+    assert proc.returncode == 1
+    assert "cannot serve: certificates cannot be printed" in proc.stderr
+    assert "fonts-wqy-microhei" in proc.stderr
