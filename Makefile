@@ -53,6 +53,7 @@ fuzz: install
 LOAD_SECONDS ?= 150
 load: install
 	$(BIN)/python -m benchmarks.load --duration $(LOAD_SECONDS)
+
 ## lint: ruff, mypy, the dependency-direction contracts (import-linter, setup.cfg) and the
 ##       check that the Alembic migrations build the models' schema; CI runs it before `make test`
 LINT_PATHS := gateway schemas adapters sync_jobs conformance_tests tests benchmarks

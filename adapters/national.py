@@ -75,7 +75,7 @@ NATIVE_ARRAYS = {"posts": "lbx03", "checkin_points": "lbx56", "participants": "l
 # with albx0357 (the complainant's ID number nationally). The adapter corrects that for v1
 # without changing the published v1 schemas: the numbers travel under the national number
 # codes (albe0041, albx0013) or in ``_vgw``.
-_V1_CODES = {
+_V1_CODES: dict[str, dict[tuple[str, ...], str | None]] = {
     "team": {("team_no",): "albe0041"},
     "project": {("project_no",): "albx0013", ("team_no",): None},
     "service_record": {("project_no",): None, ("team_no",): None},
@@ -162,7 +162,7 @@ def _coded_members(prop: dict) -> bool:
 
 
 def _build(entity: str, version: str, schema: dict, table: str | None) -> Mapping:
-    fixes = _V1_CODES.get(entity, {}) if version == "1" else {}
+    fixes: dict = _V1_CODES.get(entity, {}) if version == "1" else {}
     fields: list[Field] = []
     arrays: dict[str, Mapping] = {}
 

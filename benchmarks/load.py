@@ -61,7 +61,8 @@ FEED_PAGE = 500
 
 def register_clients(database_url: str, keys_dir: str) -> dict[str, tuple[str, bytes]]:
     """The pushers' and the readers' clients and their new Ed25519 keys: id → (key id, PEM)."""
-    from gateway import access, create_app, store
+    from gateway import create_app, store
+    from gateway.services import clients
     from gateway.exchange import keys as client_keys
 
     app = create_app({"DATABASE_URL": database_url, "KEYS_DIR": keys_dir})
@@ -69,7 +70,7 @@ def register_clients(database_url: str, keys_dir: str) -> dict[str, tuple[str, b
     with store.session_scope(app) as session:
         for client_id, perms in ((PUSH_CLIENT, ["read", "write"]), (FEED_CLIENT, ["read"])):
             pair = client_keys.generate_key_pair("ed25519")
-            client = access.create_client(session, client_id, f"load benchmark ({client_id})",
+            client = clients.create_client(session, client_id, f"load benchmark ({client_id})",
                                           permissions={"volunteer": perms})
             found[client_id] = (client_keys.add_key(session, client, pair.public_pem).key_id,
                                 pair.private_pem)

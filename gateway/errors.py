@@ -109,7 +109,7 @@ def _from_database_error(exc: Exception) -> Response:
     if not store_unavailable(exc):
         return _from_unexpected(exc)
     # The driver's message names host and port at most, never data; no traceback needed.
-    log.warning("store unavailable: %s", type(exc.orig if getattr(exc, "orig", None) else exc).__name__)
+    log.warning("store unavailable: %s", type(getattr(exc, "orig", None) or exc).__name__)
     response = problem_response(store_unavailable_problem())
     response.headers["Retry-After"] = str(STORE_RETRY_AFTER_SECONDS)
     return response

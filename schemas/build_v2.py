@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import schemas
@@ -107,7 +106,7 @@ def prop(kind: str, title: str, description: str, code: str | None = None) -> di
     return p
 
 
-def unknown(code: str) -> tuple[str, str, str, str, str]:
+def unknown(code: str) -> tuple[str, str, str | None, str, str]:
     return (code, code, "text:2000", f"（{code}）",
             f"National field {code}: the front-end shows no label; carried verbatim as text.")
 
@@ -115,7 +114,7 @@ def unknown(code: str) -> tuple[str, str, str, str, str]:
 # -- per entity: (code, key, kind, 中文, description) for v2's additions -------------------
 # A key "a.b" is a member of object a; "a[].b" a member of the objects of array a.
 
-ADD: dict[str, list[tuple[str, str, str, str, str]]] = {
+ADD: dict[str, list[tuple[str, str, str | None, str, str]]] = {
     "volunteer": [
         ("albp0009", "native_place", "text:100", "籍贯", "Native place."),
         ("albp0011", "landline", "phone", "固定电话", "Landline number."),

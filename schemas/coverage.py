@@ -37,7 +37,7 @@ def codes_of(version: str, entity: str) -> dict[str, str]:
     """``{national code: dotted key}`` of one schema (``a.b`` member, ``a[].b`` array item),
     as the national adapter reads them (v1 with its corrections)."""
     found: dict[str, str] = {}
-    fixes = {}
+    fixes: dict[str, str | None] = {}
     if version == "1":
         from adapters.national import _V1_CODES     # the v1 corrections live with the adapter
         fixes = {path[0]: code for path, code in _V1_CODES.get(entity, {}).items()}
@@ -107,9 +107,9 @@ def coverage_markdown() -> str:
     for r in rows():
         where = f"`{r['entity']}.{r['v2']}`" if r["v2"] and "/" not in r["v2"] else (
             f"`{r['v2']}`" if r["v2"] else f"not carried: {r['reason']}")
-        v1 = f"`{r['v1']}`" if r["v1"] else ""
+        in_v1 = f"`{r['v1']}`" if r["v1"] else ""
         label = r["label"].replace("|", "\\|")
-        lines.append(f"| {r['group']} | {r['code']} | {label} | {v1} | {where} |")
+        lines.append(f"| {r['group']} | {r['code']} | {label} | {in_v1} | {where} |")
     return "\n".join(lines) + "\n"
 
 

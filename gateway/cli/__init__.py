@@ -77,7 +77,7 @@ def _script_info(ctx: click.Context):
 def _plugin_entry_points() -> dict:
     from importlib.metadata import entry_points
 
-    found = {}
+    found: dict = {}
     for ep in entry_points(group=COMMANDS_GROUP):
         found.setdefault(ep.name, ep)
     return found

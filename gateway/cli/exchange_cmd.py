@@ -299,6 +299,7 @@ def pull(url: str, client_id: str, key_id: str, key_file: Path, since: str | Non
             out.flush()
     cursor = client.last_cursor
     if temporary is not None:
+        assert out_file is not None  # a temporary file is made only for --out
         try:
             _commit(temporary, out, out_file)
         except OSError as exc:

@@ -71,7 +71,7 @@ def start_up_lines(config, origins: dict[str, str], font: str) -> list[str]:
     return [
         f"store: {_safe_url(config['DATABASE_URL'])} "
         f"(DATABASE_URL from {origin_of(origins, 'DATABASE_URL')})",
-        f"settings: defaults" + (f"; {layers}" if layers else " only (no config file, no GATEWAY_* variable)"),
+        "settings: defaults" + (f"; {layers}" if layers else " only (no config file, no GATEWAY_* variable)"),
         f"certificate font: {font} (CERTIFICATE_FONT from {origin_of(origins, 'CERTIFICATE_FONT')})",
     ]
 

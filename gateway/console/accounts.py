@@ -7,7 +7,7 @@ import segno
 from flask import abort, flash, redirect, render_template, request, session, url_for
 
 from gateway.console import bp
-from gateway.console.auth import audit, current_admin, require
+from gateway.console.auth import audit, require, signed_in_admin
 from gateway.console.i18n import _
 from gateway.privacy import vault
 from gateway.services import admins
@@ -26,9 +26,9 @@ def _refused(action: str, target: str, exc: Exception, back: str):
 
 
 def _accounts_page(once: dict | None = None):
-    rows = admins.managed(get_session(), current_admin())
+    rows = admins.managed(get_session(), signed_in_admin())
     return render_template("accounts.html", rows=rows, roles=ROLES, once=once,
-                           grantable=[r for r in ROLES if current_admin().has(r)])
+                           grantable=[r for r in ROLES if signed_in_admin().has(r)])
 
 
 @bp.route("/accounts")
@@ -41,7 +41,7 @@ def accounts():
 @require(admins.MANAGER_ROLE)
 def account_add():
     db = get_session()
-    manager = current_admin()
+    manager = signed_in_admin()
     form = request.form
     username = form.get("username", "").strip()
     try:
@@ -62,7 +62,7 @@ def account_add():
 @require(admins.MANAGER_ROLE)
 def account_action(username: str, action: str):
     db = get_session()
-    manager = current_admin()
+    manager = signed_in_admin()
     back = url_for("console.accounts") + f"#account-{username}"
     try:
         if action == "roles":
@@ -91,7 +91,7 @@ PENDING = "totp_pending"
 
 @bp.route("/me")
 def me():
-    row = admins.get(get_session(), current_admin().username)
+    row = admins.get(get_session(), signed_in_admin().username)
     pending = session.get(PENDING)
     enrol = None
     if pending and row.totp_secret_enc is None:
@@ -104,7 +104,7 @@ def me():
 @bp.route("/me/<action>", methods=["POST"])
 def me_action(action: str):
     db = get_session()
-    admin = current_admin()
+    admin = signed_in_admin()
     form = request.form
     back = url_for("console.me")
     try:

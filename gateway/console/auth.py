@@ -40,6 +40,14 @@ def current_admin() -> admins.Admin | None:
     return g.get("admin")
 
 
+def signed_in_admin() -> admins.Admin:
+    """The logged-in account, in a view that :func:`require` guards (there always is one)."""
+    admin = current_admin()
+    if admin is None:
+        raise RuntimeError("a console view that needs a login ran without one")
+    return admin
+
+
 def audit(action: str, target: str = "", outcome: str = "ok", **details: Any) -> None:
     """Write one audit entry for the logged-in account (committed with the request's work)."""
     admin = current_admin()

@@ -666,7 +666,7 @@ def _duplicate_uscc(team_no: str | None) -> Conflict:
     return Conflict(f"a team with this unified social credit code is already registered "
                     f"({team_no or 'a concurrent registration'})",
                     [Issue("/uscc", "team.duplicate_uscc", f"该统一社会信用代码已登记{number}",
-                           f"a team with this unified social credit code is already registered"
+                           "a team with this unified social credit code is already registered"
                            + (f" (team number {team_no})" if team_no else ""))],
                     existing_team_no=team_no)
 

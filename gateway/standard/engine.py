@@ -214,6 +214,7 @@ def national_required_warnings(record: dict, relaxed: list[tuple[str, str, bool,
     """A warning per nationally required field that ``record`` lacks (NATIONAL_REQUIRED = warn)."""
     found: list[Issue] = []
     for parent, key, is_array, title in relaxed:
+        holders: list[tuple[tuple, dict]]
         if not parent:
             holders = [((), record)]
         elif is_array:

@@ -139,20 +139,6 @@ def test_keys_that_only_look_alike_are_not_duplicates(client):
     assert answer.status_code == 200, answer.get_data(as_text=True)
 
 
-def test_a_blank_filter_and_a_wrong_media_type_are_explained_in_whole_chinese(client, headers):
-    """The gateway's own argument messages are not marshmallow's: Chinese in full, no English."""
-    url = next(f"{path}?{name}=%20" for path, name in _query_arguments(client)
-               if "{" not in path and (path, name) not in OWN_ANSWER)
-    error = _problem(client.get(url, headers=headers), 422, "unprocessable")["errors"][0]
-    assert "不能为空" in error["message_zh"] and "blank" not in error["message_zh"]
-    assert "blank" in error["message_en"]
-    answer = client.post("/api/v1/validate/volunteer", data=b"{}",
-                         headers={**headers, "Content-Type": "text/plain"})
-    body = _problem(answer, 415, "unsupported-media-type")
-    assert " or " not in body["message_zh"] and "application/x-ndjson" in body["message_zh"]
-    assert "application/json or application/x-ndjson" in body["detail"]
-
-
 @pytest.mark.parametrize("url", ["/api/v1/volunteers", "/api/v1/validate/volunteer",
                                  "/api/v1/volunteers/lookup", "/api/v1/projects",
                                  "/api/v1/service-records"])

@@ -5,7 +5,6 @@ enforced or reported as warnings by a setting."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
