@@ -465,11 +465,12 @@ def load_settings(
 def _default_ratelimit_uri(database_url: str, instance_path: str) -> str:
     """A SQLite file every worker on this host shares (gateway/ratelimit_storage.py): beside
     a SQLite store's file (each store its own counters), else in the instance folder."""
-    from sqlalchemy.engine import make_url
-
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        store = Path(url.database)
+    # read the SQLite URL by hand (sqlite:///relative, sqlite:////absolute, ?query): importing
+    # SQLAlchemy here would cost every command that only reads settings (`vgw validate`)
+    scheme, _, rest = database_url.partition("://")
+    database = rest[1:].split("?", 1)[0] if rest.startswith("/") else ""
+    if scheme.split("+", 1)[0] == "sqlite" and database and database != ":memory:":
+        store = Path(database)
         path = store.with_name(f"{store.stem}-ratelimits.sqlite3")
     else:
         path = Path(instance_path) / "ratelimits.sqlite3"

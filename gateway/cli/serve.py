@@ -76,6 +76,21 @@ def start_up_lines(config, origins: dict[str, str], font: str) -> list[str]:
     ]
 
 
+def _say(config, message: str, *, warning: bool = False) -> None:
+    """A start-up line on stderr: plain text, or a JSON log line like the workers' own when
+    LOG_FORMAT is json (so a log collector reads every line the process writes)."""
+    if config["LOG_FORMAT"] == "json":
+        import logging
+
+        from gateway.logs import JsonFormatter
+
+        record = logging.LogRecord("gateway.serve", logging.WARNING if warning else logging.INFO,
+                                   __file__, 0, message, None, None)
+        click.echo(JsonFormatter().format(record), err=True)
+    else:
+        click.echo(f"vgw serve: {'warning: ' if warning else ''}{message}", err=True)
+
+
 def loopback_warning(config, host: str) -> str | None:
     """A warning when certificates printed in production (development tokens off) would
     carry a loopback address in their QR code and printed URL, else None."""
@@ -113,10 +128,10 @@ def serve(host: str, port: int, workers: int, access_log: bool) -> None:
     except FontMissing as exc:
         raise click.ClickException(f"cannot serve: certificates cannot be printed: {exc}") from None
     for line in start_up_lines(config, current_app.extensions.get("settings.origins", {}), font):
-        click.echo(f"vgw serve: {line}", err=True)
+        _say(config, line)
     warning = loopback_warning(config, host)
     if warning:
-        click.echo(f"vgw serve: warning: {warning}", err=True)
+        _say(config, warning, warning=True)
     folder, temporary = metrics_folder(current_app.config["METRICS_MULTIPROC_DIR"])
     # Read by prometheus-client when the workers import it: set before gunicorn starts.
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
@@ -129,6 +144,6 @@ def serve(host: str, port: int, workers: int, access_log: bool) -> None:
         args[1:1] = ["--access-logfile", "-"]
     warning = memory_limits_warning(current_app.config["RATELIMIT_STORAGE_URI"], workers)
     if warning:
-        click.echo(warning, err=True)
-    click.echo(f"serving the gateway on http://{host}:{port} (OpenAPI: /api/openapi.json)", err=True)
+        _say(config, warning.removeprefix("warning: "), warning=True)
+    _say(config, f"serving the gateway on http://{host}:{port} (OpenAPI: /api/openapi.json)")
     os.execv(gunicorn, args)

@@ -138,8 +138,10 @@ def test_the_command_line(integrator, store_app):
     assert len(changes) == 4
     cursor = (integrator.work / "cursor.txt").read_text().strip()
     assert cursor == json.loads(changes[-1])["cursor"]
-    # Again: the push gets its stored answers, the pull finds nothing after the cursor.
+    # Again: the push gets its stored answers, the pull finds nothing after the cursor and
+    # leaves the unread file and the cursor as they were (docs/protocol.md, --out).
     integrator("cli-push")
     integrator("cli-pull")
-    assert (integrator.work / "changes.ndjson").read_text("utf-8") == ""
+    assert (integrator.work / "changes.ndjson").read_text("utf-8").splitlines() == changes
+    assert (integrator.work / "cursor.txt").read_text().strip() == cursor
     assert count_volunteers(store_app) == 4

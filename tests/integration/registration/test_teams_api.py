@@ -88,7 +88,7 @@ def test_join_policy_4_needs_a_password_kept_hashed(store_app):
     assert body["has_join_password"] is True and "join_password" not in body
     with store.session_scope(store_app) as session:
         stored = session.execute(select(Team.join_password_hash)).scalar_one()
-        assert stored.startswith("scrypt$") and "暗号1234" not in stored and len(stored) <= 128
+        assert stored.startswith("$argon2id$") and "暗号1234" not in stored and len(stored) <= 128
 
 
 def test_an_invalid_team_is_refused_and_nothing_written(store_app):
