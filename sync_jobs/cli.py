@@ -369,6 +369,10 @@ def dl_list(source, entity, rule, status, limit, as_json) -> None:
     if as_json:
         _echo_json(rows)
         return
+    if not rows:
+        click.echo(f"no {'' if status == 'all' else status + ' '}dead letters"
+                   + (" matching the filter" if source or entity or rule else ""))
+        return
     for r in rows:
         first = r["reason"][0] if r["reason"] else {}
         click.echo(f"{r['id']:>6} {r['source']:<16} {r['direction']:<4} {r['entity']:<14} "

@@ -78,3 +78,13 @@ def test_the_cli_lists_replays_and_discards(sync_app, platform, base_url):
     assert still.exit_code == 1 and f"still failing {len(rows) - 1}" in still.output
     history = json.loads(runner.invoke(args=["sync", "runs", "zyh", "--json"]).output)
     assert history[0]["trigger"] == "replay" and history[0]["rejected"] == len(rows) - 1
+
+
+def test_the_cli_says_so_when_there_is_no_dead_letter(sync_app):
+    """An empty listing is a sentence, not silence (issue 12, item 11)."""
+    runner = sync_app.test_cli_runner()
+    listed = runner.invoke(args=["sync", "dead-letters", "list"])
+    assert listed.exit_code == 0 and listed.output == "no pending dead letters\n"
+    listed = runner.invoke(args=["sync", "dead-letters", "list", "--status", "all", "--source", "x"])
+    assert listed.output == "no dead letters matching the filter\n"
+    assert runner.invoke(args=["sync", "dead-letters", "list", "--json"]).output.strip() == "[]"
