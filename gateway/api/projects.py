@@ -237,14 +237,10 @@ class ProjectStatus(MethodView):
         return view
 
 
-class ProjectCancelArgs(Schema):
-    note = fields.String(load_default=None, validate=validate.Length(max=500))
-
-
 @blp.route("/projects/<string:project_no>/cancel")
 class ProjectCancel(MethodView):
     @blp.doc(security=BEARER)
-    @blp.arguments(ProjectCancelArgs)
+    @blp.arguments(DecisionSchema)
     @blp.response(200, ProjectViewSchema)
     def post(self, args, project_no: str):
         """Withdraw the project (status 9 作废) for its team; enrolments and hours stay, the
