@@ -151,6 +151,8 @@ class Batches(MethodView):
     @staticmethod
     def _push() -> Response:
         config = current_app.config
+        if not any(name in request.headers for name in ("Signature", "Signature-Input", "Authorization")):
+            current_caller()  # no credentials at all: the 401 challenge comes before any 400/415
         media_type = _media_type()
         key = _idempotency_key()
         caller, body = _authenticate(config["MAX_PUSH_BYTES"])

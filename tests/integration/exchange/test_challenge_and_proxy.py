@@ -35,6 +35,17 @@ def test_an_unsigned_push_is_told_what_to_sign(store_app):
     assert set(params) == {"created", "expires", "nonce", "keyid"}
 
 
+@pytest.mark.parametrize("headers", [{"Content-Type": "application/json"},       # no key
+                                     {"Content-Type": "text/plain"},             # nor JSON
+                                     {}])
+def test_a_push_without_any_credentials_gets_the_challenge_first(store_app, headers):
+    """docs/protocol.md: an unsigned push is a 401 challenge, whatever else is wrong with it."""
+    answer = store_app.test_client().post(PUSH, data=b'{"records": []}', headers=headers)
+    assert answer.status_code == 401, answer.get_data(as_text=True)
+    assert answer.get_json()["type"] == "/problems/signature-missing"
+    assert answer.headers["WWW-Authenticate"].startswith('Signature realm="gateway"')
+
+
 def test_a_bad_signature_on_a_read_is_told_what_to_sign(store_app, city):
     req = helpers.sign(helpers.prepared("GET", "http://localhost" + FEED), city, nonce=None,
                        components=("@method", "@target-uri", "client-id"), digest=False)
