@@ -142,7 +142,7 @@ def rotate(client_id: str, public_pem: str, key_id: str | None) -> None:
     if older:
         click.echo(f"still active: {', '.join(older)}")
         click.echo("Reminder: once the client signs with the new key, revoke the old one: "
-                   + "; ".join(f"vgw keys revoke {k}" for k in older))
+                   + "; ".join(f"vgw keys revoke -- {k}" for k in older))
 
 
 @keys.command("revoke")

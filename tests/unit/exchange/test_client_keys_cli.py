@@ -52,7 +52,7 @@ def test_add_list_rotate_revoke(cli, tmp_path):
     assert result.exit_code == 0, result.output
     assert f"added {second_id} (ecdsa-p256-sha256)" in result.output
     assert f"still active: {first_id}" in result.output
-    assert f"revoke the old one: vgw keys revoke {first_id}" in result.output
+    assert f"revoke the old one: vgw keys revoke -- {first_id}" in result.output
 
     listing = cli("list", "city-01").output.splitlines()
     assert listing[0].startswith("key id")
