@@ -48,10 +48,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from benchmarks.gunicorn_server import Gunicorn
-from benchmarks.push import ADMIN_URL, Databases, _admin, _env, migrate, volunteers
+from benchmarks.push import ADMIN_URL, Databases, _env, migrate, postgres_unreachable, volunteers
 
 PUSH_CLIENT, FEED_CLIENT = "load-push", "load-feed"
 FEED_PAGE = 500
@@ -236,12 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # the finally blocks still run
 
-    try:
-        with _admin(args.admin_url) as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:  # any connection failure: nothing to measure here
-        print(f"load benchmark skipped: PostgreSQL not reachable at "
-              f"{make_url(args.admin_url).render_as_string()} ({type(exc).__name__})")
+    if postgres_unreachable(args.admin_url, "load"):
         return 0
 
     name = f"vgw_bench_load_{uuid.uuid4().hex[:8]}"

@@ -31,6 +31,7 @@ from subprocess import Popen
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from benchmarks.push import postgres_unreachable
 from benchmarks.zyh365_pull import KEY_ID, SECRET, peak_rss_mb, start_simulator, stop
 
 DEFAULT_PG = os.environ.get("GATEWAY_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -188,16 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     counts = sorted(int(c) for c in args.counts.split(","))
 
-    probe = create_engine(args.pg_url)
-    try:
-        with probe.connect():
-            pass
-    except Exception as exc:  # any connection failure: nothing to measure here
-        print(f"sync pull benchmark skipped: PostgreSQL not reachable at "
-              f"{make_url(args.pg_url).render_as_string()} ({type(exc).__name__})")
+    if postgres_unreachable(args.pg_url, "sync pull"):
         return 0
-    finally:
-        probe.dispose()
 
     print(f"sync pull into PostgreSQL: {', '.join(f'{c:,}' for c in counts)} volunteers, each from "
           "scratch, one `vgw sync run` process each (zyh365 adapter, 80-row pages)")
