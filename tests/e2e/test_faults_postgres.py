@@ -83,6 +83,22 @@ def _retry_until_done(server: Gunicorn, keys, body: bytes, key: str, seconds: fl
     raise AssertionError(f"the retry did not complete: {seen}")
 
 
+def _push_in_background(server, keys, body: bytes, key: str, timeout: float = 120):
+    """Start the signed push in a thread; its answer, or what it raised (the connection may
+    die with the worker or the database), lands in the returned list."""
+    outcome: list[requests.Response | BaseException] = []
+
+    def push() -> None:
+        try:
+            outcome.append(_post(server, keys, body, key, timeout=timeout))
+        except BaseException as exc:  # reported by the test
+            outcome.append(exc)
+
+    pusher = threading.Thread(target=push)
+    pusher.start()
+    return pusher, outcome
+
+
 def test_postgres_stopped_mid_push_gives_503_then_the_retry_stores_each_record_once(
         pg_cluster, tmp_path):  # noqa: F811 - the fixture
     with gateway_on(pg_cluster) as app:
@@ -94,16 +110,7 @@ def test_postgres_stopped_mid_push_gives_503_then_the_retry_stores_each_record_o
             body = helpers.ndjson([helpers.item("volunteer", helpers.volunteer(i))
                                    for i in range(1, RECORDS + 1)])
             key = uuid.uuid4().hex
-            answers: list[requests.Response | BaseException] = []
-
-            def push() -> None:
-                try:
-                    answers.append(_post(server, keys, body, key))
-                except BaseException as exc:  # reported below
-                    answers.append(exc)
-
-            pusher = threading.Thread(target=push)
-            pusher.start()
+            pusher, answers = _push_in_background(server, keys, body, key)
             stored = _wait_for_rows(app.config["DATABASE_URL"], 500)
             pg_cluster.stop("fast")
             pusher.join(timeout=60)
@@ -220,17 +227,8 @@ def test_a_worker_sigkilled_mid_50k_push_then_the_retry_stores_each_record_once(
             body = helpers.ndjson([helpers.item("volunteer", helpers.volunteer(i))
                                    for i in range(1, BIG + 1)])
             key = uuid.uuid4().hex
-            outcome: list[requests.Response | BaseException] = []
-
-            def push() -> None:
-                try:
-                    outcome.append(_post(server, keys, body, key, timeout=300))
-                except BaseException as exc:  # the connection dies with the worker
-                    outcome.append(exc)
-
             (worker,) = server.live_workers()
-            pusher = threading.Thread(target=push)
-            pusher.start()
+            pusher, outcome = _push_in_background(server, keys, body, key, timeout=300)
             stored = _wait_for_rows(app.config["DATABASE_URL"], 5_000, seconds=120)
             killed_at = time.monotonic() - started
             os.kill(worker, signal.SIGKILL)
