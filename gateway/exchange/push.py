@@ -569,8 +569,10 @@ def receive(app, make_context, incoming: Incoming) -> Answer:
         # Give up the chunk in progress first: on SQLite its write lock would block the log.
         # Then give the key back, so that a retry proceeds at once instead of waiting for
         # the lease (a worker killed outright cannot, and its lease lapses instead).
-        ctx.session.rollback()
-        _release(sessions, reservation.id, entry_id)
+        try:
+            ctx.session.rollback()
+        finally:  # a connection broken mid-statement must not keep the key reserved
+            _release(sessions, reservation.id, entry_id)
         raise
 
     # 5. keep the answer, close the books

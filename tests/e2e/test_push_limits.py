@@ -29,6 +29,7 @@ pytestmark = pytest.mark.slow
 
 URL = "/api/v1/exchange/batches"
 HUGE = 60 << 20
+LEASE = 5  # IDEMPOTENCY_LEASE_SECONDS of the worker-timeout test
 
 
 def _post(server: Gunicorn, keys, data: bytes, content_type: str, key: str,
@@ -100,7 +101,8 @@ def test_a_batch_whose_worker_times_out_gives_its_key_back(app, tmp_path):
     # Enough records that one worker needs well over its 2 s (issue 14 made records cheaper).
     records = [helpers.item("volunteer", helpers.volunteer(i)) for i in range(1, 16001)]
     body, key = helpers.ndjson(records), uuid.uuid4().hex
-    env = child_env(app, LOG_LEVEL="WARNING")
+    # A short lease, for the one case where the release cannot run (below).
+    env = child_env(app, LOG_LEVEL="WARNING", IDEMPOTENCY_LEASE_SECONDS=LEASE)
     server = Gunicorn(env, tmp_path / "short.log", workers=1, timeout=2)
     try:
         with pytest.raises(requests.RequestException):
@@ -114,7 +116,15 @@ def test_a_batch_whose_worker_times_out_gives_its_key_back(app, tmp_path):
         deadline = time.monotonic() + 20
         while _reservation(app, key) is not None and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert _reservation(app, key) is None, "the aborted batch left its key reserved"
+        if _reservation(app, key) is not None:
+            # gunicorn sends SIGKILL when the aborted worker has not exited by its next check
+            # (about a second later; a loaded machine can be that slow inside one statement).
+            # A worker killed outright cannot give its key back: the documented fallback is
+            # the lease, which must then let the retry through. Anything else is a defect.
+            output = server.output()
+            assert "was sent SIGKILL" in output, \
+                f"the aborted batch left its key reserved:\n{output[-3000:]}"
+            time.sleep(LEASE + 1)
     finally:
         server.stop()
     server = Gunicorn(env, tmp_path / "long.log", workers=1, timeout=300)
