@@ -69,7 +69,7 @@ from gateway.privacy import mask_mobile
 from gateway.services import activities, hours, registration
 from gateway.services.context import ServiceContext
 from gateway.services.errors import Conflict, Invalid, NotFound, OutOfScope, ServiceError
-from gateway.standard.issues import Issue, pointer
+from gateway.standard.issues import Issue
 from gateway.standard.rules.common import parse_date, parse_local_datetime
 from gateway.store.models import (Commendation, Complaint, Enrollment, Evaluation, Post, Project,
                                   ServiceRecord, Team, Training, Volunteer, VolunteerSource)

@@ -11,8 +11,9 @@ Projects
 Search
     :func:`search_projects` filters on the indexed region columns (a province code finds every
     county in it through the ``province`` column, not a LIKE), service category, an
-    overlapping date range, status and a keyword on the name (PostgreSQL: ``ILIKE`` served by
-    the pg_trgm index ``ix_projects_name_trgm``). Recruitment is public information: any
+    overlapping date range, status and a keyword on the name (PostgreSQL: one or two
+    characters by the name's grams on the GIN index ``ix_projects_name_grams``, longer ones by
+    ``ILIKE`` on the pg_trgm index ``ix_projects_name_trgm``; gateway/store/grams.py). Recruitment is public information: any
     caller with ``project:read`` finds every project except the not-public ones
     (recruit_scope 4), which only callers acting for the organising team see.
 
@@ -33,7 +34,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, Iterable, Mapping, Sequence
 
-from sqlalchemy import Select, and_, false, func, or_, select, true, update
+from sqlalchemy import Select, Text, and_, false, func, or_, select, true, type_coerce, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql import operators
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -46,6 +49,7 @@ from gateway.services.registration import merge_patch
 from gateway.standard.issues import Issue, pointer
 from gateway.standard.regions import CITY, PROVINCE
 from gateway.standard.rules.common import parse_date, parse_local_datetime
+from gateway.store.grams import keyword_gram
 from gateway.store.models import Enrollment, Post, Project, Team, Volunteer
 from gateway.store.models.common import json_safe
 
@@ -391,6 +395,7 @@ def apply_project_changes(ctx: ServiceContext, project: Project, old: Mapping[st
     ``recruit_password``: a new one (scope 3); the stored one is kept when none is given.
     """
     starts_on, ends_on = parse_date(new["starts_on"]), parse_date(new["ends_on"])
+    assert starts_on is not None and ends_on is not None  # required: the record was validated
     issues.extend(_post_window_issues(ctx, posts_in, starts_on, ends_on))
     stored = {p.post_no: p for p in project.posts}
     written = {post.get("post_no") for post in posts_in}
@@ -620,6 +625,13 @@ def _visibility_condition(ctx: ServiceContext):
 
 
 def _keyword_condition(dialect: str, keyword: str):
+    """A keyword in the name, case-insensitive. PostgreSQL: one or two characters by the
+    name's grams (``name_grams @> ARRAY[kw]``, the GIN index ``ix_projects_name_grams``:
+    pg_trgm extracts no trigram under three characters), longer ones by ``ILIKE`` on the
+    trigram index ``ix_projects_name_trgm``. SQLite: ``LIKE`` (a scan; docs/operations.md)."""
+    gram = keyword_gram(keyword)
+    if dialect == "postgresql" and gram is not None:
+        return type_coerce(Project.name_grams, ARRAY(Text())).contains([gram])
     escaped = keyword.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     pattern = f"%{escaped}%"
     if dialect == "postgresql":
@@ -657,6 +669,19 @@ def search_statements(ctx: ServiceContext, search: ProjectSearch,
     # PostgreSQL even deep into the results), then only those rows.
     ids = (select(Project.id).where(where).order_by(*order)
            .offset((search.page - 1) * search.per_page).limit(search.per_page))
+    if dialect == "postgresql" and search.q and keyword_gram(search.q) is not None:
+        # A short keyword: its matches first, from the gram index (a materialised CTE), then
+        # sorted. Left to itself the planner walks a date index backwards filtering every
+        # row until the page is full, which for a rare keyword is most of the table; this
+        # way the page never costs more than the count, which reads the same matches.
+        hits = (select(Project.id, Project.starts_on, Project.name, Project.created_at)
+                .where(where).cte("keyword_hits").prefix_with("MATERIALIZED"))
+        columns = {"starts_on": hits.c.starts_on, "name": hits.c.name,
+                   "created_at": hits.c.created_at, "id": hits.c.id}
+        hit_order = [columns[key.element.name].desc() if key.modifier is operators.desc_op  # type: ignore[attr-defined]
+                     else columns[key.element.name].asc() for key in order]
+        ids = (select(hits.c.id).order_by(*hit_order)
+               .offset((search.page - 1) * search.per_page).limit(search.per_page))
     page = select(Project).where(Project.id.in_(ids)).order_by(*order)
     count = select(func.count()).select_from(Project).where(where)
     return page, count
