@@ -16,7 +16,7 @@ import json
 import random
 
 import pytest
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, inspect, select, text
 
 from gateway.caller import Caller
 from gateway.services import activities
@@ -145,3 +145,29 @@ def test_a_two_character_keyword_reads_the_gram_index_and_the_old_form_does_not(
         assert "ix_projects_name_trgm" in _indexes(session, count3)[0]
     finally:
         session.close()
+
+
+# -- the migration backfills the projects already stored ---------------------------------------
+
+def test_migration_0009_backfills_the_grams_of_stored_projects(store_app, http, admin, team_no):
+    """Down to 0008 (the column goes), projects written then, up to head: each has its grams
+    and a two-character keyword finds it (both stores; on PostgreSQL through the new index)."""
+    from gateway import store as store_module
+
+    names = ["社区助老服务", "乡村支教"]
+    numbers = [helpers.publish(http, admin, helpers.project_record(name=name, posts=[]))["project_no"]
+               for name in names]
+    store_module.downgrade(store_app, "0008_verbs")
+    try:
+        with store_app.extensions["store.engine"].begin() as conn:
+            columns = [c["name"] for c in inspect(conn).get_columns("projects")]
+            assert "name_grams" not in columns
+            conn.execute(text("UPDATE projects SET name = '环保宣传周' WHERE project_no = :n"),
+                         {"n": numbers[1]})
+    finally:
+        store_module.upgrade(store_app)
+    with store_module.session_scope(store_app) as session:
+        stored = dict(session.execute(select(Project.project_no, Project.name_grams)).all())
+    assert stored[numbers[0]] == name_grams("社区助老服务")
+    assert stored[numbers[1]] == name_grams("环保宣传周")
+    assert _found(http, admin, "环保") == {"环保宣传周"} and _found(http, admin, "支教") == set()
