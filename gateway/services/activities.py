@@ -642,6 +642,14 @@ def _keyword_condition(dialect: str, keyword: str):
 def search_statements(ctx: ServiceContext, search: ProjectSearch,
                       dialect: str | None = None) -> tuple[Select, Select]:
     """The page query and the count query for ``search`` (also used by the benchmark)."""
+    page, count, _ = _statements(ctx, search, dialect)
+    return page, count
+
+
+def _statements(ctx: ServiceContext, search: ProjectSearch,
+                dialect: str | None = None) -> tuple[Select, Select, Select | None]:
+    """:func:`search_statements` and, for a short keyword on PostgreSQL, the page's ids with
+    the total beside each (one pass over the matches instead of two)."""
     dialect = dialect or ctx.session.get_bind().dialect.name
     conditions = []
     if search.region:
@@ -682,18 +690,31 @@ def search_statements(ctx: ServiceContext, search: ProjectSearch,
                      else columns[key.element.name].asc() for key in order]
         ids = (select(hits.c.id).order_by(*hit_order)
                .offset((search.page - 1) * search.per_page).limit(search.per_page))
+        # The window counts every match before the page is cut from them.
+        counted = (select(hits.c.id, func.count().over().label("total")).order_by(*hit_order)
+                   .offset((search.page - 1) * search.per_page).limit(search.per_page))
+    else:
+        counted = None
     page = select(Project).where(Project.id.in_(ids)).order_by(*order)
     count = select(func.count()).select_from(Project).where(where)
-    return page, count
+    return page, count, counted
 
 
 def search_projects(ctx: ServiceContext, search: ProjectSearch) -> tuple[list[Project], int]:
     """One page of projects matching ``search`` and the total number of matches."""
     ctx.caller.require("project", "read")
-    page, count = search_statements(ctx, search)
-    total = ctx.session.execute(count).scalar_one()
-    if total <= (search.page - 1) * search.per_page:
-        return [], total
+    page, count, counted = _statements(ctx, search)
+    if counted is not None:
+        found = ctx.session.execute(counted).all()
+        if not found:  # no match, or a page past the last one: the total alone
+            return [], ctx.session.execute(count).scalar_one()
+        page = (select(Project).where(Project.id.in_([row.id for row in found]))
+                .order_by(*SORTS[search.sort]))
+        total = found[0].total
+    else:
+        total = ctx.session.execute(count).scalar_one()
+        if total <= (search.page - 1) * search.per_page:
+            return [], total
     rows = ctx.session.execute(page.options(selectinload(Project.team))).scalars().all()
     return list(rows), total
 

@@ -62,6 +62,24 @@ def test_the_grams_follow_a_renamed_project(store_app, http, admin, team, team_n
     assert _found(http, admin, "乡") == {"乡村支教服务"}
 
 
+def test_a_short_keyword_pages_through_every_match_once_with_its_total(store_app, http, admin, team_no):
+    """On PostgreSQL the page and the total come from one pass (a window count); past the
+    last page the total still comes back."""
+    for i in range(23):
+        helpers.publish(http, admin, helpers.project_record(
+            name=f"助老{i:02d}", starts_on=f"2024-04-{1 + i % 5:02d}", posts=[]))
+    helpers.publish(http, admin, helpers.project_record(name="环境整治", posts=[]))
+    seen = []
+    for page in (1, 2, 3, 4):
+        answer = http.get(PROJECTS, query_string={"q": "助老", "per_page": 10, "page": page,
+                                                  "sort": "starts_on"}, headers=admin)
+        body = answer.get_json()
+        assert answer.status_code == 200 and body["total"] == 23, body
+        assert len(body["items"]) == [10, 10, 3, 0][page - 1]
+        seen += [(item["starts_on"], item["name"]) for item in body["items"]]
+    assert len(set(seen)) == 23 and [s for s, _ in seen] == sorted(s for s, _ in seen)
+
+
 # -- the plan (PostgreSQL) -------------------------------------------------------------------
 
 ROWS = 40_000
