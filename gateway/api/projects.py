@@ -223,6 +223,31 @@ class ProjectItem(MethodView):
         return activities.project_view(ctx, activities.read_project(ctx, project_no))
 
 
+    @blp.doc(security=BEARER, requestBody={
+        "required": True,
+        "description": "An RFC 7396 JSON merge patch over the project's standard record (null "
+                       "removes a field); the whole result is validated again. `posts` merge "
+                       "by `post_no`: an item naming a stored post patches it, any other item "
+                       "is a new post (numbered when it names none); posts not named stay. "
+                       "`project_no`, `team_no` and `status` are fixed here (status: /status, "
+                       "/cancel); `recruit_password` beside the fields sets a new one.",
+        "content": {"application/merge-patch+json": {"schema": {"type": "object"}},
+                    "application/json": {"schema": {"type": "object"}}}})
+    @blp.response(200, ProjectViewSchema)
+    @blp.alt_response(403, description="The team is outside the caller's scope (problem+json)")
+    @blp.alt_response(404, description="No such project (problem+json)")
+    @blp.alt_response(422, description="The patched record or a rule across records is broken: "
+                                       "`errors` with pointer and rule id, nothing changed (problem+json)")
+    def patch(self, project_no: str):
+        """Change a project for its team (merge patch, project:write); history kept."""
+        ctx = service_context()
+        project = activities.update_project(ctx, project_no,
+                                            read_json_body("send a merge patch as a JSON object"))
+        view = activities.project_view(ctx, project)
+        ctx.session.commit()
+        return view
+
+
 @blp.route("/projects/<string:project_no>/status")
 class ProjectStatus(MethodView):
     @blp.doc(security=BEARER)

@@ -69,7 +69,7 @@ from gateway.privacy import mask_mobile
 from gateway.services import activities, hours, registration
 from gateway.services.context import ServiceContext
 from gateway.services.errors import Conflict, Invalid, NotFound, OutOfScope, ServiceError
-from gateway.standard.issues import Issue, pointer
+from gateway.standard.issues import Issue
 from gateway.standard.rules.common import parse_date, parse_local_datetime
 from gateway.store.models import (Commendation, Complaint, Enrollment, Evaluation, Post, Project,
                                   ServiceRecord, Team, Training, Volunteer, VolunteerSource)
@@ -593,58 +593,6 @@ def delete_team(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> Ou
 # -- projects ------------------------------------------------------------------------------------
 
 PROJECT_VOID = activities.PROJECT_VOID
-_PROJECT_DATA = ("service_objects", "guarantees", "address", "funding_source", "checkin_points")
-_PROJECT_COLUMNS = ("name", "service_category", "status", "recruit_scope", "description")
-
-
-def _local_iso(ctx: ServiceContext, value: datetime | None) -> str | None:
-    return value.astimezone(ctx.tz).isoformat(timespec="seconds") if value else None
-
-
-def _contact_state(ctx: ServiceContext, contact: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    if not contact:
-        return None
-    out = {k: v for k, v in contact.items() if k not in ("mobile_enc", "mobile_masked")}
-    if contact.get("mobile_enc"):
-        out["mobile"] = ctx.vault.decrypt(contact["mobile_enc"])
-    return out
-
-
-def _post_state(ctx: ServiceContext, post: Mapping[str, Any] | Post) -> dict[str, Any]:
-    """A post as comparable values (times as aware instants)."""
-    if isinstance(post, Post):
-        values = {"post_no": post.post_no, "name": post.name, "headcount": post.headcount,
-                  "starts_at": post.starts_at, "ends_at": post.ends_at,
-                  "description": post.description}
-    else:
-        values = {"post_no": post.get("post_no"), "name": post.get("name"),
-                  "headcount": post.get("headcount"),
-                  "starts_at": parse_local_datetime(post.get("starts_at"), ctx.tz),
-                  "ends_at": parse_local_datetime(post.get("ends_at"), ctx.tz),
-                  "description": post.get("description")}
-    return json_safe(values)
-
-
-def _project_state(ctx: ServiceContext, project: Project) -> dict[str, Any]:
-    data = project.data or {}
-    state = {name: getattr(project, name) for name in _PROJECT_COLUMNS}
-    state.update({name: data.get(name) for name in _PROJECT_DATA})
-    state["contact"] = _contact_state(ctx, data.get("contact"))
-    state["starts_on"] = project.starts_on.isoformat()
-    state["ends_on"] = project.ends_on.isoformat()
-    state["area"] = project.area_code
-    state["posts"] = {p.post_no: _post_state(ctx, p) for p in project.posts}
-    return json_safe(state)
-
-
-def _incoming_project(ctx: ServiceContext, old: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
-    new = {**old, **{k: v for k, v in data.items()
-                     if k not in ("project_no", "team_no", "posts", "source_id", "source_updated_at")}}
-    posts = dict(old["posts"])
-    for post in data.get("posts") or []:
-        posts[post.get("post_no")] = _post_state(ctx, post)
-    new["posts"] = posts
-    return new
 
 
 def upsert_project(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> Outcome:
@@ -666,7 +614,7 @@ def upsert_project(ctx: ServiceContext, source: Source, data: dict[str, Any]) ->
         raise Invalid("a project's team cannot change", [Issue(
             "/team_no", "exchange.link_fixed", "项目的发起队伍不能更改",
             "the organising team of a project cannot change; void it and publish a new one")])
-    old = _project_state(ctx, project)
+    old = activities.project_state(ctx, project)
     new = _incoming_project(ctx, old, data)
     wins = source.priority.wins(stamp, _record_stamp(project))
     if new == old:
@@ -675,81 +623,31 @@ def upsert_project(ctx: ServiceContext, source: Source, data: dict[str, Any]) ->
         return Outcome("unchanged", project.project_no)
     if not wins:
         return Outcome("unchanged", project.project_no, [], _stale())
+    posts_in = list(data.get("posts") or [])
+    issues: list[Issue] = []
+    activities.post_numbers(posts_in, issues, required=True)  # posts merge by number
     project.provenance = stamp.as_json()
     project.source_updated_at = stamp.at
-    _apply_project(ctx, project, old, new, data)
+    activities.apply_project_changes(ctx, project, old, new, posts_in, issues)
+    if data.get("project_no"):
+        project.data = {**(project.data or {}), "source_project_no": data["project_no"]}
     project.updated_at = ctx.now
     ctx.session.flush()
-    ctx.record_change("project", project.project_no, "update", _project_history(ctx, old),
-                      _project_history(ctx, new), note=source.note, source_system=source.client_id,
-                      area=project.area_code, team_no=project.team.team_no)
+    ctx.record_change("project", project.project_no, "update", activities.project_history(ctx, old),
+                      activities.project_history(ctx, new), note=source.note,
+                      source_system=source.client_id, area=project.area_code,
+                      team_no=project.team.team_no)
     return Outcome("updated", project.project_no)
 
 
-def _project_history(ctx: ServiceContext, state: Mapping[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in state.items() if k not in ("contact", "posts")}
-    contact = state.get("contact") or {}
-    out["contact_mobile"] = contact.get("mobile")  # masked by record_change
-    out["posts"] = [{"post_no": p["post_no"], "name": p.get("name"), "headcount": p.get("headcount"),
-                     "starts_at": _local_iso(ctx, p.get("starts_at")),
-                     "ends_at": _local_iso(ctx, p.get("ends_at"))}
-                    for p in state.get("posts", {}).values()]
-    return out
-
-
-def _apply_project(ctx: ServiceContext, project: Project, old: Mapping[str, Any],
-                   new: Mapping[str, Any], data: Mapping[str, Any]) -> None:
-    issues: list[Issue] = []
-    starts_on, ends_on = parse_date(new["starts_on"]), parse_date(new["ends_on"])
-    posts_in = list(data.get("posts") or [])
-    activities._post_numbers(posts_in, issues, required=True)  # noqa: SLF001 (the publish rule, reused)
-    issues.extend(activities._post_window_issues(ctx, posts_in, starts_on, ends_on))  # noqa: SLF001 (the publish rule, reused)
-    stored = {p.post_no: p for p in project.posts}
-    for i, post in enumerate(posts_in):
-        row = stored.get(post.get("post_no"))
-        if row is not None and isinstance(post.get("headcount"), int) and post["headcount"] < row.admitted:
-            issues.append(Issue(pointer("posts", i, "headcount"), "exchange.headcount_below_admitted",
-                                f"招募人数不能少于已录用的 {row.admitted} 人",
-                                f"the headcount cannot be below the {row.admitted} volunteers "
-                                "already admitted"))
-    scope = new.get("recruit_scope")
-    issues.extend(activities._password_issues(  # noqa: SLF001 (the publish rule, reused)
-        scope, None, stored=project.recruit_password_hash is not None))
-    if issues:
-        raise Invalid(f"the project breaks {len(issues)} rule(s) across records", issues)
-    if new["area"] != old.get("area"):
-        ctx.caller.require_region(new["area"], "the project's new area")
-        project.set_area(new["area"], ctx.regions)
-    for name in _PROJECT_COLUMNS:
-        setattr(project, name, new.get(name))
-    if scope != activities.SCOPE_PASSWORD:
-        project.recruit_password_hash = None
-    project.starts_on, project.ends_on = starts_on, ends_on
-    stored_data = dict(project.data or {})
-    for name in _PROJECT_DATA:
-        stored_data[name] = new.get(name)
-    contact = new.get("contact")
-    if contact != old.get("contact"):
-        if contact:
-            contact = dict(contact)
-            mobile = contact.pop("mobile", None)
-            if mobile is not None:
-                contact["mobile_enc"] = ctx.vault.encrypt(mobile)
-                contact["mobile_masked"] = mask_mobile(mobile)
-        stored_data["contact"] = contact
-    if data.get("project_no"):
-        stored_data["source_project_no"] = data["project_no"]
-    project.data = json_safe(stored_data)
-    for post in posts_in:
-        row = stored.get(post["post_no"])
-        if row is None:
-            row = Post(post_no=post["post_no"], admitted=0)
-            project.posts.append(row)
-        row.name = post["name"]
-        row.headcount = post["headcount"]
-        row.starts_at = parse_local_datetime(post.get("starts_at"), ctx.tz)
-        row.ends_at = parse_local_datetime(post.get("ends_at"), ctx.tz)
-        row.description = post.get("description")
+def _incoming_project(ctx: ServiceContext, old: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
+    new = {**old, **{k: v for k, v in data.items()
+                     if k not in ("project_no", "team_no", "posts", "source_id", "source_updated_at")}}
+    posts = dict(old["posts"])
+    for post in data.get("posts") or []:
+        posts[post.get("post_no")] = activities.post_state(ctx, post)
+    new["posts"] = posts
+    return new
 
 
 def delete_project(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> Outcome:

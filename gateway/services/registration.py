@@ -472,6 +472,9 @@ def _merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
+merge_patch = _merge_patch  # the one merge patch of the services (projects' PATCH too)
+
+
 def update_volunteer(ctx: ServiceContext, volunteer_no: str, changes: Any) -> Volunteer:
     """Change a volunteer (merge-patch semantics); the whole result is validated again."""
     ctx.caller.require("volunteer", "write")

@@ -7,10 +7,11 @@ from typing import Any
 
 from sqlalchemy import (Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint)
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from gateway.store.base import Base
-from gateway.store.models.common import (BigId, Json, RegionColumns, SourceRef, Timestamps,
+from gateway.store.grams import name_grams
+from gateway.store.models.common import (BigId, Grams, Json, RegionColumns, SourceRef, Timestamps,
                                          UTCDateTime)
 from gateway.store.models.people import Team, Volunteer
 
@@ -37,13 +38,19 @@ class Project(Timestamps, SourceRef, RegionColumns, Base):
         Index("ix_projects_name_sort", "name", "id"),
         Index("ix_projects_created", "created_at", "id"),
         # PostgreSQL only, made by migration 0002: ix_projects_name_trgm, a pg_trgm GIN index
-        # on name for keyword search (ILIKE '%kw%').
+        # on name for keyword search (ILIKE '%kw%'), three characters and more; and by
+        # migration 0009_verbs2: ix_projects_name_grams, a GIN index on name_grams for
+        # keywords of one or two characters (gateway/store/grams.py).
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     project_no: Mapped[str] = mapped_column(String(32), unique=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
     name: Mapped[str] = mapped_column(String(100))
+    # The name's 1- and 2-character substrings, lower-cased (gateway/store/grams.py): text[]
+    # under a GIN index on PostgreSQL, JSON text on SQLite (not indexed there). Set with the
+    # name (below); migration 0009_verbs2.
+    name_grams: Mapped[list[str] | None] = mapped_column(Grams, deferred=True)
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date] = mapped_column(Date)
     service_category: Mapped[str] = mapped_column(String(4))
@@ -60,6 +67,12 @@ class Project(Timestamps, SourceRef, RegionColumns, Base):
     team: Mapped[Team] = relationship()
     posts: Mapped[list["Post"]] = relationship(back_populates="project", cascade="all, delete-orphan",
                                                order_by="Post.id")
+
+    @validates("name")
+    def _keep_name_grams(self, _key: str, value: str) -> str:
+        """Every write of the name writes its grams too (one place for the search column)."""
+        self.name_grams = name_grams(value)
+        return value
 
 
 class Post(Base):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, String, TypeDecorator
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, String, Text, TypeDecorator
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.standard.regions import COUNTY, Regions
@@ -15,6 +15,9 @@ from gateway.standard.regions import COUNTY, Regions
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 # JSONB on PostgreSQL (indexable, compact), JSON text elsewhere.
 Json = JSON().with_variant(JSONB(), "postgresql")
+# A list of short strings: text[] on PostgreSQL (GIN-indexable containment), JSON text
+# elsewhere (projects.name_grams, gateway/store/grams.py).
+Grams = JSON().with_variant(ARRAY(Text()), "postgresql")
 
 
 class UTCDateTime(TypeDecorator):

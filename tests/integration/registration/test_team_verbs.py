@@ -8,15 +8,16 @@ import pathlib
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway import store
 from gateway.services import hours as hours_service
 from gateway.services.errors import Conflict
-from gateway.store.models import Change, Team
+from gateway.store.models import Certificate, Change, Team
 from tests import factories
+from tests.integration.certificates import helpers as certificate_helpers
 from tests.integration.hours import helpers as hours_helpers
 from tests.integration.registration.helpers import ALL_PERMS, TIANHE, make_caller, team_record, uscc
 
@@ -109,6 +110,38 @@ def test_an_inactive_team_records_no_hours(store_app, status):
         team.status = "1"
     with hours_helpers.service_ctx(store_app) as ctx:
         assert hours_service.record_hours(ctx, hours_helpers.record(world)).status == "2"
+
+
+@pytest.mark.parametrize("status", ["3", "4", "5"])
+def test_an_inactive_team_issues_no_certificates(store_app, status):
+    """Suspended (3), withdrawn (4, through POST /teams/{no}/withdraw) or locked (5): the
+    issue is 409 team.not_active at /team_no and no certificate is written; active again, the
+    same request issues one."""
+    world = certificate_helpers.seed(store_app)
+    client = store_app.test_client()
+    issuer = make_caller(store_app, "chaoyang", region="11", perms=certificate_helpers.ISSUE_PERMS)
+    body = certificate_helpers.issue_body(world)
+    if status == "4":
+        manager = make_caller(store_app, "bj", region="11", perms=ALL_PERMS)
+        answer = client.post(f"{URL}/{world.team_a}/withdraw", json={}, headers=manager)
+        assert answer.status_code == 200 and answer.get_json()["status"] == "4"
+    else:
+        _set_team_status(store_app, world.team_a, status)
+    answer = client.post("/api/v1/certificates", json=body, headers=issuer)
+    assert answer.status_code == 409, answer.get_json()
+    assert answer.headers["Content-Type"].startswith("application/problem+json")
+    assert _rules(answer) == [("/team_no", "team.not_active")]
+    assert answer.get_json()["team_status"] == status
+    with store.session_scope(store_app) as session:
+        assert session.execute(select(func.count()).select_from(Certificate)).scalar_one() == 0
+    _set_team_status(store_app, world.team_a, "1")
+    answer = client.post("/api/v1/certificates", json=body, headers=issuer)
+    assert answer.status_code == 201, answer.get_json()
+
+
+def _set_team_status(app, team_no, status):
+    with store.session_scope(app) as session:
+        session.execute(select(Team).where(Team.team_no == team_no)).scalar_one().status = status
 
 
 def test_the_database_refuses_a_concurrent_duplicate_uscc(store_app):
