@@ -76,6 +76,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from sqlalchemy import Connection, literal_column, or_, select, text, tuple_
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from gateway import timefmt
 from gateway.caller import Caller
 from gateway.services import activities, certificates, hours, registration
 from gateway.services.context import ServiceContext
@@ -457,7 +458,7 @@ class _Renderer:
 
 
 def _changed_at(ctx: ServiceContext, at: datetime | None) -> str | None:
-    return at.astimezone(ctx.tz).isoformat() if at is not None else None
+    return timefmt.iso(at, ctx.tz, timespec="auto")
 
 
 def read_changes(ctx: ServiceContext, since: str | None = None, entity: str | None = None,

@@ -64,7 +64,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from gateway import store
+from gateway import store, timefmt
 from gateway.privacy import mask_mobile
 from gateway.services import activities, hours, registration
 from gateway.services.context import ServiceContext
@@ -598,7 +598,7 @@ _PROJECT_COLUMNS = ("name", "service_category", "status", "recruit_scope", "desc
 
 
 def _local_iso(ctx: ServiceContext, value: datetime | None) -> str | None:
-    return value.astimezone(ctx.tz).isoformat(timespec="seconds") if value else None
+    return timefmt.iso(value, ctx.tz)
 
 
 def _contact_state(ctx: ServiceContext, contact: Mapping[str, Any] | None) -> dict[str, Any] | None:
