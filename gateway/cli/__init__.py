@@ -177,8 +177,10 @@ def _add_plugin_commands(app: Flask) -> None:
 
 def main() -> None:
     """Entry point of the ``vgw`` console script."""
+    from gateway import gc_tuning
     from gateway.settings import SettingsError
 
+    gc_tuning.command_process()  # this process is the command: `vgw sync run` may freeze
     try:
         cli.main(prog_name="vgw")
     except SettingsError as exc:
