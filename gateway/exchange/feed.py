@@ -4,8 +4,8 @@ Every service records each change in the ``changes`` table (``ServiceContext.rec
 with the record's region (``area_code``) and team (``team_no``). The feed reads that table
 and answers, per change, the record as it is *now*, in the standard's form
 (``schemas/v1``): ``{cursor, entity, op, key, changed_at, data}``. Outbound pulls
-(``GET /api/v1/exchange/changes``) and, later, scheduled pushes to local systems read it
-through :func:`read_changes`.
+(``GET /api/v1/exchange/changes``) and scheduled pushes to local systems (sync runs of
+direction push, ``sync_jobs.engine.Run.push``) read it through :func:`read_changes`.
 
 Order and cursors (the part that must not be got wrong)
     A change's id is taken when it is inserted, but transactions commit in another order:
