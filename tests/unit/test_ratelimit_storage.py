@@ -85,3 +85,12 @@ def test_the_default_storage_lies_beside_a_sqlite_store_else_in_the_instance_fol
                     "not a url"):
         assert uri(no_file) == in_instance, no_file
     assert uri("sqlite:///data/store.sqlite3", "redis://127.0.0.1:6379/5") == "redis://127.0.0.1:6379/5"
+
+
+def test_the_app_shows_the_storage_it_uses(tmp_path):
+    from gateway import create_app
+
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/store.sqlite3", "KEYS_DIR": str(tmp_path)})
+    assert app.config["RATELIMIT_STORAGE_URI"] == f"vgw+sqlite://{tmp_path / 'store-ratelimits.sqlite3'}"
+    shown = app.test_cli_runner().invoke(args=["config", "show"]).output
+    assert f"RATELIMIT_STORAGE_URI = 'vgw+sqlite://{tmp_path / 'store-ratelimits.sqlite3'}'" in shown
