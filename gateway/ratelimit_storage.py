@@ -21,6 +21,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Any, Mapping
 from urllib.parse import unquote, urlparse
 
 from limits.storage import MovingWindowSupport, Storage
@@ -41,6 +42,31 @@ _SCHEMA = (
 def uri_for(path: str | Path) -> str:
     """The storage URI of the SQLite file at ``path``."""
     return f"{SCHEME}://{Path(path).resolve()}"
+
+
+def storage_uri(config: Mapping[str, Any], instance_path: str | Path) -> str:
+    """Where this app's rate-limit counters live: RATELIMIT_STORAGE_URI, or when it is empty
+    (the default) a SQLite file every worker on this host shares — beside a SQLite store's
+    file (each store its own counters), else in the instance folder.
+
+    The one answer for every limiter (the verification page, the console's login) and for
+    ``vgw serve``'s warnings; the store's URL is read by SQLAlchemy's ``make_url``.
+    """
+    configured = config["RATELIMIT_STORAGE_URI"]
+    if configured:
+        return configured
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(config["DATABASE_URL"])
+    except ArgumentError:
+        url = None
+    if url is not None and url.get_backend_name() == "sqlite" and url.database \
+            and url.database != ":memory:":
+        store = Path(url.database)
+        return uri_for(store.with_name(f"{store.stem}-ratelimits.sqlite3"))
+    return uri_for(Path(instance_path) / "ratelimits.sqlite3")
 
 
 class SQLiteStorage(Storage, MovingWindowSupport):

@@ -456,22 +456,6 @@ def load_settings(
         merged["KEYS_DIR"] = str(Path(instance_path) / "keys")
     if not merged["DATABASE_URL"]:
         merged["DATABASE_URL"] = f"sqlite:///{Path(instance_path) / 'gateway.sqlite3'}"
-    if not merged["RATELIMIT_STORAGE_URI"]:
-        merged["RATELIMIT_STORAGE_URI"] = _default_ratelimit_uri(merged["DATABASE_URL"],
-                                                                 instance_path)
+    # An empty RATELIMIT_STORAGE_URI stays empty here: its default (a file beside the store)
+    # is gateway.ratelimit_storage.storage_uri, asked by the limiters and `vgw serve`.
     return merged
-
-
-def _default_ratelimit_uri(database_url: str, instance_path: str) -> str:
-    """A SQLite file every worker on this host shares (gateway/ratelimit_storage.py): beside
-    a SQLite store's file (each store its own counters), else in the instance folder."""
-    # read the SQLite URL by hand (sqlite:///relative, sqlite:////absolute, ?query): importing
-    # SQLAlchemy here would cost every command that only reads settings (`vgw validate`)
-    scheme, _, rest = database_url.partition("://")
-    database = rest[1:].split("?", 1)[0] if rest.startswith("/") else ""
-    if scheme.split("+", 1)[0] == "sqlite" and database and database != ":memory:":
-        store = Path(database)
-        path = store.with_name(f"{store.stem}-ratelimits.sqlite3")
-    else:
-        path = Path(instance_path) / "ratelimits.sqlite3"
-    return f"vgw+sqlite://{path.resolve()}"

@@ -35,9 +35,10 @@ def local(value: datetime, tz: tzinfo | None = None) -> datetime:
     return value.astimezone(tz or zone())
 
 
-def iso(value: datetime | None, tz: tzinfo | None = None) -> str | None:
-    """ISO 8601 with the offset, to the second; None stays None."""
-    return local(value, tz).isoformat(timespec="seconds") if value is not None else None
+def iso(value: datetime | None, tz: tzinfo | None = None, timespec: str = "seconds") -> str | None:
+    """ISO 8601 with the offset, to the second (``timespec="auto"``: with the microseconds the
+    value has, as the volunteer and team views and the change feed show them); None stays None."""
+    return local(value, tz).isoformat(timespec=timespec) if value is not None else None
 
 
 def table(value: datetime | None, tz: tzinfo | None = None) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 import uuid
 from pathlib import Path
@@ -20,7 +19,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from gateway import create_app, store
-from tests import factories
+from tests import factories, logcheck
 
 PG_ADMIN_URL = os.environ.get("GATEWAY_TEST_PG_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -183,22 +182,14 @@ def caller():
 
 # -- personal data never reaches a log: checked over the logs of the whole run -----------------
 
-_CITIZEN_ID = re.compile(r"(?<![0-9A-Za-z])[1-9]\d{16}[\dX](?![0-9A-Za-z])")
-_MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 LOG_DIR = Path(__file__).resolve().parents[1] / "build" / "test-logs"
 
 
 def known_personal_data() -> set[str]:
-    """Every citizen ID and mobile number the tests use: the literals written in any test
-    module, and every number tests/factories.py generated in any process of this run (each
-    xdist worker leaves its own in ``<worker>.numbers`` beside its log)."""
-    numbers: set[str] = set(factories.GENERATED)
-    for path in Path(__file__).parent.rglob("*.py"):
-        text = path.read_text(encoding="utf-8")
-        numbers |= set(_CITIZEN_ID.findall(text)) | set(_MOBILE.findall(text))
-    for path in LOG_DIR.glob("*.numbers"):
-        numbers |= set(path.read_text(encoding="utf-8").split())
-    return numbers
+    """Every citizen ID and mobile number the tests use (tests/logcheck.py): the literals
+    written in any test module, and every number tests/factories.py generated in any process
+    of this run."""
+    return logcheck.known_personal_data(LOG_DIR)
 
 
 def pytest_configure(config):
@@ -224,12 +215,9 @@ def pytest_sessionfinish(session, exitstatus):
     for handler in logging.getLogger().handlers:
         handler.flush()
     secrets_ = known_personal_data()
-    leaks = []
-    for path in sorted(LOG_DIR.glob("*.log")):
-        text = path.read_text(encoding="utf-8", errors="replace")
-        leaks.extend(f"{path.name}: {value[:3]}…" for value in secrets_ if value in text)
+    leaks = logcheck.find_leaks(LOG_DIR, secrets_)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    size = sum(p.stat().st_size for p in LOG_DIR.glob("*.log"))
+    size = logcheck.logged_bytes(LOG_DIR)
     if leaks:
         session.exitstatus = 1
         if reporter:

@@ -5,12 +5,35 @@ The document is served at ``/api/openapi.json`` (OpenAPI 3.1). Every error is pr
 
 from __future__ import annotations
 
+import importlib
+
 from flask import Flask
 from flask_smorest import Api
 
 from gateway import errors
 from gateway.api import openapi
 from gateway.exchange import signatures
+
+
+#: Every part of the HTTP layer, registered in this order: (module of gateway/api, how).
+#: ``api``: a flask-smorest blueprint ``blp``, in the OpenAPI document; ``app``: a plain Flask
+#: blueprint ``bp``; ``init_app``: a module that registers itself (it sets up more than routes).
+#: A new blueprint is one line here.
+BLUEPRINTS: tuple[tuple[str, str], ...] = (
+    ("validate", "api"),        # POST /api/v1/validate/{entity}
+    ("catalog", "api"),         # /api/v1/schemas, code tables, regions
+    ("volunteers", "api"),
+    ("teams", "api"),
+    ("projects", "api"),        # projects, posts, enrolments
+    ("hours", "api"),           # /api/v1/service-records
+    ("certificates", "api"),
+    ("statistics", "api"),
+    ("health", "app"),          # /healthz, /readyz
+    ("exchange", "api"),        # POST /api/v1/exchange/batches
+    ("exchange_feed", "api"),   # GET /api/v1/exchange/changes
+    ("sync", "api"),            # GET /api/v1/sync/status, uploads
+    ("public", "init_app"),     # /verify/<no> and /.well-known/jwks.json: no login, rate-limited
+)
 
 
 class GatewayApi(Api):
@@ -44,25 +67,11 @@ def init_app(app: Flask) -> None:
 
     app.before_request(refuse_personal_data_in_url)  # issue 11, finding 5: no PII in URLs
 
-    from gateway.api import (catalog, certificates, health, hours, projects, statistics, teams,
-                             validate, volunteers)
-
-    for module in (validate, catalog, volunteers, teams, projects, hours, certificates, statistics):
-        api.register_blueprint(module.blp)
-    app.register_blueprint(health.bp)
-
-    from gateway.api import exchange
-
-    api.register_blueprint(exchange.blp)  # POST /api/v1/exchange/batches
-
-    from gateway.api import exchange_feed
-
-    api.register_blueprint(exchange_feed.blp)  # GET /api/v1/exchange/changes
-
-    from gateway.api import sync
-
-    api.register_blueprint(sync.blp)  # GET /api/v1/sync/status
-
-    from gateway.api import public
-
-    public.init_app(app)  # /verify/<no> and /.well-known/jwks.json: no login, rate-limited
+    for name, how in BLUEPRINTS:
+        module = importlib.import_module(f"gateway.api.{name}")
+        if how == "api":
+            api.register_blueprint(module.blp)
+        elif how == "app":
+            app.register_blueprint(module.bp)
+        else:
+            module.init_app(app)

@@ -11,6 +11,7 @@ from flask import Response, current_app, request, url_for
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
+from gateway import timefmt
 from gateway.api.common import Blueprint, BEARER, PageArgs, PageMeta, page_of, service_context
 from gateway.certificates.document import FontMissing, render_pdf, verification_url
 from gateway.errors import Problem
@@ -103,7 +104,7 @@ def _verification_url(certificate_no: str, code: str) -> str:
 
 
 def _summary(ctx: ServiceContext, certificate: Certificate) -> dict[str, Any]:
-    revoked_at = certificate.revoked_at.astimezone(ctx.tz) if certificate.revoked_at else None
+    revoked_at = timefmt.local(certificate.revoked_at, ctx.tz) if certificate.revoked_at else None
     return {
         "certificate_no": certificate.certificate_no,
         "status": certificate.status,

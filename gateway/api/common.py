@@ -1,8 +1,18 @@
-"""Pieces every resource blueprint uses: the service context, paging, masking choices."""
+"""The HTTP layer's helpers, in one place: every blueprint of gateway/api takes them from here.
+
+- the service context of a request (the caller authenticated first) and the security each
+  operation declares in the OpenAPI document (:data:`BEARER`, :data:`SIGNED`);
+- paging arguments and answers, the region-prefix argument;
+- reading bodies: :func:`read_json_body` / :func:`read_json_object`, and :class:`StrictParser`
+  for webargs' arguments (415 / 400 / 422 as problem+json);
+- documenting problem+json answers: :meth:`Blueprint.problems` with the blueprint's own
+  descriptions of each status;
+- the app-wide refusal of personal data in URLs.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 from flask import current_app, request
 from flask_smorest import Blueprint as SmorestBlueprint
@@ -19,7 +29,8 @@ from gateway.standard.issues import Issue
 from gateway.standard import engine
 from gateway.store import get_session
 
-# OpenAPI: protected operations declare this scheme (dev tokens now, signatures later).
+# OpenAPI: what the resource operations declare, a development token (gateway/api/auth.py
+# takes a signed request on them too; the document names only the token for them).
 BEARER = [{"bearerAuth": []}]
 # The exchange's operations: a signed request (RFC 9421), or a development token.
 SIGNED = [{"httpSignature": []}, {"bearerAuth": []}]
@@ -40,6 +51,11 @@ class PageMeta(Schema):
     page = fields.Integer()
     per_page = fields.Integer()
     total = fields.Integer()
+
+
+#: A region prefix argument: province (2 digits), city (4) or county (6).
+REGION_PREFIX_PATTERN = r"^([0-9]{2}|[0-9]{4}|[0-9]{6})$"
+REGION = validate.Regexp(REGION_PREFIX_PATTERN, error="a region prefix of 2, 4 or 6 digits")
 
 
 def page_of(items: Iterable[Any], page: int, per_page: int, total: int) -> dict[str, Any]:
@@ -107,6 +123,15 @@ def read_json_body(empty_detail: str = "send a JSON object") -> Any:
         raise input_problem(exc) from None
 
 
+def read_json_object(what: str) -> dict[str, Any]:
+    """The request body as one JSON object (``what`` names it in the messages): as
+    :func:`read_json_body`, and 400 ``not-an-object`` for any other JSON value."""
+    value = read_json_body(f"send a {what} as a JSON object")
+    if not isinstance(value, dict):
+        raise Problem(400, "not-an-object", "Not a JSON object", f"send one {what} as a JSON object")
+    return value
+
+
 class StrictParser(FlaskParser):
     """webargs' Flask parser, held to the gateway's rules on input.
 
@@ -162,7 +187,26 @@ def refuse_personal_data_in_url() -> None:
                   use=home)
 
 
+_View = TypeVar("_View", bound=Callable[..., Any])
+
+
 class Blueprint(SmorestBlueprint):
-    """flask-smorest's Blueprint with :class:`StrictParser`: every API blueprint is one of these."""
+    """flask-smorest's Blueprint with :class:`StrictParser`: every API blueprint is one of these.
+
+    ``problems`` maps a status to how this blueprint's operations describe their problem+json
+    answer of that status; ``@blp.problems(401, 403)`` documents an operation's with them.
+    """
 
     ARGUMENTS_PARSER = StrictParser()
+
+    def __init__(self, *args: Any, problems: Mapping[int, str] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.problem_descriptions: dict[int, str] = dict(problems or {})
+
+    def problems(self, *statuses: int) -> Callable[[_View], _View]:
+        """Document the operation's problem+json answers of ``statuses`` (in that order)."""
+        def decorate(func: _View) -> _View:
+            for status in statuses:
+                func = self.alt_response(status, description=self.problem_descriptions[status])(func)
+            return func
+        return decorate

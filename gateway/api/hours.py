@@ -8,11 +8,16 @@ from typing import Any
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
-from gateway.api.common import Blueprint, BEARER, read_json_body, DecisionSchema, PageArgs, PageMeta, service_context
-from gateway.errors import Problem
+from gateway.api.common import (Blueprint, BEARER, read_json_object, DecisionSchema, PageArgs, PageMeta,
+                                service_context)
 from gateway.services import hours
 
-blp = Blueprint("hours", __name__, url_prefix="/api/v1",
+PROBLEMS = {403: "Outside the caller's scope (problem+json)",
+            404: "No such record visible to the caller (problem+json)",
+            409: "The record's status does not allow this (problem+json)",
+            422: "A rule is broken: errors list pointer, rule id, messages (problem+json)"}
+
+blp = Blueprint("hours", __name__, url_prefix="/api/v1", problems=PROBLEMS,
                 description="Service hours (志愿服务时间): entry, applications, corrections, totals.")
 
 STATUS = validate.OneOf(["0", "1", "2", "3", "4", "5"])
@@ -117,28 +122,12 @@ class HoursReasonSchema(Schema):
 
 # -- helpers ---------------------------------------------------------------------------------
 
-def _json_object() -> dict[str, Any]:
-    """The request body as a JSON object (problem+json 400 otherwise)."""
-    value = read_json_body("send a service_record as a JSON object")
-    if not isinstance(value, dict):
-        raise Problem(400, "not-an-object", "Not a JSON object", "send one service_record as a JSON object")
-    return value
-
-
 def _detail(ctx, record) -> dict[str, Any]:
     return hours.record_view(ctx, record, history=True)
 
 
-_ERRORS = ((403, "Outside the caller's scope (problem+json)"),
-           (404, "No such record visible to the caller (problem+json)"),
-           (409, "The record's status does not allow this (problem+json)"),
-           (422, "A rule is broken: errors list pointer, rule id, messages (problem+json)"))
-
-
-def _alt(view):
-    for status, description in _ERRORS:
-        view = blp.alt_response(status, description=description)(view)
-    return view
+#: What most operations document: every problem of the table.
+_alt = blp.problems(*PROBLEMS)
 
 
 # -- resources -------------------------------------------------------------------------------
@@ -160,7 +149,7 @@ class ServiceRecords(MethodView):
     def post(self):
         """The team records service time: effective at once (status 2, source 1 unless given)."""
         ctx = service_context()
-        record = hours.record_hours(ctx, _json_object())
+        record = hours.record_hours(ctx, read_json_object("service_record"))
         answer = _detail(ctx, record)
         ctx.session.commit()
         return answer
@@ -174,7 +163,7 @@ class Applications(MethodView):
     def post(self):
         """A volunteer applies for service time (status 0 申请中, source 2 个人申请)."""
         ctx = service_context()
-        record = hours.apply_hours(ctx, _json_object())
+        record = hours.apply_hours(ctx, read_json_object("service_record"))
         answer = _detail(ctx, record)
         ctx.session.commit()
         return answer
@@ -184,7 +173,7 @@ class Applications(MethodView):
 class ServiceRecord(MethodView):
     @blp.doc(security=BEARER)
     @blp.response(200, ServiceRecordDetailSchema)
-    @blp.alt_response(404, description="No such record visible to the caller (problem+json)")
+    @blp.problems(404)
     def get(self, record_no: str):
         """One record with its correction chain (corrects / superseded_by) and history."""
         return hours.get_record(service_context(), record_no)

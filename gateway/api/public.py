@@ -84,8 +84,10 @@ def _rate_limited(error: RateLimitExceeded):
 
 def init_app(app: Flask) -> None:
     """Register the public pages and their own rate limiter (one per app)."""
-    from gateway import ratelimit_storage  # noqa: F401  (registers vgw+sqlite:// with limits)
+    from gateway import ratelimit_storage  # (importing it registers vgw+sqlite:// with limits)
 
+    # The effective value, kept where `vgw config show` and the console's limiter read it.
+    app.config["RATELIMIT_STORAGE_URI"] = ratelimit_storage.storage_uri(app.config, app.instance_path)
     limiter = Limiter(
         get_remote_address, app=app,
         storage_uri=app.config["RATELIMIT_STORAGE_URI"],

@@ -11,14 +11,18 @@ from __future__ import annotations
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from gateway.api.common import Blueprint, BEARER, service_context
+from gateway.api.common import Blueprint, BEARER, REGION_PREFIX_PATTERN, service_context
 from gateway.services import statistics
 
-blp = Blueprint("statistics", __name__, url_prefix="/api/v1/statistics",
+PROBLEMS = {401: "No valid credentials (problem+json)",
+            403: "Region outside the caller's scope or no statistics:read permission (problem+json)",
+            404: "Not a current province, city or county code (problem+json)",
+            422: "Bad argument (problem+json)"}
+
+blp = Blueprint("statistics", __name__, url_prefix="/api/v1/statistics", problems=PROBLEMS,
                 description="Counts of volunteers, teams, projects and effective service hours "
                             "by region (drill-down), month, service category and age band.")
 
-REGION_PATTERN = r"^([0-9]{2}|[0-9]{4}|[0-9]{6})$"
 MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 
 
@@ -26,7 +30,8 @@ MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 
 class StatsRegionArgs(Schema):
     region = fields.String(
-        load_default=None, validate=validate.Regexp(REGION_PATTERN, error="must be a 2, 4 or 6-digit region code"),
+        load_default=None,
+        validate=validate.Regexp(REGION_PREFIX_PATTERN, error="must be a 2, 4 or 6-digit region code"),
         metadata={"description": "Province (2 digits), city (4) or county (6) code; default: the "
                                  "caller's own region (the whole country for an unscoped caller). "
                                  "Breakdowns by region go one level down from it."})
@@ -177,16 +182,9 @@ class StatsOverviewAnswer(Schema):
 
 # -- resources -----------------------------------------------------------------------------------
 
-_ERRORS = ((401, "No valid credentials (problem+json)"),
-           (403, "Region outside the caller's scope or no statistics:read permission (problem+json)"),
-           (404, "Not a current province, city or county code (problem+json)"),
-           (422, "Bad argument (problem+json)"))
-
-
 def _documented(view):
-    for status, description in _ERRORS:
-        view = blp.alt_response(status, description=description)(view)
-    return blp.doc(security=BEARER)(view)
+    """Every statistics operation: its problems, and a development token (BEARER)."""
+    return blp.doc(security=BEARER)(blp.problems(*PROBLEMS)(view))
 
 
 @blp.route("/overview")

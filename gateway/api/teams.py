@@ -5,11 +5,19 @@ from __future__ import annotations
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
-from gateway.api.common import Blueprint, BEARER, DecisionSchema, PageArgs, PageMeta, page_of, service_context
-from gateway.api.volunteers import REGION, read_json_object
+from gateway.api.common import (Blueprint, BEARER, REGION, DecisionSchema, PageArgs, PageMeta, page_of,
+                                read_json_body, service_context)
 from gateway.services import registration as reg
 
-blp = Blueprint("teams", __name__, url_prefix="/api/v1",
+PROBLEMS = {
+    401: "No valid client credentials (problem+json)",
+    403: "Outside the caller's permissions, region or teams (problem+json)",
+    404: "No such team, volunteer or membership (problem+json)",
+    409: "Conflicts with the store's state: duplicate, wrong status (problem+json)",
+    422: "Invalid record or request: `errors` with pointer and rule id (problem+json)",
+}
+
+blp = Blueprint("teams", __name__, url_prefix="/api/v1", problems=PROBLEMS,
                 description="Volunteer teams: registration, review (pending → approved / rejected "
                             "/ suspended) and membership (apply, approve, leave).")
 
@@ -25,22 +33,6 @@ TEAM_BODY = {
         "properties": {"join_password": {"type": "string", "minLength": 4, "maxLength": 64,
                                          "writeOnly": True}}}}},
 }
-
-PROBLEMS = {
-    401: "No valid client credentials (problem+json)",
-    403: "Outside the caller's permissions, region or teams (problem+json)",
-    404: "No such team, volunteer or membership (problem+json)",
-    409: "Conflicts with the store's state: duplicate, wrong status (problem+json)",
-    422: "Invalid record or request: `errors` with pointer and rule id (problem+json)",
-}
-
-
-def problems(*statuses: int):
-    def decorate(func):
-        for status in statuses:
-            func = blp.alt_response(status, description=PROBLEMS[status])(func)
-        return func
-    return decorate
 
 
 class TeamReviewInfoSchema(Schema):
@@ -133,7 +125,7 @@ class Teams(MethodView):
     @blp.doc(security=BEARER)
     @blp.arguments(TeamListArgs, location="query", as_kwargs=True)
     @blp.response(200, TeamPageSchema)
-    @problems(401, 403)
+    @blp.problems(401, 403)
     def get(self, page: int, per_page: int, **filters):
         """Teams in the caller's region, filtered by region, status and name."""
         ctx = service_context()
@@ -143,11 +135,11 @@ class Teams(MethodView):
     @blp.doc(security=BEARER, requestBody=TEAM_BODY)
     @blp.response(201, TeamSchema, headers={"Location": {
         "description": "the new team", "schema": {"type": "string"}}})
-    @problems(401, 403, 409, 422)
+    @blp.problems(401, 403, 409, 422)
     def post(self):
         """Register a team; it waits for review by a management department of its region."""
         ctx = service_context()
-        body = read_json_object()
+        body = read_json_body()
         join_password = None
         if isinstance(body, dict):
             body = dict(body)
@@ -162,7 +154,7 @@ class Teams(MethodView):
 class TeamItem(MethodView):
     @blp.doc(security=BEARER)
     @blp.response(200, TeamSchema)
-    @problems(401, 403, 404)
+    @blp.problems(401, 403, 404)
     def get(self, team_no: str):
         """One team of the caller's region."""
         ctx = service_context()
@@ -178,11 +170,11 @@ class TeamItem(MethodView):
         "content": {"application/merge-patch+json": {"schema": {"type": "object"}},
                     "application/json": {"schema": {"type": "object"}}}})
     @blp.response(200, TeamSchema)
-    @problems(401, 403, 404, 409, 422)
+    @blp.problems(401, 403, 404, 409, 422)
     def patch(self, team_no: str):
         """Change a team of the caller's scope (merge patch); history kept."""
         ctx = service_context()
-        team = reg.update_team(ctx, team_no, read_json_object())
+        team = reg.update_team(ctx, team_no, read_json_body())
         ctx.session.commit()
         return reg.team_view(ctx, team)
 
@@ -192,7 +184,7 @@ class TeamWithdraw(MethodView):
     @blp.doc(security=BEARER)
     @blp.arguments(DecisionSchema)
     @blp.response(200, TeamSchema)
-    @problems(401, 403, 404)
+    @blp.problems(401, 403, 404)
     def post(self, args, team_no: str):
         """Withdraw (deregister) a team: status 4; it records no hours and issues no
         certificates any more, and the change feed carries a tombstone."""
@@ -207,7 +199,7 @@ class TeamReview(MethodView):
     @blp.doc(security=BEARER)
     @blp.arguments(TeamReviewArgs)
     @blp.response(200, TeamSchema)
-    @problems(401, 403, 404, 409)
+    @blp.problems(401, 403, 404, 409)
     def post(self, args, team_no: str):
         """A management department's decision on a team of its region."""
         ctx = service_context()
@@ -223,7 +215,7 @@ class Members(MethodView):
     @blp.doc(security=BEARER)
     @blp.arguments(TeamMemberListArgs, location="query", as_kwargs=True)
     @blp.response(200, TeamMembershipPageSchema)
-    @problems(401, 403, 404)
+    @blp.problems(401, 403, 404)
     def get(self, team_no: str, page: int, per_page: int, **filters):
         """The team's members and applications, current and past."""
         ctx = service_context()
@@ -233,7 +225,7 @@ class Members(MethodView):
     @blp.doc(security=BEARER)
     @blp.arguments(TeamJoinArgs)
     @blp.response(201, TeamMembershipSchema)
-    @problems(401, 403, 404, 409, 422)
+    @blp.problems(401, 403, 404, 409, 422)
     def post(self, args, team_no: str):
         """A volunteer applies to the team: pending review, member at once, or refused by the
         team's join policy (4: with the join password)."""
@@ -248,7 +240,7 @@ class Members(MethodView):
 class Member(MethodView):
     @blp.doc(security=BEARER)
     @blp.response(200, TeamMembershipSchema)
-    @problems(401, 403, 404)
+    @blp.problems(401, 403, 404)
     def delete(self, team_no: str, volunteer_no: str):
         """The volunteer leaves the team (or withdraws an application); the record stays."""
         ctx = service_context()
@@ -262,7 +254,7 @@ class MemberApprove(MethodView):
     @blp.doc(security=BEARER)
     @blp.arguments(DecisionSchema)
     @blp.response(200, TeamMembershipSchema)
-    @problems(401, 403, 404, 409)
+    @blp.problems(401, 403, 404, 409)
     def post(self, args, team_no: str, volunteer_no: str):
         """The team admits a pending applicant."""
         ctx = service_context()
@@ -276,7 +268,7 @@ class MemberReject(MethodView):
     @blp.doc(security=BEARER)
     @blp.arguments(DecisionSchema)
     @blp.response(200, TeamMembershipSchema)
-    @problems(401, 403, 404, 409)
+    @blp.problems(401, 403, 404, 409)
     def post(self, args, team_no: str, volunteer_no: str):
         """The team turns a pending application down."""
         ctx = service_context()

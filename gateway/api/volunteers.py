@@ -9,23 +9,29 @@ histories keep it — ``?id_number=`` or ``?mobile=`` is refused (400 personal-d
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
-from gateway.api.common import (Blueprint, BEARER, read_json_body, PageArgs, PageMeta, not_blank,
-                                page_of, service_context)
+from gateway.api.common import (Blueprint, BEARER, REGION, read_json_body, PageArgs, PageMeta,
+                                not_blank, page_of, service_context)
 from gateway.errors import Problem
 from gateway.services import registration as reg
 
-blp = Blueprint("volunteers", __name__, url_prefix="/api/v1",
+PROBLEMS = {
+    400: "`id_number`, `mobile` or another personal-data parameter in the query: "
+         "`/problems/personal-data-in-url` (use POST /volunteers/search) (problem+json)",
+    401: "No valid client credentials (problem+json)",
+    403: "Outside the caller's permissions or region (problem+json)",
+    404: "No such volunteer in the caller's region (problem+json)",
+    409: "The person is already registered: `existing_volunteer_no` when they are inside the "
+         "caller's region, nothing of theirs otherwise (problem+json)",
+    422: "The record breaks the standard: `errors` with pointer and rule id (problem+json)",
+}
+
+blp = Blueprint("volunteers", __name__, url_prefix="/api/v1", problems=PROBLEMS,
                 description="Real-name registration of volunteers (one per person, whichever "
                             "systems send them); personal data masked unless the caller's scope "
                             "allows more.")
-
-REGION = validate.Regexp(r"^([0-9]{2}|[0-9]{4}|[0-9]{6})$",
-                         error="a region prefix of 2, 4 or 6 digits")
 
 VOLUNTEER_BODY = {
     "required": True,
@@ -44,30 +50,6 @@ PATCH_BODY = {
                 "application/merge-patch+json": {"schema": {"type": "object"}}},
 }
 
-PROBLEMS = {
-    400: "`id_number`, `mobile` or another personal-data parameter in the query: "
-         "`/problems/personal-data-in-url` (use POST /volunteers/search) (problem+json)",
-    401: "No valid client credentials (problem+json)",
-    403: "Outside the caller's permissions or region (problem+json)",
-    404: "No such volunteer in the caller's region (problem+json)",
-    409: "The person is already registered: `existing_volunteer_no` when they are inside the "
-         "caller's region, nothing of theirs otherwise (problem+json)",
-    422: "The record breaks the standard: `errors` with pointer and rule id (problem+json)",
-}
-
-
-def read_json_object() -> Any:
-    """The request body parsed as JSON (strict UTF-8, bounded depth); 400 if unreadable."""
-    return read_json_body("send a JSON object")
-
-
-def problems(*statuses: int):
-    """Document problem+json answers of an operation."""
-    def decorate(func):
-        for status in statuses:
-            func = blp.alt_response(status, description=PROBLEMS[status])(func)
-        return func
-    return decorate
 
 
 # -- schemas of the answers (the OpenAPI document is generated from these) --------------------
@@ -183,7 +165,7 @@ class Volunteers(MethodView):
     @blp.doc(security=BEARER)
     @blp.arguments(VolunteerListArgs, location="query", as_kwargs=True)
     @blp.response(200, VolunteerPageSchema)
-    @problems(400, 401, 403)
+    @blp.problems(400, 401, 403)
     def get(self, page: int, per_page: int, **filters):
         """Volunteers in the caller's region, filtered by region, name or document type.
 
@@ -196,11 +178,11 @@ class Volunteers(MethodView):
     @blp.doc(security=BEARER, requestBody=VOLUNTEER_BODY)
     @blp.response(201, VolunteerSchema, headers={"Location": {
         "description": "the new volunteer", "schema": {"type": "string"}}})
-    @problems(401, 403, 409, 422)
+    @blp.problems(401, 403, 409, 422)
     def post(self):
         """Register a volunteer (real name); the same person twice is refused with their number."""
         ctx = service_context()
-        record = read_json_object()
+        record = read_json_body()
         source_id = record.get("source_id") if isinstance(record, dict) else None
         volunteer = reg.register_volunteer(ctx, record, source_system=ctx.caller.client_id,
                                            source_id=source_id if isinstance(source_id, str) else None)
@@ -213,7 +195,7 @@ class VolunteerSearch(MethodView):
     @blp.doc(security=BEARER)
     @blp.arguments(VolunteerSearchArgs)
     @blp.response(200, VolunteerPageSchema)
-    @problems(401, 403)
+    @blp.problems(401, 403)
     def post(self, args):
         """Volunteers in the caller's region, filtered as the list is, and also by document
         or mobile number (blind index); the numbers travel in the body, never in a URL."""
@@ -228,7 +210,7 @@ class VolunteerLookup(MethodView):
     @blp.doc(security=BEARER)
     @blp.arguments(VolunteerLookupArgs)
     @blp.response(200, VolunteerSchema)
-    @problems(401, 403, 404)
+    @blp.problems(401, 403, 404)
     def post(self, args):
         """Find a volunteer by document type and number (blind index; the number stays out of URLs)."""
         ctx = service_context()
@@ -244,7 +226,7 @@ class VolunteerLookup(MethodView):
 class VolunteerItem(MethodView):
     @blp.doc(security=BEARER)
     @blp.response(200, VolunteerSchema)
-    @problems(401, 403, 404)
+    @blp.problems(401, 403, 404)
     def get(self, volunteer_no: str):
         """One volunteer of the caller's region."""
         ctx = service_context()
@@ -252,11 +234,11 @@ class VolunteerItem(MethodView):
 
     @blp.doc(security=BEARER, requestBody=PATCH_BODY)
     @blp.response(200, VolunteerSchema)
-    @problems(401, 403, 404, 409, 422)
+    @blp.problems(401, 403, 404, 409, 422)
     def patch(self, volunteer_no: str):
         """Change a volunteer (merge patch); the result is validated as a whole."""
         ctx = service_context()
-        changes = read_json_object()
+        changes = read_json_body()
         volunteer = reg.update_volunteer(ctx, volunteer_no, changes)
         ctx.session.commit()
         return reg.volunteer_view(ctx, volunteer)
@@ -267,7 +249,7 @@ class VolunteerHistory(MethodView):
     @blp.doc(security=BEARER)
     @blp.arguments(PageArgs, location="query", as_kwargs=True)
     @blp.response(200, VolunteerChangePageSchema)
-    @problems(401, 403, 404)
+    @blp.problems(401, 403, 404)
     def get(self, volunteer_no: str, page: int, per_page: int):
         """Every recorded change of the volunteer, oldest first; personal data masked."""
         ctx = service_context()

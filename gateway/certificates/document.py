@@ -350,57 +350,88 @@ def render_pdf(signed: Mapping[str, Any], base_url: str, font_path: str | None =
 
     ``font_path`` is the CERTIFICATE_FONT setting (empty: the first known system font); the
     font is embedded as a subset. Raises :class:`FontMissing` when no usable font exists.
-    """
-    from reportlab.lib import colors
-    from reportlab.lib.enums import TA_CENTER, TA_RIGHT
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.styles import ParagraphStyle
-    from reportlab.lib.units import mm
-    from reportlab.platypus import (
-        KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle,
-    )
 
+    The page reads top-down as its parts: the title, the volunteer beside the QR code
+    (:func:`_volunteer_section`), the service hours (:func:`_service_section`), the issuer
+    (:func:`_issuer_section`), the certificate's own data (:func:`_certificate_section`), the
+    sign-off (:func:`_sign_off`); every page has the signature footer and the first one
+    carries the signed JSON (:func:`_page_decorations`).
+    """
     content, signature = signed["content"], signed["signature"]
-    vol, svc, iss = content["volunteer"], content["service"], content["issuer"]
     font = _register_font(font_path)
+    _warn_missing_glyphs(font, content)
+    url = verification_url(base_url, content["certificate_no"], content["verification_code"])
+    kid = str(signature.get("kid", ""))
+    look = _Look(font)
+    story: list[Any] = [
+        *_title(look, content),
+        *_volunteer_section(look, content, url),
+        *_service_section(look, content["service"]),
+        *_issuer_section(look, content["issuer"]),
+        *_certificate_section(look, content, kid),
+        _sign_off(look, content, url),
+    ]
+    first_page, later_pages = _page_decorations(look, signed, kid)
+    return _build(look, story, content, kid, first_page, later_pages)
+
+
+def _warn_missing_glyphs(font: _Font, content: Mapping[str, Any]) -> None:
     missing = font.missing(_strings(content))
     if missing:
         log.warning("certificate %s: font %s lacks glyphs for %s; they will print as boxes",
                     content["certificate_no"], font.path, "".join(sorted(missing)))
 
-    url = verification_url(base_url, content["certificate_no"], content["verification_code"])
-    fingerprint = content_fingerprint(content)
-    kid = str(signature.get("kid", ""))
 
-    def style(name: str, size: float, **kw: Any) -> ParagraphStyle:
+class _Look:
+    """The certificate's look: page geometry, colours, paragraph styles and the two kinds of
+    table every section is made of (label/value pairs, and the grid)."""
+
+    def __init__(self, font: _Font) -> None:
+        from reportlab.lib import colors
+        from reportlab.lib.enums import TA_CENTER, TA_RIGHT
+        from reportlab.lib.pagesizes import A4
+        from reportlab.lib.units import mm
+
+        self.font = font
+        self.page_width = A4[0]
+        self.margin = 20 * mm
+        self.width = self.page_width - 2 * self.margin
+        self.grid = colors.HexColor("#9A9A9A")
+        self.shade = colors.HexColor("#F1EEE8")
+        style = self.style
+        self.title = style("title", 24, alignment=TA_CENTER, spaceAfter=2 * mm, leading=32)
+        self.subtitle = style("subtitle", 9.5, alignment=TA_CENTER, textColor=colors.HexColor("#444444"))
+        self.heading = style("heading", 12, spaceBefore=3.5 * mm, spaceAfter=1.5 * mm,
+                             textColor=colors.HexColor("#8B1A1A"))
+        self.body = style("body", 10.5)
+        self.cell = style("cell", 9.5)
+        self.cell_r = style("cell_r", 9.5, alignment=TA_RIGHT)
+        self.label = style("label", 9.5, textColor=colors.HexColor("#333333"))
+        self.small = style("small", 8.5, textColor=colors.HexColor("#555555"))
+        self.sign_off = style("signoff", 11, alignment=TA_RIGHT, leading=20)
+        self.caption = style("qrcap", 8, alignment=TA_CENTER, leading=10)
+        self.code = style("qrcode", 8, alignment=TA_CENTER, leading=10)
+
+    def style(self, name: str, size: float, **kw: Any) -> Any:
+        from reportlab.lib.styles import ParagraphStyle
+
         kw.setdefault("leading", size * 1.45)
-        return ParagraphStyle(name, fontName=font.name, fontSize=size, wordWrap="CJK", **kw)
+        return ParagraphStyle(name, fontName=self.font.name, fontSize=size, wordWrap="CJK", **kw)
 
-    title = style("title", 24, alignment=TA_CENTER, spaceAfter=2 * mm, leading=32)
-    subtitle = style("subtitle", 9.5, alignment=TA_CENTER, textColor=colors.HexColor("#444444"))
-    heading = style("heading", 12, spaceBefore=3.5 * mm, spaceAfter=1.5 * mm,
-                    textColor=colors.HexColor("#8B1A1A"))
-    body = style("body", 10.5)
-    cell = style("cell", 9.5)
-    cell_r = style("cell_r", 9.5, alignment=TA_RIGHT)
-    label = style("label", 9.5, textColor=colors.HexColor("#333333"))
-    small = style("small", 8.5, textColor=colors.HexColor("#555555"))
-    sign_off = style("signoff", 11, alignment=TA_RIGHT, leading=20)
+    def p(self, text: str, st: Any = None) -> Any:
+        """A paragraph of plain ``text`` (escaped; line breaks kept), in a cell's style by default."""
+        from reportlab.platypus import Paragraph
 
-    def P(text: str, st: ParagraphStyle = cell) -> Any:
-        return Paragraph(escape(text).replace("\n", "<br/>"), st)
+        return Paragraph(escape(text).replace("\n", "<br/>"), st or self.cell)
 
-    page_w, _ = A4
-    margin = 20 * mm
-    width = page_w - 2 * margin
-    grid = colors.HexColor("#9A9A9A")
-    shade = colors.HexColor("#F1EEE8")
-
-    def kv_table(rows: list[list[tuple[str, str]]], total: float) -> Table:
+    def kv_table(self, rows: list[list[tuple[str, str]]], total: float) -> Any:
         """Label/value pairs, two per row; a row of one pair spans the full width."""
-        lw = 24 * mm
+        from reportlab.lib.units import mm
+        from reportlab.platypus import Table, TableStyle
+
+        p, label, lw = self.p, self.label, 24 * mm
         if all(len(pairs) == 1 for pairs in rows):
-            t = Table([[P(k, label), P(v or "—")] for (k, v), in rows], colWidths=[lw, total - lw])
+            t = Table([[p(k, label), p(v or "—")] for (k, v), in rows], colWidths=[lw, total - lw])
             extra: list[tuple[Any, ...]] = []
         else:
             half = total / 2
@@ -408,17 +439,17 @@ def render_pdf(signed: Mapping[str, Any], base_url: str, font_path: str | None =
             for r, pairs in enumerate(rows):
                 if len(pairs) == 1:
                     (k, v), = pairs
-                    data.append([P(k, label), P(v or "—"), "", ""])
+                    data.append([p(k, label), p(v or "—"), "", ""])
                     extra.append(("SPAN", (1, r), (3, r)))
                 else:
                     (k1, v1), (k2, v2) = pairs
-                    data.append([P(k1, label), P(v1 or "—"), P(k2, label), P(v2 or "—")])
-                    extra.append(("BACKGROUND", (2, r), (2, r), shade))
+                    data.append([p(k1, label), p(v1 or "—"), p(k2, label), p(v2 or "—")])
+                    extra.append(("BACKGROUND", (2, r), (2, r), self.shade))
             t = Table(data, colWidths=[lw, half - lw, lw, half - lw])
         t.setStyle(TableStyle([
-            ("GRID", (0, 0), (-1, -1), 0.5, grid),
-            ("BACKGROUND", (0, 0), (0, -1), shade),
-            ("FONTNAME", (0, 0), (-1, -1), font.name),
+            ("GRID", (0, 0), (-1, -1), 0.5, self.grid),
+            ("BACKGROUND", (0, 0), (0, -1), self.shade),
+            ("FONTNAME", (0, 0), (-1, -1), self.font.name),
             ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
             ("TOPPADDING", (0, 0), (-1, -1), 3),
             ("BOTTOMPADDING", (0, 0), (-1, -1), 3.5),
@@ -426,89 +457,125 @@ def render_pdf(signed: Mapping[str, Any], base_url: str, font_path: str | None =
         ]))
         return t
 
-    story: list[Any] = [
-        P(TITLE, title),
-        P(f"证明编号  {content['certificate_no']}", subtitle),
-        Spacer(1, 3 * mm),
-        P("一、志愿者信息", heading),
-    ]
+
+def _title(look: _Look, content: Mapping[str, Any]) -> list[Any]:
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Spacer
+
+    return [look.p(TITLE, look.title), look.p(f"证明编号  {content['certificate_no']}", look.subtitle),
+            Spacer(1, 3 * mm)]
+
+
+def _volunteer_section(look: _Look, content: Mapping[str, Any], url: str) -> list[Any]:
+    """一、志愿者信息: the volunteer's four fields, the QR code to the verification page beside them."""
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Table, TableStyle
+
+    vol = content["volunteer"]
     qr_size = 32 * mm
-    left_w = width - qr_size - 6 * mm
-    volunteer_table = kv_table([
+    left_w = look.width - qr_size - 6 * mm
+    volunteer_table = look.kv_table([
         [("姓　　名", vol["name"])],
         [("证件类型", vol["id_type"])],
         [("证件号码", vol["id_number_masked"])],
         [("志愿者编号", vol["volunteer_no"])],
     ], left_w)
-    qr_cell = [_qr_flowable(url, qr_size),
-               P("扫码核验", style("qrcap", 8, alignment=TA_CENTER, leading=10)),
-               P(f"验证码 {content['verification_code']}",
-                 style("qrcode", 8, alignment=TA_CENTER, leading=10))]
-    top = Table([[volunteer_table, qr_cell]], colWidths=[left_w, width - left_w])
+    qr_cell = [_qr_flowable(url, qr_size), look.p("扫码核验", look.caption),
+               look.p(f"验证码 {content['verification_code']}", look.code)]
+    top = Table([[volunteer_table, qr_cell]], colWidths=[left_w, look.width - left_w])
     top.setStyle(TableStyle([
-        ("FONTNAME", (0, 0), (-1, -1), font.name),
+        ("FONTNAME", (0, 0), (-1, -1), look.font.name),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), 0),
         ("TOPPADDING", (0, 0), (-1, -1), 0), ("BOTTOMPADDING", (0, 0), (-1, -1), 0),
         ("LEFTPADDING", (1, 0), (1, 0), 6 * mm), ("TOPPADDING", (1, 0), (1, 0), -2 * mm),
     ]))
-    story.append(top)
+    return [look.p("一、志愿者信息", look.heading), top]
 
+
+def _service_section(look: _Look, svc: Mapping[str, Any]) -> list[Any]:
+    """二、志愿服务信息: total hours and period, then one row per item and the sum."""
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Spacer, Table, TableStyle
+
+    p, cell_r = look.p, look.cell_r
     period = ""
     if svc["period_from"] or svc["period_to"]:
         period = f"；服务期间：{_cn_date(svc['period_from'])} 至 {_cn_date(svc['period_to'])}"
-    story += [P("二、志愿服务信息", heading),
-              P(f"累计志愿服务时长：{svc['total_hours']} 小时{period}", body),
-              Spacer(1, 2 * mm)]
-    header = [P(h, label) for h in ("序号", "服务项目", "组织 / 队伍", "服务时间", "时长（小时）")]
+    header = [p(h, look.label) for h in ("序号", "服务项目", "组织 / 队伍", "服务时间", "时长（小时）")]
     rows = [header] + [
-        [P(str(i)), P(it["project_name"]), P(it["team_name"] or "—"),
-         P(f"{it['from']} 至 {it['to']}" if it["from"] != it["to"] else it["from"]),
-         P(it["hours"], cell_r)]
+        [p(str(i)), p(it["project_name"]), p(it["team_name"] or "—"),
+         p(f"{it['from']} 至 {it['to']}" if it["from"] != it["to"] else it["from"]),
+         p(it["hours"], cell_r)]
         for i, it in enumerate(svc["items"], start=1)
     ]
     if svc["items"]:
-        rows.append([P(""), P("合计", label), P(""), P(""), P(svc["total_hours"], cell_r)])
+        rows.append([p(""), p("合计", look.label), p(""), p(""), p(svc["total_hours"], cell_r)])
     else:
-        rows.append([P("—"), P("（无明细）"), P(""), P(""), P("")])
-    items_table = Table(rows, colWidths=[11 * mm, 57 * mm, 42 * mm, 34 * mm, width - 144 * mm],
+        rows.append([p("—"), p("（无明细）"), p(""), p(""), p("")])
+    items_table = Table(rows, colWidths=[11 * mm, 57 * mm, 42 * mm, 34 * mm, look.width - 144 * mm],
                         repeatRows=1)
     items_table.setStyle(TableStyle([
-        ("GRID", (0, 0), (-1, -1), 0.5, grid),
-        ("BACKGROUND", (0, 0), (-1, 0), shade),
-        ("FONTNAME", (0, 0), (-1, -1), font.name),
+        ("GRID", (0, 0), (-1, -1), 0.5, look.grid),
+        ("BACKGROUND", (0, 0), (-1, 0), look.shade),
+        ("FONTNAME", (0, 0), (-1, -1), look.font.name),
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
         ("TOPPADDING", (0, 0), (-1, -1), 2.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
     ]))
-    story.append(items_table)
+    return [p("二、志愿服务信息", look.heading),
+            p(f"累计志愿服务时长：{svc['total_hours']} 小时{period}", look.body),
+            Spacer(1, 2 * mm), items_table]
 
-    story += [P("三、出具单位", heading), kv_table([
+
+def _issuer_section(look: _Look, iss: Mapping[str, Any]) -> list[Any]:
+    """三、出具单位: the issuing team, its contact and the people who sign."""
+    return [look.p("三、出具单位", look.heading), look.kv_table([
         [("单位名称", iss["name"])],
         [("团体编号", iss["team_no"]), ("联系方式", iss["contact"])],
         [("负 责 人", iss["responsible_person"]), ("经 办 人", iss["handler"])],
-    ], width)]
+    ], look.width)]
 
-    story += [P("四、证明信息", heading), kv_table([
+
+def _certificate_section(look: _Look, content: Mapping[str, Any], kid: str) -> list[Any]:
+    """四、证明信息: number, issue date, verification code, signing key, notes."""
+    return [look.p("四、证明信息", look.heading), look.kv_table([
         [("证明编号", content["certificate_no"]), ("出具日期", _cn_date(content["issued_on"]))],
         [("验 证 码", content["verification_code"]), ("签名密钥", kid)],
         [("备　　注", content["notes"])],
-    ], width)]
+    ], look.width)]
 
-    story += [KeepTogether([
+
+def _sign_off(look: _Look, content: Mapping[str, Any], url: str) -> Any:
+    """特此证明, the issuer's seal line and date, and how to verify (kept on one page)."""
+    from reportlab.lib.units import mm
+    from reportlab.platypus import KeepTogether, Spacer
+
+    p, name = look.p, content["issuer"]["name"]
+    return KeepTogether([
         Spacer(1, 5 * mm),
-        P("特此证明。", body),
+        p("特此证明。", look.body),
         Spacer(1, 2 * mm),
-        P(f"出具单位（盖章）：{iss['name']}", sign_off),
-        P(_cn_date(content["issued_on"]), sign_off),
+        p(f"出具单位（盖章）：{name}", look.sign_off),
+        p(_cn_date(content["issued_on"]), look.sign_off),
         Spacer(1, 6 * mm),
-        P("本证明免费出具。核验：扫描二维码或访问 " + url + " 。本 PDF 内嵌经网关电子签名的证明数据"
+        p("本证明免费出具。核验：扫描二维码或访问 " + url + " 。本 PDF 内嵌经网关电子签名的证明数据"
           f"（附件 {_attachment_name(content['certificate_no'])}），可凭网关公布的公钥离线核验。",
-          small),
-    ])]
+          look.small),
+    ])
+
+
+def _page_decorations(look: _Look, signed: Mapping[str, Any], kid: str) -> tuple[Any, Any]:
+    """``(first_page, later_pages)`` for reportlab: the signature footer on every page, and on
+    the first one the signed JSON as the PDF's file attachment."""
+    from reportlab.lib.units import mm
+
+    content = signed["content"]
+    fingerprint = content_fingerprint(content)
+    margin, page_w = look.margin, look.page_width
 
     def footer(canv: Any, doc: Any) -> None:
         canv.saveState()
-        canv.setFont(font.name, 7)
+        canv.setFont(look.font.name, 7)
         canv.setFillColorRGB(0.4, 0.4, 0.4)
         canv.drawString(margin, 11 * mm,
                         f"电子签名 Ed25519 · 密钥 {kid} · 内容指纹 SHA-256 {fingerprint}")
@@ -522,16 +589,28 @@ def render_pdf(signed: Mapping[str, Any], base_url: str, font_path: str | None =
                      f"{TITLE} {content['certificate_no']} (signed JSON)")
         footer(canv, doc)
 
+    return first_page, footer
+
+
+def _build(look: _Look, story: list[Any], content: Mapping[str, Any], kid: str,
+           first_page: Any, later_pages: Any) -> bytes:
+    """The A4 document with its metadata (title, issuer, format, key id, fingerprint)."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
+    from reportlab.platypus import SimpleDocTemplate
+
+    margin = look.margin
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
         buffer, pagesize=A4, leftMargin=margin, rightMargin=margin, topMargin=18 * mm,
-        bottomMargin=20 * mm, initialFontName=font.name, initialFontSize=10,
+        bottomMargin=20 * mm, initialFontName=look.font.name, initialFontSize=10,
         title=f"{TITLE} {content['certificate_no']}",
-        author=iss["name"], subject=f"{TITLE} · {vol['name']} · {svc['total_hours']} 小时",
+        author=content["issuer"]["name"],
+        subject=f"{TITLE} · {content['volunteer']['name']} · {content['service']['total_hours']} 小时",
         creator="志愿服务数据交换网关 (volunteer-service data exchange gateway)",
-        keywords=f"{CERTIFICATE_FORMAT}, kid={kid}, fingerprint={fingerprint}",
+        keywords=f"{CERTIFICATE_FORMAT}, kid={kid}, fingerprint={content_fingerprint(content)}",
     )
-    doc.build(story, onFirstPage=first_page, onLaterPages=footer)
+    doc.build(story, onFirstPage=first_page, onLaterPages=later_pages)
     return buffer.getvalue()
 
 

@@ -53,6 +53,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "limiter": ("flask_limiter.commands:cli", "Flask-Limiter maintenance & utility commands"),
 }
 
+#: Commands of the table that talk to a remote gateway and never build this one's app (not
+#: attached to ``app.cli`` either).
+APPLESS = frozenset({"push", "pull"})
+
 #: Entry-point group of commands from packages outside gateway/ (sync_jobs: ``sources``,
 #: ``sync``, ``scheduler``); gateway never imports them by name.
 COMMANDS_GROUP = "vgw.commands"
@@ -141,7 +145,7 @@ class LazyGroup(click.Group):
 def cli(ctx: click.Context) -> None:
     # Nothing is built here: commands that need the app build it themselves (with_appcontext)
     # from this ScriptInfo, the first time they need it.
-    if ctx.invoked_subcommand not in {"push", "pull"}:
+    if ctx.invoked_subcommand not in APPLESS:
         _script_info(ctx)
 
 
@@ -151,7 +155,7 @@ def init_app(app: Flask) -> None:
 
     for name, (target, _help) in COMMANDS.items():
         module, _, attr = target.partition(":")
-        if module == "app.cli" or name in {"push", "pull"}:
+        if module == "app.cli" or name in APPLESS:
             continue
         app.cli.add_command(getattr(importlib.import_module(module), attr), name)
     _add_plugin_commands(app)
@@ -173,8 +177,10 @@ def _add_plugin_commands(app: Flask) -> None:
 
 def main() -> None:
     """Entry point of the ``vgw`` console script."""
+    from gateway import gc_tuning
     from gateway.settings import SettingsError
 
+    gc_tuning.command_process()  # this process is the command: `vgw sync run` may freeze
     try:
         cli.main(prog_name="vgw")
     except SettingsError as exc:

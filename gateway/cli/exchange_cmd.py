@@ -1,8 +1,9 @@
 """``vgw push`` and ``vgw pull``: the exchange protocol's client, from the command line.
 
 These commands talk to a *remote* gateway as one of its clients (signed requests, see
-docs/protocol.md). They need no local store, settings or keys directory: they are added to
-the root ``vgw`` group (:func:`register`), so running them never builds the app.
+docs/protocol.md). They need no local store, settings or keys directory: the root ``vgw``
+group lists them in its table (gateway/cli/__init__.py, ``APPLESS``), so running them never
+builds the app.
 
 Exit status of ``vgw push``: 0 every record accepted, 1 some record rejected, 2 the batch
 could not be delivered (transport, signature, authentication, input). ``vgw pull``: 0 done,
@@ -314,9 +315,3 @@ def pull(url: str, client_id: str, key_id: str, key_file: Path, since: str | Non
         _fail(f"pull from {url} failed: {failure}")
     if cursor_file is not None:
         _write_cursor(cursor_file, cursor)
-
-
-def register(group: click.Group) -> None:
-    """Add ``push`` and ``pull`` to ``group`` (the root ``vgw`` group: no app is built for them)."""
-    group.add_command(push)
-    group.add_command(pull)

@@ -60,6 +60,6 @@ def on_exit(server):
 
 def post_worker_init(worker):
     """The worker has built its app: keep the collector off everything built so far."""
-    from gateway.gc_tuning import freeze_after_startup
+    from gateway.gc_tuning import freeze
 
-    freeze_after_startup()
+    freeze()  # a worker is always a process of the gateway's own

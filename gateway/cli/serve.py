@@ -10,6 +10,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from gateway import ratelimit_storage
+
 #: gunicorn's settings module: multiprocess metrics hooks, access line with the request id.
 GUNICORN_CONFIG = "python:gateway.cli.gunicorn_config"
 
@@ -142,7 +144,8 @@ def serve(host: str, port: int, workers: int, access_log: bool) -> None:
             "--workers", str(workers), "--graceful-timeout", "10", "gateway:create_app()"]
     if access_log:
         args[1:1] = ["--access-logfile", "-"]
-    warning = memory_limits_warning(current_app.config["RATELIMIT_STORAGE_URI"], workers)
+    warning = memory_limits_warning(ratelimit_storage.storage_uri(current_app.config,
+                                                                  current_app.instance_path), workers)
     if warning:
         _say(config, warning.removeprefix("warning: "), warning=True)
     _say(config, f"serving the gateway on http://{host}:{port} (OpenAPI: /api/openapi.json)")

@@ -26,10 +26,10 @@ LIMITER = "gateway.console.login_limiter"
 
 
 def init_app(app: Flask) -> None:
-    from gateway import ratelimit_storage  # noqa: F401  (registers vgw+sqlite:// with limits)
+    from gateway import ratelimit_storage  # (importing it registers vgw+sqlite:// with limits)
 
     # The same shared counters as the verification page (RATELIMIT_STORAGE_URI).
-    storage = storage_from_string(app.config["RATELIMIT_STORAGE_URI"])
+    storage = storage_from_string(ratelimit_storage.storage_uri(app.config, app.instance_path))
     app.extensions[LIMITER] = (MovingWindowRateLimiter(storage),
                                parse_many(app.config["CONSOLE_LOGIN_RATE_LIMIT"]))
     app.jinja_env.globals.setdefault("csrf_token", generate_csrf)

@@ -4,8 +4,8 @@ Every service records each change in the ``changes`` table (``ServiceContext.rec
 with the record's region (``area_code``) and team (``team_no``). The feed reads that table
 and answers, per change, the record as it is *now*, in the standard's form
 (``schemas/v1``): ``{cursor, entity, op, key, changed_at, data}``. Outbound pulls
-(``GET /api/v1/exchange/changes``) and, later, scheduled pushes to local systems read it
-through :func:`read_changes`.
+(``GET /api/v1/exchange/changes``) and scheduled pushes to local systems (sync runs of
+direction push, ``sync_jobs.engine.Run.push``) read it through :func:`read_changes`.
 
 Order and cursors (the part that must not be got wrong)
     A change's id is taken when it is inserted, but transactions commit in another order:
@@ -76,6 +76,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from sqlalchemy import Connection, literal_column, or_, select, text, tuple_
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from gateway import timefmt
 from gateway.caller import Caller
 from gateway.services import activities, certificates, hours, registration
 from gateway.services.context import ServiceContext
@@ -457,7 +458,7 @@ class _Renderer:
 
 
 def _changed_at(ctx: ServiceContext, at: datetime | None) -> str | None:
-    return at.astimezone(ctx.tz).isoformat() if at is not None else None
+    return timefmt.iso(at, ctx.tz, timespec="auto")
 
 
 def read_changes(ctx: ServiceContext, since: str | None = None, entity: str | None = None,

@@ -67,7 +67,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway import jsonio, logs, metrics
+from gateway import jsonio, logs, metrics, timefmt
 from gateway.caller import Caller
 from gateway.errors import Problem, input_problem
 from gateway.exchange import message_log
@@ -598,7 +598,7 @@ def _process(app, ctx: ServiceContext, incoming: Incoming, header: Mapping[str, 
              ) -> tuple[Answer, dict[str, int]]:
     source = Source(incoming.caller.client_id, incoming.received_at,
                     SourcePriority.from_setting(app.config["SOURCE_PRIORITY"]), header["batch_id"])
-    received = incoming.received_at.astimezone(ctx.tz).isoformat(timespec="seconds")
+    received = timefmt.iso(incoming.received_at, ctx.tz)
     meta = {"batch_id": header["batch_id"], "idempotency_key": incoming.idempotency_key,
             "received_at": received}
     writer = _Writer()

@@ -40,6 +40,7 @@ from sqlalchemy.sql import operators
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from gateway import timefmt
 from gateway.passwords import check_password, hash_password, needs_rehash
 from gateway.privacy import mask_mobile
 from gateway.services.context import ServiceContext
@@ -85,7 +86,7 @@ def _conflict(detail: str, rule: str, zh: str, en: str, ptr: str = "") -> Confli
 
 
 def _local(ctx: ServiceContext, value: datetime | None) -> str | None:
-    return value.astimezone(ctx.tz).isoformat(timespec="seconds") if value else None
+    return timefmt.iso(value, ctx.tz)
 
 
 def _covers_team(ctx: ServiceContext, team: Team) -> bool:

@@ -31,6 +31,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import schemas
+from gateway import timefmt
 from gateway.certificates.document import certificate_content, content_fingerprint, sign_certificate
 from gateway.privacy import Vault, mask_id_number, mask_name
 from gateway.services.registration import require_team_active
@@ -388,7 +389,7 @@ def public_view(certificate: Certificate, tz: tzinfo) -> dict[str, Any]:
         "signature": {"kid": certificate.signed["signature"]["kid"]},
     }
     if certificate.status == REVOKED and certificate.revoked_at is not None:
-        view["revoked_at"] = certificate.revoked_at.astimezone(tz).isoformat()
+        view["revoked_at"] = timefmt.iso(certificate.revoked_at, tz, timespec="auto")
     return view
 
 

@@ -42,6 +42,7 @@ from sqlalchemy import and_, func, or_, select, text, true
 from sqlalchemy.orm import aliased, joinedload
 
 import schemas
+from gateway import timefmt
 from gateway.services import aggregates, lookups
 from gateway.services.registration import require_team_active
 from gateway.services.context import ServiceContext
@@ -222,7 +223,7 @@ def _take_effect(ctx: ServiceContext, record: ServiceRecord, project: Project, s
 # -- views -----------------------------------------------------------------------------------
 
 def _iso(ctx: ServiceContext, value: datetime | None) -> str | None:
-    return value.astimezone(ctx.tz).isoformat(timespec="seconds") if value else None
+    return timefmt.iso(value, ctx.tz)
 
 
 def _history_fields(ctx: ServiceContext, record: ServiceRecord, volunteer_no: str,

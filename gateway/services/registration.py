@@ -43,6 +43,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from gateway import timefmt
 from gateway.passwords import check_password, hash_password, needs_rehash
 from gateway.privacy import mask_id_number, mask_mobile
 from gateway.services.aggregates import count_volunteer
@@ -125,12 +126,13 @@ def _mobile_index(ctx: ServiceContext, mobile: str) -> str:
     return ctx.vault.blind_index("mobile", mobile)
 
 
-def _iso(value: date | datetime | None, ctx: ServiceContext | None = None) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime) and ctx is not None:
-        value = value.astimezone(ctx.tz)
-    return value.isoformat()
+def _iso(value: datetime | None, ctx: ServiceContext) -> str | None:
+    """A stored instant in the gateway's zone, ISO 8601 with its microseconds (gateway/timefmt.py)."""
+    return timefmt.iso(value, ctx.tz, timespec="auto")
+
+
+def _day(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 def volunteer_record(ctx: ServiceContext, volunteer: Volunteer) -> dict[str, Any]:
@@ -513,9 +515,9 @@ def volunteer_view(ctx: ServiceContext, volunteer: Volunteer) -> dict[str, Any]:
         "name": volunteer.name, "id_type": volunteer.id_type,
         "id_number": ctx.vault.decrypt(volunteer.id_number_enc) if full else volunteer.id_number_masked,
         "gender": volunteer.gender,
-        "birth_date": _iso(volunteer.birth_date),
+        "birth_date": _day(volunteer.birth_date),
         "mobile": ctx.vault.decrypt(volunteer.mobile_enc) if full else volunteer.mobile_masked,
-        "registered_at": _iso(volunteer.registered_at),
+        "registered_at": _day(volunteer.registered_at),
         "real_name_status": volunteer.real_name_status,
     }
     if volunteer.guardian_enc:

@@ -65,3 +65,32 @@ def test_forked_processes_share_one_count(tmp_path):
     for process in workers:
         process.join(60)
     assert sum(out.get(timeout=10) for _ in workers) == 50
+
+
+def test_the_default_storage_lies_beside_a_sqlite_store_else_in_the_instance_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    instance = tmp_path / "instance"
+
+    def uri(database_url: str, configured: str = "") -> str:
+        return ratelimit_storage.storage_uri({"RATELIMIT_STORAGE_URI": configured,
+                                              "DATABASE_URL": database_url}, instance)
+
+    beside = f"vgw+sqlite://{tmp_path / 'data' / 'store-ratelimits.sqlite3'}"
+    assert uri(f"sqlite:///{tmp_path}/data/store.sqlite3") == beside       # absolute
+    assert uri("sqlite:///data/store.sqlite3") == beside                    # relative to here
+    assert uri("sqlite:///data/store.sqlite3?timeout=30") == beside         # with a query
+    assert uri("sqlite+pysqlite:///data/store.sqlite3") == beside           # with a driver
+    in_instance = f"vgw+sqlite://{instance / 'ratelimits.sqlite3'}"
+    for no_file in ("sqlite://", "sqlite:///:memory:", "postgresql+psycopg://u@127.0.0.1/x",
+                    "not a url"):
+        assert uri(no_file) == in_instance, no_file
+    assert uri("sqlite:///data/store.sqlite3", "redis://127.0.0.1:6379/5") == "redis://127.0.0.1:6379/5"
+
+
+def test_the_app_shows_the_storage_it_uses(tmp_path):
+    from gateway import create_app
+
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/store.sqlite3", "KEYS_DIR": str(tmp_path)})
+    assert app.config["RATELIMIT_STORAGE_URI"] == f"vgw+sqlite://{tmp_path / 'store-ratelimits.sqlite3'}"
+    shown = app.test_cli_runner().invoke(args=["config", "show"]).output
+    assert f"RATELIMIT_STORAGE_URI = 'vgw+sqlite://{tmp_path / 'store-ratelimits.sqlite3'}'" in shown

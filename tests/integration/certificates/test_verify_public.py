@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from gateway.ratelimit_storage import storage_uri
 from gateway.settings import SettingsError, load_settings
 from tests.conftest import make_caller
 from tests.integration.certificates.helpers import ISSUE_PERMS, issue_body, seed
@@ -149,11 +150,11 @@ def test_rate_limit_settings_are_checked(tmp_path):
     settings = load_settings(str(tmp_path), environ={})
     assert settings["VERIFY_RATE_LIMIT"] == "30 per minute"
     # Shared by every worker by default: a SQLite file beside the (SQLite) store.
-    assert settings["RATELIMIT_STORAGE_URI"] == \
+    assert storage_uri(settings, tmp_path) == \
         f"vgw+sqlite://{(tmp_path / 'gateway-ratelimits.sqlite3').resolve()}"
     pg = load_settings(str(tmp_path), environ={
         "GATEWAY_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:5432/x"})
-    assert pg["RATELIMIT_STORAGE_URI"] == f"vgw+sqlite://{(tmp_path / 'ratelimits.sqlite3').resolve()}"
+    assert storage_uri(pg, tmp_path) == f"vgw+sqlite://{(tmp_path / 'ratelimits.sqlite3').resolve()}"
     with pytest.raises(SettingsError, match="VERIFY_RATE_LIMIT"):
         load_settings(str(tmp_path), environ={"GATEWAY_VERIFY_RATE_LIMIT": "often"})
     with pytest.raises(SettingsError, match="RATELIMIT_STORAGE_URI"):
