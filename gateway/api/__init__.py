@@ -66,3 +66,7 @@ def init_app(app: Flask) -> None:
     from gateway.api import public
 
     public.init_app(app)  # /verify/<no> and /.well-known/jwks.json: no login, rate-limited
+
+    from gateway.api import landing
+
+    landing.init_app(app)  # /, /api/docs (Swagger UI, served from here) and /docs/
