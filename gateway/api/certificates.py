@@ -11,6 +11,7 @@ from flask import Response, current_app, request, url_for
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
+from gateway import timefmt
 from gateway.api.common import Blueprint, BEARER, PageArgs, PageMeta, page_of, service_context
 from gateway.certificates.document import FontMissing, render_pdf, verification_url
 from gateway.errors import Problem
@@ -186,7 +187,7 @@ class CertificatePdf(MethodView):
         certificate = service.get_certificate(ctx, certificate_no)
         if certificate.status != service.VALID:
             raise Conflict(f"certificate {certificate_no} was revoked; it is no longer printed",
-                           revoked_at=certificate.revoked_at.isoformat()
+                           revoked_at=timefmt.iso(certificate.revoked_at)
                            if certificate.revoked_at else None)
         signed = service.signed_document(ctx.vault, certificate)
         config = current_app.config

@@ -31,6 +31,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import schemas
+from gateway import timefmt
 from gateway.certificates.document import certificate_content, content_fingerprint, sign_certificate
 from gateway.privacy import Vault, mask_id_number, mask_name
 from gateway.services.registration import require_team_active
@@ -349,7 +350,7 @@ def revoke_certificate(ctx: ServiceContext, certificate_no: str, reason: str) ->
             "a certificate is only revoked with a reason")])
     if certificate.status == REVOKED:
         raise Conflict(f"certificate {certificate_no} was already revoked",
-                       revoked_at=certificate.revoked_at.isoformat())
+                       revoked_at=timefmt.iso(certificate.revoked_at))
     before = {"status": certificate.status}
     certificate.status = REVOKED
     certificate.revoked_at = ctx.now
