@@ -44,6 +44,10 @@ def init_app(app: Flask) -> None:
 
     app.before_request(refuse_personal_data_in_url)  # issue 11, finding 5: no PII in URLs
 
+    from gateway.api import idempotency
+
+    idempotency.init_app(app)  # an optional Idempotency-Key on the services' POSTs
+
     from gateway.api import (catalog, certificates, health, hours, projects, statistics, teams,
                              validate, volunteers)
 
