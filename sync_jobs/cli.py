@@ -96,10 +96,11 @@ def add(name, adapter, direction, entities, schedule, settings_json, settings_fi
                                   scope={"region_prefix": region, "teams": list(teams), "pii": pii})
     with store.session_scope(current_app) as session:
         try:
-            _status, row = sources_mod.add_or_update(session, _vault(), spec)
+            status, row = sources_mod.add_or_update(session, _vault(), spec)
         except sources_mod.SourceError as exc:
             _fail(exc)
-        click.echo(f"source {row.name} added: {row.adapter}, {row.direction} "
+        click.echo(f"source {row.name} {'added' if status == 'created' else 'exists, unchanged'}: "
+                   f"{row.adapter}, {row.direction} "
                    f"{', '.join(row.entities)}, {row.schedule or 'by hand only'}")
 
 
