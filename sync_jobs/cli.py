@@ -12,7 +12,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from gateway import store
+from gateway import store, timefmt
 from gateway.services import sync_status
 from gateway.store.models import SyncSource
 from sync_jobs import dead_letters as dead_mod
@@ -96,10 +96,11 @@ def add(name, adapter, direction, entities, schedule, settings_json, settings_fi
                                   scope={"region_prefix": region, "teams": list(teams), "pii": pii})
     with store.session_scope(current_app) as session:
         try:
-            _status, row = sources_mod.add_or_update(session, _vault(), spec)
+            status, row = sources_mod.add_or_update(session, _vault(), spec)
         except sources_mod.SourceError as exc:
             _fail(exc)
-        click.echo(f"source {row.name} added: {row.adapter}, {row.direction} "
+        click.echo(f"source {row.name} {'added' if status == 'created' else 'exists, unchanged'}: "
+                   f"{row.adapter}, {row.direction} "
                    f"{', '.join(row.entities)}, {row.schedule or 'by hand only'}")
 
 
@@ -277,7 +278,7 @@ def run(name, direction, max_pages, as_json) -> None:
 
 
 def _age(iso: str | None) -> str:
-    return (iso or "-")[:19].replace("T", " ")
+    return timefmt.table_from_iso(iso)  # the one rule for shown times (gateway/timefmt.py)
 
 
 @sync.command("status")
@@ -292,8 +293,8 @@ def status(as_json) -> None:
         return
     if data["retries"] == "off":
         click.echo("RETRIES ARE OFF (vgw sync retries on)")
-    header = (f"{'SOURCE':<18} {'ADAPTER':<10} {'DIR':<5} {'STATE':<8} {'LAST RUN':<22} "
-              f"{'LAST SUCCESS':<20} {'LAG':>8} {'FAILS':>5} {'DEAD':>5}")
+    header = (f"{'SOURCE':<18} {'ADAPTER':<10} {'DIR':<5} {'STATE':<8} {'LAST RUN':<32} "
+              f"{'LAST SUCCESS':<26} {'LAG':>8} {'FAILS':>5} {'DEAD':>5}")
     click.echo(header)
     for s in data["sources"]:
         last = s["last_run"]
@@ -301,7 +302,7 @@ def status(as_json) -> None:
         lag = "-" if s["lag_seconds"] is None else f"{s['lag_seconds']}s"
         state = "FLAGGED" if s["flagged"] else s["status"]
         click.echo(f"{s['name']:<18} {s['adapter']:<10} {s['direction']:<5} {state:<8} "
-                   f"{last_text:<22} {_age(s['last_success_at']):<20} {lag:>8} "
+                   f"{last_text:<32} {_age(s['last_success_at']):<26} {lag:>8} "
                    f"{s['consecutive_failures']:>5} {s['dead_letters_pending']:>5}")
         if s["flagged"] or s["status"] == "paused":
             click.echo(f"    {s['paused_reason']}")

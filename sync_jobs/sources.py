@@ -171,15 +171,20 @@ def add_or_update(session: Session, vault: Vault, spec: SourceSpec, *, declared_
     """Store a source: ``("created" | "updated" | "unchanged", row)``.
 
     An existing name is refused unless ``update`` (the sources file updates what it
-    declares). Status, flags, cursors and history of an updated source stay as they are.
+    declares) — or unless it is defined exactly so already: adding the same source again is
+    ``unchanged``, not an error, so a script that adds it (the README's tour) can run twice.
+    Status, flags, cursors and history of an updated source stay as they are.
     """
     _cls, settings, entities, scope = _check(session, spec)
     row = session.execute(select(SyncSource).where(SyncSource.name == spec.name)).scalar_one_or_none()
-    if row is not None and not update:
-        raise SourceError("/name", f"a source named {spec.name!r} exists (remove it first, or "
-                                   "declare it in the sources file to keep it updated)")
     values = {"adapter": spec.adapter, "direction": spec.direction, "entities": entities,
               "schedule": (spec.schedule or "").strip(), "scope": scope, "declared_in": declared_in}
+    if row is not None and not update:
+        if all(getattr(row, k) == v for k, v in values.items()) and settings_of(vault, row) == settings:
+            return "unchanged", row
+        raise SourceError("/name", f"a source named {spec.name!r} exists with another definition "
+                                   "(change it with `vgw sources update`, remove it first, or "
+                                   "declare it in the sources file to keep it updated)")
     if row is None:
         row = SyncSource(name=spec.name, settings_enc=vault.encrypt(_dump(settings)), status="active",
                          flagged=False, consecutive_failures=0, created_at=utcnow(),

@@ -33,6 +33,7 @@ BLUEPRINTS: tuple[tuple[str, str], ...] = (
     ("exchange_feed", "api"),   # GET /api/v1/exchange/changes
     ("sync", "api"),            # GET /api/v1/sync/status, uploads
     ("public", "init_app"),     # /verify/<no> and /.well-known/jwks.json: no login, rate-limited
+    ("landing", "init_app"),    # /, /api/docs (Swagger UI, served from here) and /docs/
 )
 
 
@@ -66,6 +67,10 @@ def init_app(app: Flask) -> None:
     from gateway.api.common import refuse_personal_data_in_url
 
     app.before_request(refuse_personal_data_in_url)  # issue 11, finding 5: no PII in URLs
+
+    from gateway.api import idempotency
+
+    idempotency.init_app(app)  # an optional Idempotency-Key on the services' POSTs
 
     for name, how in BLUEPRINTS:
         module = importlib.import_module(f"gateway.api.{name}")

@@ -187,7 +187,7 @@ class CertificatePdf(MethodView):
         certificate = service.get_certificate(ctx, certificate_no)
         if certificate.status != service.VALID:
             raise Conflict(f"certificate {certificate_no} was revoked; it is no longer printed",
-                           revoked_at=certificate.revoked_at.isoformat()
+                           revoked_at=timefmt.iso(certificate.revoked_at)
                            if certificate.revoked_at else None)
         signed = service.signed_document(ctx.vault, certificate)
         config = current_app.config

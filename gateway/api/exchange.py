@@ -29,7 +29,9 @@ blp = Blueprint("exchange", __name__, url_prefix="/api/v1/exchange",
 
 JSON_TYPES = ("application/json",)
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
-IDEMPOTENCY_KEY = re.compile(r"^[\x20-\x7e]{1,128}$")
+#: 1-128 visible ASCII characters, U+0021-U+007E (docs/protocol.md, Push, "Idempotency and
+#: retries"); the client (gateway/exchange/client.py) and vgw-conformance check the same.
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
 
 
 class PushErrorSchema(Schema):
@@ -92,7 +94,8 @@ def _idempotency_key() -> str:
     key = request.headers.get("Idempotency-Key")
     if key is None or not IDEMPOTENCY_KEY.match(key):
         raise Problem(400, "idempotency-key-required", "Idempotency-Key required",
-                      "a push needs an Idempotency-Key field of 1-128 printable ASCII characters; "
+                      "a push needs an Idempotency-Key field of 1-128 visible ASCII characters "
+                      "(U+0021-U+007E, no spaces); "
                       "send the same key (and the same body) to retry safely")
     return key
 

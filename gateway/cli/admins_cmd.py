@@ -15,7 +15,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from gateway import store
+from gateway import store, timefmt
 from gateway.privacy import vault
 from gateway.services import admins, audit
 
@@ -84,7 +84,7 @@ def list_(as_json) -> None:
         state = "DISABLED" if r["disabled"] else ("locked" if r["locked_until"] else "active")
         click.echo(f"{r['username']:<20} {','.join(r['roles']):<30} {r['region_prefix'] or '*':<7} "
                    f"{state:<8} totp={'on' if r['totp'] else 'off'}  last login "
-                   f"{(r['last_login_at'] or '-')[:19]}")
+                   f"{timefmt.table_from_iso(r['last_login_at'])}")
 
 
 @admins_group.command("disable")

@@ -14,7 +14,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from gateway import store
+from gateway import store, timefmt
 from gateway.exchange import keys as client_keys
 from gateway.store.models import Client, ClientKey
 
@@ -41,12 +41,11 @@ def _read_pem(path: str) -> bytes:
 
 
 def _show(key: ClientKey) -> str:
-    revoked = key.revoked_at.strftime("%Y-%m-%d %H:%M:%S") if key.revoked_at else "-"
     return (f"{key.key_id:<45} {key.algorithm:<18} {key.status:<8} "
-            f"{key.created_at.strftime('%Y-%m-%d %H:%M:%S'):<20} {revoked}")
+            f"{timefmt.table(key.created_at):<26} {timefmt.table(key.revoked_at)}")
 
 
-HEADER = f"{'key id':<45} {'algorithm':<18} {'status':<8} {'created (UTC)':<20} revoked (UTC)"
+HEADER = f"{'key id':<45} {'algorithm':<18} {'status':<8} {'created':<26} revoked"
 
 
 def _write_new(path: Path, data: bytes, mode: int) -> None:
@@ -64,8 +63,10 @@ def _write_new(path: Path, data: bytes, mode: int) -> None:
 
 
 @keys.command("generate")
-@click.option("--alg", "algorithm", type=click.Choice(["ed25519", "ecdsa-p256"]), default="ed25519",
-              show_default=True, help="Signature algorithm of the new key pair.")
+@click.option("--alg", "algorithm", type=click.Choice(list(client_keys.SHORT_NAMES)),
+              default="ed25519", show_default=True,
+              help="Signature algorithm of the new key pair, by its RFC 9421 name (the `alg` it "
+              "signs with); ecdsa-p256 is an older spelling of ecdsa-p256-sha256.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Folder to write the key files to (created if missing).")
 def generate(algorithm: str, out_dir: str) -> None:

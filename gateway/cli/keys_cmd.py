@@ -8,6 +8,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from gateway import timefmt
 from gateway.signing import KeyRing
 
 
@@ -23,7 +24,7 @@ def signing_keys() -> None:
 @signing_keys.command("list")
 @with_appcontext
 def list_keys() -> None:
-    """List the keys: kid, created (UTC), and which one is active."""
+    """List the keys: kid, created, and which one is active."""
     ring = _keyring()
     keys = ring.keys
     if not keys:
@@ -31,10 +32,9 @@ def list_keys() -> None:
                    "is first signed, or with `vgw signing-keys generate`)")
         return
     active = ring.active.kid
-    click.echo(f"{'kid':<24} {'created (UTC)':<20} active")
+    click.echo(f"{'kid':<24} {'created':<26} active")
     for key in keys:
-        created = key.created.strftime("%Y-%m-%d %H:%M:%S")
-        click.echo(f"{key.kid:<24} {created:<20} {'*' if key.kid == active else ''}")
+        click.echo(f"{key.kid:<24} {timefmt.table(key.created):<26} {'*' if key.kid == active else ''}")
 
 
 @signing_keys.command("generate")

@@ -297,7 +297,10 @@ def quality_clients(session: Session, admin: Admin, days: int, *, batches: int =
     rows = session.execute(select(IdempotencyKey.client_id, IdempotencyKey.created_at,
                                   IdempotencyKey.response_blob).where(
         IdempotencyKey.client_id.in_(ids), IdempotencyKey.status == "done",
-        IdempotencyKey.response_blob.is_not(None), IdempotencyKey.created_at >= since)
+        IdempotencyKey.response_blob.is_not(None), IdempotencyKey.created_at >= since,
+        # pushes only (each has its message-log entry): not the services' POSTs' answers
+        # (gateway/api/idempotency.py), which carry no per-record results
+        IdempotencyKey.message_id.is_not(None))
         .order_by(IdempotencyKey.id.desc()).limit(batches)).all()
     for client_id, created_at, blob in rows:
         for result in _answer_results(session, blob, read_blob):

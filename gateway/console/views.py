@@ -10,7 +10,7 @@ from flask import (abort, current_app, flash, redirect, render_template, request
                    url_for)
 from sqlalchemy import delete, select
 
-from gateway import sync_actions
+from gateway import sync_actions, timefmt
 from gateway.services.clients import revoke_tokens
 from gateway.console import bp, queries
 from gateway.console.auth import audit, current_admin, require
@@ -56,7 +56,7 @@ def _when(value) -> str:
         return "—"
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return timefmt.table(value)  # the one rule for shown times (gateway/timefmt.py)
 
 
 @bp.app_template_filter("seconds")

@@ -48,9 +48,11 @@ __all__ = [
     "revoke_key",
 ]
 
-#: RFC 9421 algorithm names accepted for clients' keys, and the CLI's short names for them.
+#: RFC 9421 algorithm names accepted for clients' keys (the HTTP Signature Algorithms registry,
+#: as written in ``alg``), and older spellings the CLI still accepts for them.
 ALGORITHMS = KEY_ALGORITHMS
-SHORT_NAMES = {"ed25519": "ed25519", "ecdsa-p256": "ecdsa-p256-sha256"}
+SHORT_NAMES = {"ed25519": "ed25519", "ecdsa-p256-sha256": "ecdsa-p256-sha256",
+               "ecdsa-p256": "ecdsa-p256-sha256"}
 #: What a key id may look like: it travels in a Structured Field string and in file names.
 KEY_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -125,7 +127,7 @@ def generate_key_pair(algorithm: str = "ed25519") -> GeneratedKey:
     elif algorithm == "ecdsa-p256-sha256":
         private = ec.generate_private_key(ec.SECP256R1())
     else:
-        raise ClientKeyError(f"unknown algorithm {algorithm!r}: use ed25519 or ecdsa-p256")
+        raise ClientKeyError(f"unknown algorithm {algorithm!r}: use ed25519 or ecdsa-p256-sha256")
     public = private.public_key()
     return GeneratedKey(
         algorithm=algorithm,

@@ -22,6 +22,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway import timefmt
 from gateway.passwords import HASHER
 from gateway.store.models import ConsoleAccount, utcnow
 from gateway.store.models.console import ROLES
@@ -129,8 +130,8 @@ def listing(session: Session) -> list[dict[str, Any]]:
     return [{"username": r.username, "display_name": r.display_name, "roles": list(r.roles),
              "region_prefix": r.region_prefix, "totp": r.totp_secret_enc is not None,
              "disabled": r.disabled,
-             "locked_until": r.locked_until.isoformat() if r.locked_until else None,
-             "last_login_at": r.last_login_at.isoformat() if r.last_login_at else None}
+             "locked_until": timefmt.iso(r.locked_until),
+             "last_login_at": timefmt.iso(r.last_login_at)}
             for r in rows]
 
 

@@ -35,6 +35,7 @@ import requests
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from gateway import timefmt
 from gateway.services import audit, sync_status
 from gateway.signing import b64url_encode, canonical_json
 from gateway.store.models import (Alert, AlertRule, Client, ClientKey, MessageLog, SyncRun,
@@ -209,7 +210,7 @@ def _payload(rule: AlertRule, alert: Alert) -> dict[str, Any]:
     return {"alert_id": alert.id, "rule": rule.name, "kind": rule.kind, "subject": alert.subject,
             "region_prefix": alert.region_prefix, "state": alert.state, "value": alert.value,
             "threshold": rule.threshold, "message": alert.message,
-            "first_at": alert.first_at.isoformat()}
+            "first_at": timefmt.iso(alert.first_at)}
 
 
 def _deliver(session: Session, config: Mapping[str, Any], keyring: Any, rule: AlertRule,
@@ -237,7 +238,7 @@ def _deliver(session: Session, config: Mapping[str, Any], keyring: Any, rule: Al
         message["From"] = config["ALERT_SMTP_FROM"]
         message["To"] = to
         message.set_content(f"{alert.message}\n\nrule {rule.name} ({rule.kind}, threshold "
-                            f"{rule.threshold}), since {alert.first_at.isoformat()}\n")
+                            f"{rule.threshold}), since {timefmt.iso(alert.first_at)}\n")
         try:
             send_mail(config, message)
             deliveries["email"] = "sent"

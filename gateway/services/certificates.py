@@ -350,7 +350,7 @@ def revoke_certificate(ctx: ServiceContext, certificate_no: str, reason: str) ->
             "a certificate is only revoked with a reason")])
     if certificate.status == REVOKED:
         raise Conflict(f"certificate {certificate_no} was already revoked",
-                       revoked_at=certificate.revoked_at.isoformat())
+                       revoked_at=timefmt.iso(certificate.revoked_at))
     before = {"status": certificate.status}
     certificate.status = REVOKED
     certificate.revoked_at = ctx.now

@@ -9,13 +9,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gateway import timefmt
 from gateway.store.models import DeadLetter, SyncCursor, SyncFlag, SyncRun, SyncSource, utcnow
 
 __all__ = ["run_view", "status", "runs"]
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+    return timefmt.iso(value)  # the one rule for shown times (gateway/timefmt.py)
 
 
 def run_view(run: SyncRun) -> dict[str, Any]:
@@ -66,4 +67,4 @@ def status(session: Session) -> dict[str, Any]:
             "dead_letters_pending": pending.get(source.id, 0),
             "cursors": cursors,
         })
-    return {"generated_at": utcnow().isoformat(), "retries": retries or "on", "sources": out}
+    return {"generated_at": _iso(utcnow()), "retries": retries or "on", "sources": out}

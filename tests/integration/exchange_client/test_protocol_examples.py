@@ -22,7 +22,7 @@ import pytest
 from tests.integration.exchange_client.support import count_volunteers, volunteers, wait_for_feed
 
 DOC = Path(__file__).parents[3] / "docs" / "protocol.md"
-MINE = ("push-requests", "pull-requests", "pull-curl", "python-client-push",
+MINE = ("push-curl", "push-requests", "pull-requests", "pull-curl", "python-client-push",
         "python-client-pull", "cli-push", "cli-pull")
 #: Examples of earlier sections, run by tests/integration/exchange/test_protocol_doc.py.
 ELSEWHERE = ("curl-openssl", "python-requests")
@@ -79,6 +79,25 @@ def test_push_with_requests_only(integrator, store_app):
     assert key.startswith("V110105")
     # Run again: same bytes, same Idempotency-Key: the stored answer, nothing stored twice.
     assert integrator("push-requests").splitlines() == first
+    assert count_volunteers(store_app) == 1
+
+
+@needs_curl
+def test_push_with_curl_and_openssl(integrator, store_app, city):
+    """The curl push example as written: signed, with its Idempotency-Key; run twice, one copy."""
+    envelope = {"schema_version": "1", "sender": city.client_id, "batch_id": "curl-0001",
+                "records": [{"entity": "volunteer", "op": "upsert", "data": next(iter(volunteers(1)))}]}
+    body = integrator.work / "batch.json"
+    body.write_bytes(orjson.dumps(envelope))
+    first = json.loads(integrator("push-curl", BODY_FILE=str(body)))
+    assert first["summary"]["created"] == 1 and first["summary"]["rejected"] == 0, first
+    # the key it sent is the one the page derives (and the Python client would send)
+    import hashlib
+
+    from gateway.exchange.client import idempotency_key_for
+
+    assert first["idempotency_key"] == idempotency_key_for(hashlib.sha256(body.read_bytes()).digest())
+    assert json.loads(integrator("push-curl", BODY_FILE=str(body))) == first  # the stored answer
     assert count_volunteers(store_app) == 1
 
 

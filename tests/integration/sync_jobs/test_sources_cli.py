@@ -145,3 +145,18 @@ def test_the_console_reads_the_same_status_over_http(sync_app, platform, base_ur
     assert "settings" not in source and "zyh-simulator-secret" not in answer.get_data(as_text=True)
     assert http.get("/api/v1/sync/status", headers=nobody).status_code == 403
     assert http.get("/api/v1/sync/status").status_code == 401
+
+
+def test_adding_the_same_source_again_is_not_an_error_another_definition_is(store_app):
+    """The README's tour adds demo-zyh every time it is run (issue 12, item 5)."""
+    runner = store_app.test_cli_runner()
+    assert _add(runner, "zyh", "--entity", "volunteer").exit_code == 0
+    before = source_row(store_app, "zyh").updated_at
+    again = _add(runner, "zyh", "--entity", "volunteer")
+    assert again.exit_code == 0 and "source zyh exists, unchanged" in again.output, again.output
+    assert source_row(store_app, "zyh").updated_at == before
+    other = _add(runner, "zyh", "--entity", "volunteer",
+                 settings={**zyh_settings("http://127.0.0.1:9"), "access_key_secret": "another"})
+    assert other.exit_code == 1 and "exists with another definition" in other.output
+    assert _add(runner, "zyh", "--entity", "team").exit_code == 1
+    assert len(json.loads(runner.invoke(args=["sources", "list", "--json"]).output)) == 1
