@@ -75,7 +75,7 @@ from gateway.exchange.upserts import Outcome, Source, SourcePriority, apply_reco
 from gateway.services.context import ServiceContext
 from gateway.standard.issues import Issue
 from gateway.standard.rules.common import parse_local_datetime
-from gateway.store.models import (Change, DeadLetter, SyncCursor, SyncFlag, SyncRun, SyncSource,
+from gateway.store.models import (DeadLetter, SyncCursor, SyncFlag, SyncRun, SyncSource,
                                   utcnow)
 from sync_jobs import sources as sources_mod
 from sync_jobs.locks import SourceLock, worker_name

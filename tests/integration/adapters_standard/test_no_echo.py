@@ -13,8 +13,9 @@ wiring "both directions":
 
 After several rounds of new local records and runs on both sides, each gateway holds every
 record exactly once (none twice), and a round with nothing new writes nothing anywhere and
-records no change (no echo). Without the origin filter (the feed's ``origin`` ignored) every
-wiring fails: records come back as second copies, or the runs never settle.
+records no change (no echo). Without the origin filter (the feed's ``origin`` ignored by the
+adapter's reads and the engine's push) every wiring fails: the echoed service records come
+back as second copies, refused as overlapping the first, into the dead letters.
 """
 
 from __future__ import annotations
