@@ -14,6 +14,7 @@ from gateway.exchange.upserts import Source, SourcePriority, apply_records
 from gateway.services.context import ServiceContext
 from gateway.store.models import utcnow
 from sync_jobs import sources
+from tests.integration.console.helpers import logged_in
 from tests.integration.exchange_push import helpers as push_helpers
 from tests.integration.sync_jobs.helpers import add_source, run
 
@@ -102,3 +103,9 @@ def test_an_adapter_that_cannot_delete_has_its_tombstones_reported_as_skipped(
     again = runner.invoke(args=["sync", "run", "zyh-out"])   # nothing new: nothing skipped
     assert again.exit_code == 0, again.output
     assert "skipped" not in again.output
+
+    # The console's run table: a Skipped column, the reason under the run.
+    operator = logged_in(sync_app, "ops", "operator")
+    page = operator.get("/console/sources/zyh-out").data.decode()
+    assert "未发送" in page and "adapter.cannot_delete" in page
+    assert '<td class="num">2</td><td>' in page               # the run's skipped count
