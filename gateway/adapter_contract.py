@@ -540,6 +540,14 @@ class AdapterContract:
         with pytest.raises(AdapterError):
             adapter.write(next(iter(adapter.entities)), [])
 
+    # -- R16: no echo -------------------------------------------------------------------
+
+    def test_receiver_origins_are_names(self):
+        origins = self._adapter().receiver_origins()
+        assert isinstance(origins, frozenset), "R16: receiver_origins() is a frozenset"
+        assert all(isinstance(o, str) and o for o in origins), (
+            "R16: receiver origins are non-empty names (client ids)")
+
     # -- R15: deletions ----------------------------------------------------------------
 
     def test_declares_whether_it_deletes(self):
