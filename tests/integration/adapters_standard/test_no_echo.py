@@ -13,7 +13,8 @@ wiring "both directions":
 
 After several rounds of new local records and runs on both sides, each gateway holds every
 record exactly once (none twice), and a round with nothing new writes nothing anywhere and
-records no change (no echo). Without the origin filter (the feed's ``origin`` ignored by the
+records no change (no echo); deletions made by either local system reach the other gateway
+the same way, once. Without the origin filter (the feed's ``origin`` ignored by the
 adapter's reads and the engine's push) every wiring fails: the echoed service records come
 back as second copies, refused as overlapping the first, into the dead letters.
 """
@@ -236,6 +237,24 @@ def test_two_gateways_federate_both_ways_without_duplicates_or_echo(gateways, wi
         quiet = sync_round(a, b)
         assert [(r.source, r.direction, r.written) for r in quiet if r.written] == []
         assert (changes(a.app), changes(b.app)) == before
+
+    # Deletions cross too (tombstones; the standard adapter deletes), and do not echo: each
+    # local system withdraws its first service record and deletes its first volunteer.
+    for side in (a, b):
+        first = f"R{side.name.upper()}{0 if side is a else 500:05d}"
+        push_natives(side.remote, side.local, "service_record",
+                     [{"entity": "service_record", "op": "delete", "data": {"source_id": first}}])
+        push_natives(side.remote, side.local, "volunteer",
+                     [{"entity": "volunteer", "op": "delete", "data": {"source_id": side.people[0]}}])
+    settle(a, b)
+    expected["service records"] -= 2
+    expected["distinct service records"] -= 2
+    expected["volunteers"] -= 2
+    assert holdings(a.app) == expected, "gateway A"
+    assert holdings(b.app) == expected, "gateway B"
+    before = changes(a.app), changes(b.app)
+    assert [r.written for r in sync_round(a, b) if r.written] == []
+    assert (changes(a.app), changes(b.app)) == before
 
     # Each side holds the other's records as the other's: people by their documents, and a
     # service record of B's local system at A is linked to B's volunteer and project there.
