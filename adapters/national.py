@@ -36,7 +36,8 @@ Target and source
 
     Every change takes the next ``seq``; the cursor is the ``seq`` of the last item read, so
     a read resumes after it. Writing a record identical to the stored one changes nothing
-    (idempotent). ``path = "memory:<name>"`` keeps the same structure in this process only
+    (idempotent). ``delete`` (the gateway's tombstones) turns a record's entry into
+    ``op: "delete"`` with the next ``seq``, read back as a delete. ``path = "memory:<name>"`` keeps the same structure in this process only
     (tests). One writer at a time; files are replaced atomically.
 """
 
@@ -589,6 +590,7 @@ class NationalAdapter(Adapter):
 
     name = "national"
     entities = ENTITIES
+    can_delete = True
     verification = ("files in a local folder: no transport signature; each record is checked "
                     "field by field against the national field codes")
     settings_schema = {
@@ -683,6 +685,26 @@ class NationalAdapter(Adapter):
                 data["records"][rid] = {"seq": data["seq"], "op": "upsert", "native": native}
                 changed = True
             results.append(WriteResult(True, rid, []))
+        if changed:
+            store.save(data)
+        return results
+
+    def delete(self, entity: str, keys: list[str]) -> list[WriteResult]:
+        """Mark each record deleted (a tombstone entry ``op: "delete"``, the next ``seq``),
+        found by the gateway's number — the id ``write`` stored it under (R15). A number
+        the folder does not hold, or holds deleted already, changes nothing (``ok``)."""
+        store = self._store(entity)
+        data = store.load()
+        results: list[WriteResult] = []
+        changed = False
+        for key in keys:
+            entry = data["records"].get(key) if isinstance(key, str) and key else None
+            if entry is not None and entry.get("op") != "delete":
+                data["seq"] += 1
+                data["records"][key] = {"seq": data["seq"], "op": "delete",
+                                        "native": entry.get("native") or {}}
+                changed = True
+            results.append(WriteResult(True, key if entry is not None else None, []))
         if changed:
             store.save(data)
         return results

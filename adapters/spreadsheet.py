@@ -445,6 +445,8 @@ class SpreadsheetAdapter(Adapter):
                     "checked against the column mapping")
     name = "spreadsheet"
     entities = ENTITIES
+    cannot_delete_reason = ("a spreadsheet has no way to mark a row deleted: the written file "
+                            "keeps every row")
     settings_schema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "spreadsheet adapter settings",

@@ -20,12 +20,24 @@ Reading: one page of the remote's change feed
     service_record, certificate); asking for another is refused by the remote (422) and
     raised as :class:`RemoteError`.
 
+No echo: what came from us is not read back
+    Each change of the feed says who wrote it at the remote (``origin``). Changes written
+    by this gateway — its pushes there, under ``client_id``, and the pulls of the remote's
+    sync source that reads our feed, named ``peer_source_name`` — are left out of the page
+    (the cursor still moves past them); a page of nothing but echoes is followed by the
+    next, up to :data:`ECHO_PAGES` pages per read. The other way round,
+    :meth:`StandardAdapter.receiver_origins` names ``peer_client_id``, the client the
+    remote pushes into this gateway with: push runs do not send its changes back.
+
 Writing: a push of upserts
     ``write(entity, records)`` pushes ``{"entity", "op": "upsert", "data"}`` items in batches
     of ``batch_size``; the remote validates and stores each on its own and answers one result
     per record. ``ok`` unless the remote says ``rejected``; ``native_id`` is the remote's key;
     ``errors`` are the remote's issues, their pointers re-based from the pushed item
-    (``/data/mobile``) onto the record (``/mobile``) as R9 asks. Certificates are issued by
+    (``/data/mobile``) onto the record (``/mobile``) as R9 asks. ``delete(entity, keys)``
+    pushes ``op: "delete"`` items naming each record by our number (the ``source_id`` the
+    remote knows it by); a record the remote does not hold (``exchange.not_found``) is
+    already gone: ``ok`` (R15). Certificates are issued by
     each gateway and never pushed (the remote would refuse them with
     ``exchange.not_pushable``): ``write("certificate", …)`` raises
     :class:`~gateway.adapter.ReadOnlyAdapter` before anything is sent.
@@ -68,9 +80,9 @@ from typing import Any, Callable, Mapping, TypeVar
 
 import requests
 
-from gateway.adapter import (Adapter, AdapterError, AdapterSettingsError, AdapterUnavailable,
-                             CheckResult, Issue, MappingError, NativeItem, Page, ReadOnlyAdapter,
-                             WriteResult, pointer)
+from gateway.adapter import (NUMBER_KEYS, Adapter, AdapterError, AdapterSettingsError,
+                             AdapterUnavailable, CheckResult, Issue, MappingError, NativeItem, Page,
+                             ReadOnlyAdapter, WriteResult, pointer)
 from gateway.exchange.client import (ChangesPage, GatewayClient, GatewayClientError,
                                      GatewayProblem, PushError, PushResult,
                                      ResponseSignatureError, TransportError)
@@ -79,20 +91,15 @@ from gateway.exchange.client_auth import jwk_public_key
 __all__ = ["ENTITIES", "NUMBER_KEYS", "READ_ONLY_ENTITIES", "RemoteError", "RemoteUnavailable",
            "StandardAdapter"]
 
-#: Each published entity and the key of its store number (docs/protocol.md, "How each record
-#: is stored"): the record's own id in the gateway that holds it.
-NUMBER_KEYS: dict[str, str] = {
-    "volunteer": "volunteer_no", "team": "team_no", "project": "project_no",
-    "enrollment": "enrollment_no", "service_record": "record_no", "training": "training_no",
-    "commendation": "commendation_no", "evaluation": "evaluation_no",
-    "complaint": "complaint_no", "certificate": "certificate_no",
-}
 ENTITIES: tuple[str, ...] = tuple(NUMBER_KEYS)
 #: Published by the feed, never accepted by a push (each gateway issues its own).
 READ_ONLY_ENTITIES = frozenset({"certificate"})
 FEED_MAX_LIMIT = 1000          # the feed's largest page (docs/protocol.md, Pull)
 MAX_BATCH_SIZE = 5000
 OPS = ("upsert", "delete")
+#: Pages of the remote's feed one ``read`` goes through while every change read is an echo.
+ECHO_PAGES = 10
+NOT_FOUND = "exchange.not_found"
 IN_PROGRESS = "/problems/idempotency-in-progress"
 OUT_OF_SCOPE = "/problems/out-of-scope"
 
@@ -136,6 +143,7 @@ class StandardAdapter(Adapter):
 
     name = "standard"
     entities = ENTITIES
+    can_delete = True
     verification = _VERIFICATION["fetch"]     # the default; each instance says its own
     settings_schema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -192,6 +200,23 @@ class StandardAdapter(Adapter):
                                         "takes all but certificate."},
             "batch_size": {"type": "integer", "minimum": 1, "maximum": MAX_BATCH_SIZE,
                            "default": 500, "description": "Records per pushed batch."},
+            "peer_client_id": {"type": "string", "minLength": 1, "maxLength": 64,
+                               "description": "The client id the remote gateway pushes into "
+                                              "THIS gateway with, if it does (`vgw clients add` "
+                                              "here): push runs never send back what it wrote "
+                                              "here (no echo)."},
+            "read_own_writes": {"type": "boolean", "default": False,
+                                "description": "Read back what this gateway wrote at the remote "
+                                               "too (default false: reads leave out the changes "
+                                               "whose origin is client_id or peer_source_name, "
+                                               "so that nothing echoes). True only for a source "
+                                               "that never pushes (or for tests)."},
+            "peer_source_name": {"type": "string", "minLength": 1, "maxLength": 64,
+                                 "description": "The name of the remote gateway's sync source "
+                                                "that pulls THIS gateway's feed, if it has one: "
+                                                "reads leave out what it brought there (no "
+                                                "echo). What this gateway pushed there "
+                                                "(client_id) is always left out."},
         },
     }
 
@@ -200,6 +225,9 @@ class StandardAdapter(Adapter):
         s = self.settings
         self._entities = frozenset(s.get("entities", ENTITIES))
         self._batch_size = s.get("batch_size", 500)
+        # Who we are in the remote's feed: what we pushed there, what its source pulled from us.
+        self._own_origins = frozenset() if s.get("read_own_writes") else frozenset(
+            filter(None, (s["client_id"], s.get("peer_source_name"))))
         jwks = s.get("gateway_jwks", "fetch")
         if isinstance(jwks, dict):
             _check_jwks(jwks)
@@ -259,8 +287,21 @@ class StandardAdapter(Adapter):
     # -- R5, R6: one page of the remote's change feed -------------------------------------
 
     def read(self, entity: str, cursor: str | None, page_size: int) -> Page:
+        """One page of the remote's feed after ``cursor``, without the changes this gateway
+        wrote there (echoes); while a page holds nothing else, the next one (at most
+        :data:`ECHO_PAGES`)."""
         self.require_entity(entity)
         limit = max(1, min(page_size, FEED_MAX_LIMIT))
+        for _ in range(ECHO_PAGES):
+            page = self._feed_page(entity, cursor, limit)
+            items = [_native_item(entity, n, change) for n, change in enumerate(page.changes)
+                     if not self._echo(change)]
+            cursor = page.next_cursor
+            if items or not page.has_more:
+                break
+        return Page(items, cursor, page.has_more)
+
+    def _feed_page(self, entity: str, cursor: str | None, limit: int) -> ChangesPage:
         page: ChangesPage = self._remote("read", lambda: self.client.changes_page(cursor, entity, limit))
         if len(page.changes) > limit:
             raise RemoteError(f"standard read: {len(page.changes)} changes for limit={limit}")
@@ -268,8 +309,16 @@ class StandardAdapter(Adapter):
             raise RemoteError("standard read: the feed's answer has no next_cursor")
         if page.has_more and page.next_cursor == cursor:
             raise RemoteError("standard read: the feed says it has more but its cursor did not move")
-        items = [_native_item(entity, n, change) for n, change in enumerate(page.changes)]
-        return Page(items, page.next_cursor, page.has_more)
+        return page
+
+    def _echo(self, change: Any) -> bool:
+        """Whether this change of the remote's feed was written there by this gateway."""
+        return isinstance(change, dict) and change.get("origin") in self._own_origins
+
+    def receiver_origins(self) -> frozenset[str]:
+        """The remote's client in this gateway (``peer_client_id``): not sent back to it."""
+        peer = self.settings.get("peer_client_id")
+        return frozenset({peer}) if peer else frozenset()
 
     # -- R7, R8: the records are standard already -------------------------------------------
 
@@ -314,6 +363,28 @@ class StandardAdapter(Adapter):
             for n, answer in zip(positions, _in_order(pushed, len(items))):
                 results[n] = _write_result(answer)
         return results  # type: ignore[return-value]  # every position is filled above
+
+    def delete(self, entity: str, keys: list[str]) -> list[WriteResult]:
+        """Push a delete of each record, named by our number (the remote's ``source_id`` for
+        it); one the remote does not hold is already gone (``ok``, no ``native_id``)."""
+        self.require_entity(entity)
+        if entity in READ_ONLY_ENTITIES:
+            raise ReadOnlyAdapter(f"{entity} records are issued by each gateway and cannot be "
+                                  "deleted in another (exchange.not_pushable)")
+        if not keys:
+            return []
+        items = [{"entity": entity, "op": "delete", "data": {"source_id": key}} for key in keys]
+        pushed: PushResult = self._remote(
+            "delete", lambda: self.client.push(items, batch_size=self._batch_size))
+        results = []
+        for answer in _in_order(pushed, len(items)):
+            errors = answer.get("errors") if isinstance(answer.get("errors"), list) else []
+            if answer.get("status") == "rejected" and errors and all(
+                    isinstance(e, dict) and e.get("rule") == NOT_FOUND for e in errors):
+                results.append(WriteResult(True, None))
+            else:
+                results.append(_write_result(answer))
+        return results
 
     # -- transport errors -------------------------------------------------------------------
 

@@ -150,6 +150,8 @@ class Zyh365Adapter(Adapter):
 
     name = "zyh365"
     entities = ("team", "volunteer", "service_record")
+    cannot_delete_reason = ("the platform's API has no delete: its push endpoints only add or "
+                            "update records")
     verification = ("requests signed Aliyun-style (HMAC-SHA1, signature version 1.0); the platform "
                     "does not sign its replies, so they are checked strictly (errCode, ids "
                     "ascending above maxid, row count, maxid)")

@@ -2,7 +2,7 @@
 
 Most local systems will never speak the standard exchange protocol; the gateway goes to
 them through an *adapter*, which translates the system's own format and transport. The
-requirements below are numbered as in docs/adapters.md (R1…R13) and checked by the
+requirements below are numbered as in docs/adapters.md (R1…R16) and checked by the
 reusable contract suite :mod:`gateway.adapter_contract`.
 
 An adapter is a subclass of :class:`Adapter` that
@@ -23,6 +23,13 @@ An adapter is a subclass of :class:`Adapter` that
   the same order; one bad record never fails the others (R9); idempotent: writing the same
   record twice leaves one copy in the target (R10). Read-only adapters set
   ``writable = False`` (R11);
+* ``delete(entity, keys)`` — the gateway's tombstones: removes (or marks deleted) what
+  ``write`` wrote for each record number, one :class:`WriteResult` per key, idempotent; an
+  adapter that can declares ``can_delete = True``, one that cannot leaves it ``False`` and
+  push runs report the tombstones as skipped (R15);
+* ``receiver_origins()`` — the names under which the adapter's system writes into this
+  gateway by other ways (a federating gateway's client id): push runs do not send those
+  changes back to it (R16);
 * is registered in the entry-point group ``vgw.adapters`` (R12) — the gateway never imports
   an adapter by name: :meth:`Adapter.discover` / :func:`load_adapter`.
 
@@ -54,8 +61,8 @@ from gateway.standard.issues import Issue, pointer
 
 __all__ = [
     "ENTRY_POINT_GROUP", "Adapter", "AdapterError", "AdapterSettingsError", "AdapterUnavailable",
-    "AdapterNotFound", "CheckResult", "Issue", "MappingError", "NativeItem", "Page",
-    "ReadOnlyAdapter", "UploadsNotAccepted", "WriteResult", "discover", "load_adapter", "pointer",
+    "AdapterNotFound", "CheckResult", "DeletesNotSupported", "Issue", "MappingError",
+    "NUMBER_KEYS", "NativeItem", "Page", "ReadOnlyAdapter", "UploadsNotAccepted", "WriteResult", "discover", "load_adapter", "pointer",
 ]
 
 ENTRY_POINT_GROUP = "vgw.adapters"
@@ -63,6 +70,16 @@ ENTRY_POINT_GROUP = "vgw.adapters"
 log = logging.getLogger(__name__)
 
 Op = Literal["upsert", "delete"]
+
+#: Each published entity and the key of its store number (docs/protocol.md, "How each record
+#: is stored"): what the gateway's records and tombstones are identified by, in ``write``'s
+#: records and in ``delete``'s keys alike.
+NUMBER_KEYS: dict[str, str] = {
+    "volunteer": "volunteer_no", "team": "team_no", "project": "project_no",
+    "enrollment": "enrollment_no", "service_record": "record_no", "training": "training_no",
+    "commendation": "commendation_no", "evaluation": "evaluation_no",
+    "complaint": "complaint_no", "certificate": "certificate_no",
+}
 
 
 # -- errors --------------------------------------------------------------------------------
@@ -81,6 +98,10 @@ class AdapterNotFound(AdapterError, LookupError):
 
 class ReadOnlyAdapter(AdapterError):
     """``write`` was called on an adapter that declares ``writable = False``."""
+
+
+class DeletesNotSupported(AdapterError):
+    """``delete`` was called on an adapter that declares ``can_delete = False``."""
 
 
 class UploadsNotAccepted(AdapterError):
@@ -196,6 +217,11 @@ class Adapter(abc.ABC):
     settings_schema: ClassVar[dict[str, Any]] = {"type": "object"}
     #: ``False`` for sources that can only be read (``write`` raises ReadOnlyAdapter)
     writable: ClassVar[bool] = True
+    #: ``True`` when ``delete`` removes records from the system (R15); push runs send such an
+    #: adapter the feed's tombstones, and count them as skipped for one that cannot.
+    can_delete: ClassVar[bool] = False
+    #: Why the adapter cannot delete, for the run's report (when ``can_delete`` is False).
+    cannot_delete_reason: ClassVar[str] = "the adapter declares no delete (can_delete = False)"
     #: How what the adapter receives is verified (the system's own signatures where it has
     #: them); sync runs record it with every batch in the message log.
     verification: ClassVar[str] = "the adapter's own checks of what the system answers"
@@ -254,6 +280,21 @@ class Adapter(abc.ABC):
     def write(self, entity: str, records: list[dict[str, Any]]) -> list[WriteResult]:
         """Write standard records; one result per record, in order; idempotent."""
         raise ReadOnlyAdapter(f"the {self.name} adapter cannot write")
+
+    def delete(self, entity: str, keys: list[str]) -> list[WriteResult]:
+        """Delete the records the gateway numbers ``keys`` (the values of the entity's
+        :data:`NUMBER_KEYS` field in the records ``write`` was given) from the system; one
+        result per key, in order. Idempotent: a key the system no longer holds (or never
+        held) answers ``ok``. Only for adapters that declare ``can_delete = True`` (R15)."""
+        raise DeletesNotSupported(f"the {self.name} adapter cannot delete records: "
+                                  f"{self.cannot_delete_reason}")
+
+    def receiver_origins(self) -> frozenset[str]:
+        """The origins (docs/protocol.md, Pull: ``origin``) of changes in *this* gateway's feed
+        that the adapter's own system wrote here by another way than this source's pulls —
+        e.g. the client id a federating gateway pushes in with. Push runs never send those
+        changes back to it (no echo, R16). Default: none."""
+        return frozenset()
 
     def accept_file(self, filename: str, data: IO[bytes]) -> str:
         """Keep a file uploaded for this source (``PUT /api/v1/sync/sources/{name}/files/{file}``)

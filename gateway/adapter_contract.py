@@ -1,4 +1,4 @@
-"""The adapter contract suite: pytest tests any adapter must pass (docs/adapters.md, R1–R13).
+"""The adapter contract suite: pytest tests any adapter must pass (docs/adapters.md, R1–R16).
 
 A third party runs it against their adapter with a few lines in a test module::
 
@@ -19,6 +19,12 @@ What the subclass provides
     ``sample_records`` — ``{entity: [standard records]}``: valid records (the gateway's
     engine must find them valid) using every field the adapter can carry; at least three
     per entity so that paging and cursors are exercised (page size 2).
+
+Deletions (R15): an adapter that declares ``can_delete = True`` is tested on ``delete``
+(the samples are written, the first is deleted by its number, it reads back deleted or
+absent while the others stay; deleting again, or a number never written, answers ``ok``);
+one that does not must refuse ``delete`` with :class:`~gateway.adapter.DeletesNotSupported`
+and say why (``cannot_delete_reason``).
 
 ``schema_version`` — the version of the standard records (default "1"); ``native_samples``
 — ``{entity: [native records]}`` as the target really sends them; each must round-trip
@@ -50,8 +56,9 @@ import jsonschema
 import pytest
 
 import schemas
-from gateway.adapter import (Adapter, AdapterError, AdapterSettingsError, CheckResult, MappingError,
-                             NativeItem, Page, WriteResult, discover)
+from gateway.adapter import (NUMBER_KEYS, Adapter, AdapterError, AdapterSettingsError, CheckResult,
+                             DeletesNotSupported, MappingError, NativeItem, Page, WriteResult,
+                             discover)
 from gateway.standard.engine import Engine
 from gateway.standard.regions import Regions
 
@@ -532,3 +539,58 @@ class AdapterContract:
             pytest.skip("the adapter writes")
         with pytest.raises(AdapterError):
             adapter.write(next(iter(adapter.entities)), [])
+
+    # -- R16: no echo -------------------------------------------------------------------
+
+    def test_receiver_origins_are_names(self):
+        origins = self._adapter().receiver_origins()
+        assert isinstance(origins, frozenset), "R16: receiver_origins() is a frozenset"
+        assert all(isinstance(o, str) and o for o in origins), (
+            "R16: receiver origins are non-empty names (client ids)")
+
+    # -- R15: deletions ----------------------------------------------------------------
+
+    def test_declares_whether_it_deletes(self):
+        adapter = self._adapter()
+        assert isinstance(type(adapter).can_delete, bool), "R15: can_delete is True or False"
+        if adapter.can_delete:
+            assert adapter.writable, "R15: an adapter that deletes also writes"
+            return
+        assert adapter.cannot_delete_reason, "R15: an adapter that cannot delete says why"
+        with pytest.raises(DeletesNotSupported):
+            adapter.delete(next(iter(adapter.entities)), ["X1"])
+
+    def test_delete_removes_what_write_wrote(self, entity):
+        adapter = self._adapter()
+        if not adapter.can_delete:
+            pytest.skip(f"the {adapter.name} adapter cannot delete (can_delete = False)")
+        records = self._records(entity)
+        number = NUMBER_KEYS.get(entity)
+        if number is None or not all(isinstance(r.get(number), str) for r in records):
+            pytest.skip(f"the {entity} samples do not all carry their number ({number})")
+        written = adapter.write(entity, records)
+        assert all(r.ok for r in written), [r.errors for r in written]
+        gone, kept = records[0][number], records[1:]
+
+        results = adapter.delete(entity, [gone])
+        assert isinstance(results, list) and len(results) == 1 and isinstance(results[0], WriteResult)
+        assert results[0].ok, f"R15: deleting {entity} {gone} failed: {results[0].errors}"
+        latest: dict[str, NativeItem] = {}
+        for item in read_all(adapter, entity)[0]:
+            latest[item.source_id] = item
+        deleted = latest.get(written[0].native_id)
+        assert deleted is None or deleted.op == "delete", (
+            f"R15: {entity} {gone} is still in the target after its delete")
+        alive = [i for i in latest.values() if i.op == "upsert"]
+        assert self._standard(adapter, entity, alive) == sorted(_canon(r) for r in kept), (
+            "R15: a delete must leave the other records as they were")
+
+        # Idempotent: the same delete again, and one of a number the target never held.
+        again = adapter.delete(entity, [gone, "NO-SUCH-NUMBER-0001"])
+        assert [r.ok for r in again] == [True, True], [r.errors for r in again]
+        assert adapter.delete(entity, []) == []
+        after: dict[str, NativeItem] = {}
+        for item in read_all(adapter, entity)[0]:
+            after[item.source_id] = item
+        assert sorted(i.source_id for i in after.values() if i.op == "upsert") == sorted(
+            i.source_id for i in alive)

@@ -243,7 +243,10 @@ def _print_run(result: engine.RunResult) -> None:
     click.echo(f"{result.source} {result.direction} run {result.run_id}: {result.status} — "
                f"{result.pages} page(s), {result.read} read, {result.written} written, "
                f"{result.unchanged} unchanged, {result.rejected} rejected, "
-               f"{result.dead_lettered} dead-lettered, {result.retries} retries; {lag}")
+               f"{result.dead_lettered} dead-lettered, {result.retries} retries"
+               + (f", {result.skipped} skipped" if result.skipped else "") + f"; {lag}")
+    for rule, reason in result.skipped_reasons.items():
+        click.echo(f"    skipped {reason['count']} ({rule}): {reason['message']}")
     for error in result.errors:
         click.echo(f"    {error['kind']}: {error['message']}", err=True)
 
@@ -306,6 +309,8 @@ def status(as_json) -> None:
                    f"{s['consecutive_failures']:>5} {s['dead_letters_pending']:>5}")
         if s["flagged"] or s["status"] == "paused":
             click.echo(f"    {s['paused_reason']}")
+        for rule, reason in ((last or {}).get("skipped_reasons") or {}).items():
+            click.echo(f"    last run skipped {reason['count']} ({rule}): {reason['message']}")
 
 
 @sync.command("runs")
@@ -328,7 +333,7 @@ def runs(name, limit, as_json) -> None:
         click.echo(f"{r['id']:>6} {r['direction']:<5} {r['trigger']:<9} {r['status']:<11} "
                    f"{_age(r['started_at'])} → {_age(r['finished_at'])}  pages={r['pages']} "
                    f"read={r['read']} written={r['written']} rejected={r['rejected']} "
-                   f"dead={r['dead_lettered']} lag={r['lag_seconds']}")
+                   f"dead={r['dead_lettered']} skipped={r['skipped']} lag={r['lag_seconds']}")
 
 
 @sync.command("retries")

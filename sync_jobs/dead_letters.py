@@ -188,8 +188,12 @@ def _replay_push(app: Flask, run: "engine_mod.Run", ids: list[int]) -> tuple[int
             letter = session.get(DeadLetter, letter_id)
             record = payload(app, letter)
             try:
-                (result,) = run.call(f"write 1 {letter.entity}",
-                                     lambda: run.adapter.write(letter.entity, [record]))
+                if letter.op == "delete":   # a tombstone ({"key": number}) the target refused
+                    (result,) = run.call(f"delete 1 {letter.entity}", lambda: run.adapter.delete(
+                        letter.entity, [record["key"]]))
+                else:
+                    (result,) = run.call(f"write 1 {letter.entity}",
+                                         lambda: run.adapter.write(letter.entity, [record]))
             except engine_mod.RunFailed as exc:
                 _settle(letter, False, [{"pointer": "", "rule": "adapter.unavailable",
                                          "message_zh": "本地系统不可用", "message_en": str(exc)}])

@@ -13,9 +13,12 @@
    cursor, and the upserts find what an earlier attempt wrote (by the source's id or the
    person's document), so every record ends up in the store exactly once;
 3. **pushes** (direction push or both): reads the change feed (gateway.exchange.feed) in the
-   source's scope after its push cursor, skips what came from the source itself and what it
-   does not take (other entities; tombstones — the adapter interface writes upserts only),
-   writes runs of same-entity records with ``adapter.write`` and advances the cursor only
+   source's scope after its push cursor, skips what came from the receiver (a change whose
+   ``origin`` is the source itself or one of ``adapter.receiver_origins()``: no echo) and
+   what it does not take (other entities), writes runs of same-entity upserts with
+   ``adapter.write`` and of tombstones with ``adapter.delete`` — or, for an adapter that
+   cannot delete (``can_delete = False``), counts the tombstones as ``skipped`` with the
+   reason ``adapter.cannot_delete`` in the run's summary — and advances the cursor only
    over records the target acknowledged (or that went to the dead letters). A crash between
    the write and the cursor's commit sends those records again; adapters' writes are
    idempotent (R10), so the target still holds one copy;
@@ -72,7 +75,7 @@ from gateway.exchange.upserts import Outcome, Source, SourcePriority, apply_reco
 from gateway.services.context import ServiceContext
 from gateway.standard.issues import Issue
 from gateway.standard.rules.common import parse_local_datetime
-from gateway.store.models import (Change, DeadLetter, SyncCursor, SyncFlag, SyncRun, SyncSource,
+from gateway.store.models import (DeadLetter, SyncCursor, SyncFlag, SyncRun, SyncSource,
                                   utcnow)
 from sync_jobs import sources as sources_mod
 from sync_jobs.locks import SourceLock, worker_name
@@ -83,6 +86,7 @@ log = logging.getLogger("sync_jobs.engine")
 
 T = TypeVar("T")
 FEED = "*"                     # the push cursor's entity: the whole change feed
+SKIP_CANNOT_DELETE = "adapter.cannot_delete"
 MAX_RUN_ERRORS = 20            # errors kept per run
 #: Rule-id prefixes of a target's per-record refusal that will not pass by trying again.
 PERMANENT_RULES = ("mapping.", "schema.", "code.", "citizen_id.", "volunteer.", "team.",
@@ -107,6 +111,11 @@ class RunResult:
     rejected: int = 0
     dead_lettered: int = 0
     retries: int = 0
+    #: changes the target did not get although the source takes their entity, and why:
+    #: ``{rule: {"count", "message"}}`` (``adapter.cannot_delete``: tombstones for an adapter
+    #: that cannot delete)
+    skipped: int = 0
+    skipped_reasons: dict[str, dict[str, Any]] = field(default_factory=dict)
     lag_seconds: int | None = None
     caught_up: bool = False
     errors: list[dict[str, Any]] = field(default_factory=list)
@@ -223,6 +232,12 @@ class Run:
         session.execute(update(SyncRun).where(SyncRun.id == self.result.run_id)
                         .values(heartbeat_at=utcnow()))
 
+    def skip(self, rule: str, message: str, n: int = 1) -> None:
+        """Count ``n`` changes the target does not get, with why (the run's ``skipped``)."""
+        self.result.skipped += n
+        reason = self.result.skipped_reasons.setdefault(rule, {"count": 0, "message": message})
+        reason["count"] += n
+
     def count(self, **deltas: int) -> None:
         """Add to the run's counters once the current transaction commits."""
         self.pending.update(deltas)
@@ -234,6 +249,7 @@ class Run:
             pages=r.pages + p["pages"], read=r.read + p["read"], written=r.written + p["written"],
             unchanged=r.unchanged + p["unchanged"], rejected=r.rejected + p["rejected"],
             dead_lettered=r.dead_lettered + p["dead_lettered"], retries=r.retries,
+            skipped=r.skipped, skipped_reasons=dict(r.skipped_reasons),
             heartbeat_at=utcnow(), errors=list(r.errors)))
         self.lock.renew(session)
 
@@ -406,6 +422,9 @@ class Run:
     def push(self) -> None:
         page_size = min(self.config["SYNC_PAGE_SIZE"], feed.MAX_LIMIT)
         entities = set(self.source.entities)
+        # What came from the receiver (this source's pulls, its other ways in) goes not back.
+        receivers = {self.source.name} | set(self.adapter.receiver_origins())
+        can_delete = self.adapter.can_delete
         with self.sessions() as session:
             cursor = self._cursor(session, FEED).cursor
             session.commit()
@@ -418,13 +437,16 @@ class Run:
                 break
             with self.sessions() as session:
                 page = feed.read_changes(self.context(session), since=cursor, limit=page_size)
-                ids = [feed.Cursor.decode(c["cursor"]).id for c in page.changes]
-                origin = dict(session.execute(select(Change.id, Change.source_system)
-                                              .where(Change.id.in_(ids))).all()) if ids else {}
                 session.rollback()
-            pending = [c for c in page.changes
-                       if c["entity"] in entities and c["op"] == "upsert"
-                       and origin.get(feed.Cursor.decode(c["cursor"]).id) != self.source.name]
+            pending = []
+            for change in page.changes:
+                if change["entity"] not in entities or change.get("origin") in receivers:
+                    continue  # not taken by the source, or came from it: no echo
+                if change["op"] == "delete" and not can_delete:
+                    self.skip(SKIP_CANNOT_DELETE, f"deletions not sent: the {self.adapter.name} "
+                              f"adapter cannot delete ({self.adapter.cannot_delete_reason})")
+                    continue
+                pending.append(change)
             self.count(read=len(page.changes))
             acked = self._push_changes(pending, cursor)
             if acked is not _ALL:
@@ -452,13 +474,14 @@ class Run:
         cursor of the last acknowledged change."""
         start = 0
         while start < len(pending):
-            entity = pending[start]["entity"]
+            entity, op = pending[start]["entity"], pending[start]["op"]
             end = start
-            while end < len(pending) and pending[end]["entity"] == entity and end - start < 500:
+            while (end < len(pending) and pending[end]["entity"] == entity
+                   and pending[end]["op"] == op and end - start < 500):
                 end += 1
             group = pending[start:end]
             try:
-                self._write_group(entity, group)
+                self._write_group(entity, group, op)
             except RunFailed as exc:
                 if start:
                     with self.sessions() as session:
@@ -469,16 +492,23 @@ class Run:
             start = end
         return _ALL
 
-    def _write_group(self, entity: str, group: list[dict[str, Any]]) -> None:
-        records = [c["data"] for c in group]
+    def _write_group(self, entity: str, group: list[dict[str, Any]], op: str = "upsert") -> None:
+        """Write (or, for tombstones, delete) one run of changes of one entity, retrying the
+        records refused for a reason that may pass; the others go to the dead letters."""
+        deleting = op == "delete"
+        records = [{"key": c["key"]} if deleting else c["data"] for c in group]
         attempts = self.config["SYNC_RECORD_ATTEMPTS"]
         todo = list(range(len(group)))
         tries = 0
         while todo:
             tries += 1
             batch = [records[i] for i in todo]
-            results = self.call(f"write {len(batch)} {entity}",
-                                lambda: self.adapter.write(entity, batch))
+            if deleting:
+                results = self.call(f"delete {len(batch)} {entity}", lambda: self.adapter.delete(
+                    entity, [r["key"] for r in batch]))
+            else:
+                results = self.call(f"write {len(batch)} {entity}",
+                                    lambda: self.adapter.write(entity, batch))
             if len(results) != len(batch):
                 raise RunFailed(f"the adapter answered {len(results)} results for {len(batch)} records")
             failed, dead = [], []
@@ -493,10 +523,11 @@ class Run:
                     dead.append((index, result.errors))
             with self.sessions() as session:
                 self._log_batch(session, entity, f"adapter:{self.adapter.name}/{entity}",
-                                {"entity": entity, "records": batch}, {**counts, "retrying": len(failed)})
+                                {"entity": entity, "op": op, "records": batch},
+                                {**counts, "retrying": len(failed)})
                 for index, errors in dead:
                     change = group[index]
-                    self._dead_letter(session, entity, "upsert", change["key"], change["data"],
+                    self._dead_letter(session, entity, op, change["key"], records[index],
                                       errors or [Issue("", "adapter.refused", "本地系统拒绝了该记录",
                                                        "the local system refused the record")], tries)
                 self.count(written=counts["written"], rejected=counts["rejected"])
@@ -521,7 +552,8 @@ class Run:
                 status=status, finished_at=utcnow(), heartbeat_at=utcnow(), pages=r.pages,
                 read=r.read, written=r.written, unchanged=r.unchanged, rejected=r.rejected,
                 dead_lettered=r.dead_lettered, retries=r.retries, lag_seconds=r.lag_seconds,
-                caught_up=r.caught_up, errors=list(r.errors)))
+                caught_up=r.caught_up, errors=list(r.errors), skipped=r.skipped,
+                skipped_reasons=dict(r.skipped_reasons)))
             source = session.get(SyncSource, self.source.id)
             if source is not None:
                 if status == "failed" and source_failure:

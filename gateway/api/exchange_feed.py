@@ -56,6 +56,11 @@ class ChangeSchema(Schema):
                                                  "team_no, project_no, …)"})
     changed_at = fields.String(metadata={"description": "When the change was made (local time, "
                                                         "with offset)"})
+    origin = fields.String(allow_none=True, metadata={
+        "description": "Who wrote the change in this gateway: the client id of the exchange "
+                       "client whose push or API call made it, or the name of the sync source "
+                       "whose pull brought it. A gateway federating both ways skips what it "
+                       "wrote itself (no echo)"})
     data = fields.Dict(allow_none=True, metadata={
         "description": "The record as it is now, in the standard's form (schemas/v1/<entity>), "
                        "personal data masked unless the client's pii_access is full; null for a "

@@ -51,6 +51,11 @@ class SyncRunSchema(Schema):
     rejected = fields.Integer()
     dead_lettered = fields.Integer()
     retries = fields.Integer()
+    skipped = fields.Integer(metadata={"description": "changes the target did not get although "
+                                                      "the source takes their entity (tombstones "
+                                                      "for an adapter that cannot delete)"})
+    skipped_reasons = fields.Dict(keys=fields.String(), values=fields.Dict(), metadata={
+        "description": "why, by rule: {\"adapter.cannot_delete\": {\"count\": 3, \"message\": …}}"})
     lag_seconds = fields.Integer(allow_none=True, metadata={"description": "0: caught up"})
     caught_up = fields.Boolean()
     errors = fields.List(fields.Dict())

@@ -44,7 +44,7 @@ ZH: dict[str, str] = {
     # source
     "Run timeline": "运行时间线", "Run": "运行", "Trigger": "触发", "Status": "状态",
     "Started": "开始", "Duration": "耗时", "Pages": "页数", "Read": "读取", "Written": "写入",
-    "Dead-lettered": "转入死信", "Errors": "错误", "Cursor": "游标", "Settings": "设置",
+    "Dead-lettered": "转入死信", "Skipped": "未发送", "Errors": "错误", "Cursor": "游标", "Settings": "设置",
     "secrets masked": "密钥已隐藏", "Run now": "立即运行", "Pause": "暂停", "Resume": "恢复",
     "Check connection": "检查连接", "Adapter": "适配器", "Direction": "方向",
     "Entities": "实体", "Schedule": "计划", "Scope": "范围", "Run durations": "运行耗时",

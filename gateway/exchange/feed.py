@@ -3,7 +3,7 @@
 Every service records each change in the ``changes`` table (``ServiceContext.record_change``),
 with the record's region (``area_code``) and team (``team_no``). The feed reads that table
 and answers, per change, the record as it is *now*, in the standard's form
-(``schemas/v1``): ``{cursor, entity, op, key, changed_at, data}``. Outbound pulls
+(``schemas/v1``): ``{cursor, entity, op, key, changed_at, origin, data}``. Outbound pulls
 (``GET /api/v1/exchange/changes``) and scheduled pushes to local systems (sync runs of
 direction push, ``sync_jobs.engine.Run.push``) read it through :func:`read_changes`.
 
@@ -49,6 +49,11 @@ What a client sees
     * Each change appears once, but the data is the record as it is when the page is read:
       two changes to one record both appear, each with the latest data (at least once per
       change). Consumers upsert by ``key`` idempotently.
+    * ``origin`` says who wrote the change in this gateway: the client id of the exchange
+      client whose push or API call made it, or the name of the sync source whose pull
+      brought it (the change's ``actor``, recorded on write by every service). Gateways that
+      federate both ways skip what came from the receiver, so that nothing echoes back
+      (``adapters/standard.py``, ``sync_jobs/engine.py``).
 
 What leaves is checked
     Each record is validated by the standard's engine (schema and rules) before it is sent.
@@ -386,7 +391,7 @@ def _rows(ctx: ServiceContext, since: Cursor, entities: Iterable[str], limit: in
     if caller.team_nos:
         entities = [e for e in entities if e != "volunteer"]  # volunteers belong to no team
     stmt = select(Change.id, Change.txid, Change.entity, Change.entity_no, Change.action,
-                  Change.at, Change.area_code, Change.team_no
+                  Change.at, Change.area_code, Change.team_no, Change.actor
                   ).where(Change.entity.in_(list(entities)))
     if caller.region_prefix:
         stmt = stmt.where(or_(Change.area_code.startswith(caller.region_prefix, autoescape=True),
@@ -505,7 +510,8 @@ def read_changes(ctx: ServiceContext, since: str | None = None, entity: str | No
             out_of_scope += 1  # a tombstone the caller's scope cannot be shown to cover
             continue
         changes.append({"cursor": cursor, "entity": row.entity, "op": op, "key": row.entity_no,
-                        "changed_at": _changed_at(ctx, row.at), "data": data})
+                        "changed_at": _changed_at(ctx, row.at), "origin": row.actor,
+                        "data": data})
     next_cursor = Cursor(rows[-1].txid or 0, rows[-1].id).encode() if rows else (
         since if since is not None else START.encode())
     return FeedPage(changes, next_cursor, has_more, scanned=len(rows), skipped_invalid=invalid,

@@ -25,6 +25,7 @@ def run_view(run: SyncRun) -> dict[str, Any]:
             "worker": run.worker, "pages": run.pages, "read": run.read, "written": run.written,
             "unchanged": run.unchanged, "rejected": run.rejected,
             "dead_lettered": run.dead_lettered, "retries": run.retries,
+            "skipped": run.skipped or 0, "skipped_reasons": dict(run.skipped_reasons or {}),
             "lag_seconds": run.lag_seconds, "caught_up": run.caught_up, "errors": run.errors}
 
 

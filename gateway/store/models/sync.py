@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint)
+                        UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.store.base import Base
@@ -101,6 +101,11 @@ class SyncRun(Base):
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     dead_lettered: Mapped[int] = mapped_column(Integer, default=0)
     retries: Mapped[int] = mapped_column(Integer, default=0)
+    #: changes the target did not get although the source takes their entity (tombstones
+    #: for an adapter that cannot delete), and why: ``{rule: {"count", "message"}}``
+    skipped: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    skipped_reasons: Mapped[dict[str, Any]] = mapped_column(Json, default=dict,
+                                                            server_default=text("'{}'"))
     #: seconds behind the source when the run ended (0: caught up; NULL: unknown)
     lag_seconds: Mapped[int | None] = mapped_column(Integer)
     caught_up: Mapped[bool] = mapped_column(Boolean, default=False)

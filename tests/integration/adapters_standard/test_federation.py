@@ -65,7 +65,7 @@ def test_reads_what_a_local_system_pushed_page_by_page_with_tombstones(remote, a
 
 def test_writes_records_with_their_links_and_reads_them_back(remote, adapters):
     keys = remote.register("county-gw")
-    adapter = adapters(remote, keys)
+    adapter = adapters(remote, keys, read_own_writes=True)   # reads back what it wrote
     samples = sample_records()
     written = {}
     for entity in ORDER:
@@ -112,7 +112,7 @@ def test_a_county_syncs_up_into_the_province(remote, remote_sqlite, adapters):
         if entity == "team":
             county.approve_teams(county_keys)
     from_county = adapters(county, county.register("province-gw"))
-    into_province = adapters(province, province.register("county-gw"))
+    into_province = adapters(province, province.register("county-gw"), read_own_writes=True)
 
     for entity in ORDER:
         items = latest(wait_for_items(from_county, entity, 3)).values()

@@ -23,7 +23,8 @@ from tests.integration.exchange_client.support import other_jwks
 
 @pytest.fixture
 def county(remote_sqlite):
-    """The remote with one volunteer in it, written by this adapter's client."""
+    """The remote with one volunteer in it, written by this adapter's client (which reads
+    it back with read_own_writes: by default a read leaves out what the client wrote)."""
     keys = remote_sqlite.register("county-gw")
     with remote_sqlite.adapter(keys) as adapter:
         assert adapter.write("volunteer", sample_records()["volunteer"][:1])[0].ok
@@ -48,7 +49,7 @@ def test_a_tampered_or_unsigned_answer_is_refused(remote_sqlite, county, how):
 
 def test_without_verification_a_tampered_answer_is_read(remote_sqlite, county):
     """gateway_jwks = null turns verification off: for tests only, as the settings say."""
-    with StandardAdapter(remote_sqlite.settings(county, gateway_jwks=None),
+    with StandardAdapter(remote_sqlite.settings(county, gateway_jwks=None, read_own_writes=True),
                          http=Tampering("body")) as adapter:
         assert len(adapter.read("volunteer", None, 10).items) == 1
         assert "NOT verified" in adapter.check().detail
@@ -56,7 +57,7 @@ def test_without_verification_a_tampered_answer_is_read(remote_sqlite, county):
 
 def test_answers_are_verified_against_the_jwk_set_given(remote_sqlite, county):
     jwks = requests.get(remote_sqlite.url + "/.well-known/jwks.json", timeout=10).json()
-    with remote_sqlite.adapter(county, gateway_jwks=jwks) as adapter:
+    with remote_sqlite.adapter(county, gateway_jwks=jwks, read_own_writes=True) as adapter:
         assert len(adapter.read("volunteer", None, 10).items) == 1
     impostor = other_jwks(jwks["keys"][0]["kid"])      # another key under the gateway's kid
     with remote_sqlite.adapter(county, gateway_jwks=impostor) as adapter:
@@ -134,7 +135,8 @@ def test_built_by_name_with_a_key_file_and_limited_entities(remote_sqlite, count
     key_file = tmp_path / "county.private.pem"
     key_file.write_bytes(county.private_pem)
     key_file.chmod(0o600)
-    settings = {**remote_sqlite.settings(county), "entities": ["volunteer", "team"]}
+    settings = {**remote_sqlite.settings(county, read_own_writes=True),
+                "entities": ["volunteer", "team"]}
     del settings["private_key_pem"]
     adapter = load_adapter("standard", {**settings, "private_key_file": str(key_file)})
     with adapter:
