@@ -7,16 +7,16 @@ status``/``runs``, the console and ``GET /api/v1/sync/...``. Existing runs get 0
 
 Hand-written; runs on SQLite (batch mode) and PostgreSQL.
 
-Revision ID: 0009_federate
-Revises: 0008_verbs
+Revision ID: 0010_federate
+Revises: 0009_verbs2
 Create Date: 2026-12-03
 """
 from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-revision = "0009_federate"
-down_revision = "0008_verbs"
+revision = "0010_federate"
+down_revision = "0009_verbs2"
 branch_labels = None
 depends_on = None
 
