@@ -32,8 +32,9 @@ What a delete does (``op: "delete"``; ``data`` names the record by ``source_id``
 sender's number as in its upserts, or by the store's number)
     volunteer → marked deleted (``deleted_at``), row, sources and history kept; team → status
     4 (逻辑删除); project → status 9 (作废); service_record → status 3 (已删除, through
-    :func:`delete_hours`, which stops it counting); enrollment (its place freed), training,
-    commendation, evaluation, complaint → removed. Each writes a change with action
+    :func:`delete_hours`, which stops it counting); enrollment → removed (its place freed);
+    training, commendation, evaluation, complaint → kept as a tombstone (``deleted_at``: records
+    are retained, 2020 办法 Art. 13; an upsert brings it back). Each writes a change with action
     ``delete`` (the change feed's tombstone). Deleting what is already deleted answers
     ``unchanged``; an upsert of a deleted volunteer, team or project brings it back (a
     team back to review, status 2).
@@ -1061,6 +1062,21 @@ def _upsert_attached(spec: _Attached, ctx: ServiceContext, source: Source,
                           **_place_of_links(links))
         return Outcome("created", getattr(row, spec.number))
     number = getattr(row, spec.number)
+    if row.deleted_at is not None:
+        # A tombstone pushed again comes back, as a deleted volunteer does.
+        row.deleted_at = None
+        ctx.record_change(spec.entity, number, "restore", {"deleted": True}, {"deleted": False},
+                          note=source.note, source_system=source.client_id, **_place_of_links(links))
+        row.source_updated_at = stamp.at
+        before = {name: getattr(row, name) for name in values}
+        for name, value in values.items():
+            setattr(row, name, value)
+        row.updated_at = ctx.now
+        if before != values:
+            ctx.record_change(spec.entity, number, "update", _jsonable(before), _jsonable(values),
+                              note=source.note, source_system=source.client_id,
+                              **_place_of_links(links))
+        return Outcome("updated", number)
     before = {name: getattr(row, name) for name in values}
     newer = _newer(stamp, row.source_updated_at)
     if before == values:
@@ -1101,9 +1117,14 @@ def _delete_attached(spec: _Attached, ctx: ServiceContext, source: Source,
         links[key] = ctx.session.get(_LINK_MODELS[key], value) if value is not None else None
     _require_links_in_scope(ctx, spec, links)
     number = getattr(row, spec.number)
-    ctx.session.delete(row)
-    ctx.record_change(spec.entity, number, "delete", None, None, note=source.note,
-                      source_system=source.client_id, **_place_of_links(links))
+    if row.deleted_at is not None:
+        return Outcome("unchanged", number, [], "already deleted")
+    # Retained, not removed (2020 办法 Art. 13, keep the history): the row stays as a
+    # tombstone and the history gets the ``delete`` change the feed answers as a tombstone.
+    row.deleted_at = ctx.now
+    row.updated_at = ctx.now
+    ctx.record_change(spec.entity, number, "delete", {"deleted": False}, {"deleted": True},
+                      note=source.note, source_system=source.client_id, **_place_of_links(links))
     return Outcome("deleted", number)
 
 

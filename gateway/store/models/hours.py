@@ -54,10 +54,16 @@ class ServiceRecord(Timestamps, SourceRef, Base):
 
 
 class _Attached(Timestamps, SourceRef):
-    """Common shape of the smaller records: a number, links, and the standard's fields."""
+    """Common shape of the smaller records: a number, links, and the standard's fields.
+
+    Records are retained (《志愿服务记录与证明出具办法（试行）》 2020, Art. 13: keep the history):
+    a pushed delete leaves the row as a tombstone (``deleted_at`` set) with a ``delete``
+    entry in the history; an upsert of the same record brings it back (migration 0009).
+    """
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     data: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Training(_Attached, Base):
