@@ -64,7 +64,8 @@ __all__ = [
     "register_team", "review_team", "team_view", "list_teams",
     "apply_membership", "decide_membership", "leave_membership", "list_members",
     "membership_view", "is_member", "hash_password", "check_password",
-    "ID_TYPES", "REVIEW_TRANSITIONS", "require_team_active", "refuse_taken_uscc", "flush_team",
+    "ID_TYPES", "REVIEW_TRANSITIONS", "require_team_active", "require_team_issuing",
+    "refuse_taken_uscc", "flush_team",
     "team_parent_and_password", "team_state", "apply_team_changes", "update_team", "withdraw_team",
 ]
 
@@ -904,6 +905,27 @@ def require_team_active(team: Team, pointer: str = "/team_no") -> None:
                               f"队伍已停用、注销或锁定（队伍状态 {team.status}），不能记录服务时间或出具证明",
                               f"the team is {state} (team status {team.status}): it cannot record "
                               "service hours or issue certificates")],
+                       team_status=team.status)
+
+
+# Team statuses that never issued: 0 审批不通过 (rejected), 2 待审 (waiting for review).
+TEAM_NOT_ISSUING = {"0": "not approved", "2": "waiting for review"}
+
+
+def require_team_issuing(team: Team, pointer: str = "/team_no") -> None:
+    """409 ``team.not_active`` for a certificate's issuer: only an approved team (status 1)
+    that is not dissolved issues (办法 2020 Art. 14: the recording organisation certifies;
+    a team that is suspended, withdrawn, locked, rejected, still under review or dissolved is
+    not an organisation acting). Certificates call this; :func:`require_team_active` is the
+    part hours share."""
+    require_team_active(team, pointer)
+    state = TEAM_NOT_ISSUING.get(team.status)
+    if state is not None:
+        raise Conflict(f"team {team.team_no} is {state} (team status {team.status})",
+                       [Issue(pointer, "team.not_active",
+                              f"队伍未通过审核或尚在审核中（队伍状态 {team.status}），不能出具证明",
+                              f"the team is {state} (team status {team.status}): it cannot "
+                              "issue certificates")],
                        team_status=team.status)
 
 
