@@ -61,6 +61,9 @@ class ServiceRecordSchema(Schema):
     superseded_by = fields.String(allow_none=True, metadata={"description": "record that corrected this one"})
     decided_by = fields.String(allow_none=True)
     created_at = fields.String()
+    late_working_days = fields.Integer(allow_none=True, metadata={
+        "description": "recorded this many working days after the activity ended, more than "
+                       "RECORDING_DEADLINE_DAYS (办法 2020 Art. 11: within 10); null: in time"})
 
 
 class ServiceRecordDetailSchema(ServiceRecordSchema):

@@ -780,7 +780,11 @@ def upsert_service_record(ctx: ServiceContext, source: Source, data: dict[str, A
         new = hours.record_hours(ctx, data, source_system=source.client_id)
         new.source_id = sid
         new.source_updated_at = stamp.at
-        return Outcome("created", new.record_no)
+        note = None
+        if new.late_working_days is not None:
+            note = (f"recorded late: {new.late_working_days} working days after the activity "
+                    f"ended (办法 2020 Art. 11: within {ctx.config.get('RECORDING_DEADLINE_DAYS', 10)})")
+        return Outcome("created", new.record_no, [], note)
 
     ctx.validate(hours.ENTITY, data)
     if (data["volunteer_no"], data["project_no"]) != (row.volunteer.volunteer_no, row.project.project_no):

@@ -46,6 +46,7 @@ from gateway.services import aggregates, lookups
 from gateway.services.registration import require_team_active
 from gateway.services.context import ServiceContext
 from gateway.services.errors import Conflict, Invalid, NotFound, OutOfScope
+from gateway.standard import workdays
 from gateway.standard.issues import Issue
 from gateway.standard.rules.common import parse_date, parse_local_datetime
 from gateway.store.models import (Change, Enrollment, Project, ServiceRecord, Team, Volunteer)
@@ -264,6 +265,7 @@ def record_view(ctx: ServiceContext, record: ServiceRecord, *, corrects: str | N
         "superseded_by": superseded_by,
         "decided_by": record.decided_by,
         "created_at": _iso(ctx, record.created_at),
+        "late_working_days": record.late_working_days,
     }
     if history:
         view["history"] = record_history(ctx, record.record_no)
@@ -434,6 +436,34 @@ def _resolve(ctx: ServiceContext, record: Mapping[str, Any]) -> tuple[Volunteer,
     return volunteer, project
 
 
+def recording_lateness(ctx: ServiceContext, ended: datetime,
+                       recorded_on: date | None) -> tuple[int | None, Issue | None]:
+    """办法 (2020) Art. 11: “志愿服务组织应当在志愿服务活动结束后10个工作日内” record it.
+
+    ``(late working days or None, issue or None)``: the working days (China's official
+    calendar with its 调休 days, :mod:`gateway.standard.workdays`) from the activity's last
+    local day to the day it was recorded, when more than RECORDING_DEADLINE_DAYS. With
+    RECORDING_DEADLINE = refuse that is an issue ``service_record.recorded_late``; with
+    report (the default), or when the count is an estimate (a year past the calendar
+    package's), only the number, which the record keeps.
+    """
+    if recorded_on is None:
+        return None, None
+    limit = int(ctx.config.get("RECORDING_DEADLINE_DAYS", 10))
+    # an end at exactly 00:00 belongs to the day before (as service_record.within_project)
+    last_day = (ended.astimezone(ctx.tz) - timedelta(microseconds=1)).date()
+    counted = workdays.working_days_between(last_day, recorded_on)
+    if counted.count <= limit:
+        return None, None
+    if ctx.config.get("RECORDING_DEADLINE", "report") != "refuse" or counted.estimated:
+        return counted.count, None
+    return counted.count, _issue(
+        "/recorded_at", "service_record.recorded_late",
+        f"服务记录应在活动结束后{limit}个工作日内完成（本条记录晚了，为第{counted.count}个工作日）",
+        f"a service record is made within {limit} working days after the activity ends; this "
+        f"one was recorded on working day {counted.count}")
+
+
 def record_hours(ctx: ServiceContext, record: Mapping[str, Any], *,
                  source_system: str | None = None) -> ServiceRecord:
     """The team records service time: an effective record (status 2), counted at once.
@@ -453,13 +483,17 @@ def record_hours(ctx: ServiceContext, record: Mapping[str, Any], *,
     ended = parse_local_datetime(record["ended_at"], ctx.tz)
     issues = cross_record_issues(ctx, volunteer=volunteer, project=project, started=started,
                                  ended=ended, team_no=record.get("team_no"))
-    if issues:
-        raise _invalid(issues)
     if "recorded_at" not in record:
         record = {**record, "recorded_at": ctx.now.date().isoformat()}
+    late, late_issue = recording_lateness(ctx, ended, parse_date(record["recorded_at"]))
+    if late_issue is not None:
+        issues.append(late_issue)
+    if issues:
+        raise _invalid(issues)
     row = _new_record(ctx, record, volunteer=volunteer, project=project, status=EFFECTIVE,
                       source=record.get("source", SOURCE_TEAM),
                       source_system=source_system or ctx.caller.client_id)
+    row.late_working_days = late
     _take_effect(ctx, row, project, +1)
     refresh_totals(ctx, volunteer)
     ctx.record_change(ENTITY, row.record_no, "create", None,
@@ -650,6 +684,7 @@ def dispute_hours(ctx: ServiceContext, record_no: str, reason: str) -> ServiceRe
 __all__ = [
     "ADMITTED_ENROLLMENT", "STAR_THRESHOLDS", "apply_hours", "approve_hours", "correct_hours",
     "cross_record_issues", "delete_hours", "dispute_hours", "get_record", "list_records",
+    "recording_lateness",
     "lock_volunteer", "record_hours", "record_view", "refresh_totals", "reject_hours",
     "star_label", "star_level", "volunteer_hours",
 ]

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy import Date, ForeignKey, Index, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.store.base import Base
@@ -47,6 +47,9 @@ class ServiceRecord(Timestamps, SourceRef, Base):
     corrects_id: Mapped[int | None] = mapped_column(ForeignKey("service_records.id"))
     superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("service_records.id"))
     decided_by: Mapped[str | None] = mapped_column(String(64))
+    # 办法 (2020) Art. 11: recorded more than RECORDING_DEADLINE_DAYS working days after the
+    # activity ended — how many (None: in time). Migration 0009.
+    late_working_days: Mapped[int | None] = mapped_column(Integer)
 
     volunteer: Mapped[Volunteer] = relationship()
     project: Mapped[Project] = relationship()

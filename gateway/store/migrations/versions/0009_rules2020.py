@@ -3,6 +3,8 @@
 - Records are retained: trainings, commendations, evaluations and complaints get
   ``deleted_at`` — a pushed delete leaves a tombstone and a history entry instead of
   removing the row.
+- Art. 11: ``service_records.late_working_days`` — a record made more than
+  RECORDING_DEADLINE_DAYS working days after the activity ended says by how many.
 
 Hand-written; runs on SQLite and PostgreSQL.
 
@@ -24,9 +26,12 @@ RETAINED = ("trainings", "commendations", "evaluations", "complaints")
 def upgrade() -> None:
     for table in RETAINED:
         op.add_column(table, sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("service_records", sa.Column("late_working_days", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("service_records") as batch_op:
+        batch_op.drop_column("late_working_days")
     for table in RETAINED:
         with op.batch_alter_table(table) as batch_op:
             batch_op.drop_column("deleted_at")
