@@ -354,6 +354,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RECORDING_DEADLINE_DAYS", int, 10,
             "Working days after the activity ends within which a service record is made "
             "(办法 2020 Art. 11: 10).", _positive),
+    Setting("DISPUTE_ANSWER_DAYS", int, 10,
+            "办法 (2020) Art. 13 asks the organisation to verify a volunteer's objection to a "
+            "record promptly (及时核实) without a number of days: the product's policy is an "
+            "answer due within this many working days (China's official calendar) after the "
+            "objection is raised; past it, an open dispute reads as overdue.", _positive),
     # -- schema version 2: the national required flags (docs/data-elements.md) ------------
     Setting("NATIONAL_REQUIRED", str, "enforce",
             "Schema v2 requires what the national forms require (x-national-required). enforce: "

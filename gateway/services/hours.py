@@ -12,7 +12,8 @@ Who may do what (``service_record`` permissions of the caller):
   is normally given both.
 * **Correction and deletion** (:func:`correct_hours`, :func:`delete_hours`): ``write``,
   covering the team that recorded the record ("谁记录谁更正").
-* **Error report** (:func:`dispute_hours`): ``write``, covering the volunteer's region.
+* **Error report** (:func:`gateway.services.disputes.raise_dispute`): ``write``, covering the
+  volunteer's region; the recording team answers it (办法 2020 Art. 13, services/disputes.py).
 * **Reading**: ``read``; a record is visible when the caller covers its team, or, for a
   client not limited to a list of teams, when the volunteer is in the caller's region.
 
@@ -292,20 +293,20 @@ def _visible(ctx: ServiceContext):
     return or_(team_ok, volunteer_ok)
 
 
-def _can_read(ctx: ServiceContext, record: ServiceRecord) -> bool:
+def can_read(ctx: ServiceContext, record: ServiceRecord) -> bool:
     caller = ctx.caller
     if caller.covers_team(record.team.team_no, record.team.area_code):
         return True
     return not caller.team_nos and caller.covers_region(record.volunteer.area_code)
 
 
-def _load(ctx: ServiceContext, record_no: str) -> ServiceRecord:
+def load_record(ctx: ServiceContext, record_no: str) -> ServiceRecord:
     record = ctx.session.execute(
         select(ServiceRecord).options(joinedload(ServiceRecord.volunteer), joinedload(ServiceRecord.team),
                                       joinedload(ServiceRecord.project))
         .where(ServiceRecord.record_no == record_no).execution_options(populate_existing=True)
     ).scalar_one_or_none()
-    if record is None or not _can_read(ctx, record):
+    if record is None or not can_read(ctx, record):
         raise NotFound(f"no service record {record_no}")
     return record
 
@@ -313,7 +314,7 @@ def _load(ctx: ServiceContext, record_no: str) -> ServiceRecord:
 def get_record(ctx: ServiceContext, record_no: str) -> dict[str, Any]:
     """One record with its correction chain and history (read permission, visible to caller)."""
     ctx.caller.require(ENTITY, "read")
-    return record_view(ctx, _load(ctx, record_no), history=True)
+    return record_view(ctx, load_record(ctx, record_no), history=True)
 
 
 def _page(ctx: ServiceContext, stmt, page: int, per_page: int) -> tuple[list[dict[str, Any]], int]:
@@ -541,12 +542,12 @@ def apply_hours(ctx: ServiceContext, record: Mapping[str, Any]) -> ServiceRecord
 
 def _for_change(ctx: ServiceContext, record_no: str) -> tuple[ServiceRecord, Volunteer]:
     """Load a visible record, lock its volunteer, and read the record again under the lock."""
-    record = _load(ctx, record_no)
+    record = load_record(ctx, record_no)
     volunteer = lock_volunteer(ctx, record.volunteer.volunteer_no)
-    return _load(ctx, record_no), volunteer
+    return load_record(ctx, record_no), volunteer
 
 
-def _require_reason(reason: Any) -> str:
+def require_reason(reason: Any) -> str:
     if not isinstance(reason, str) or not reason.strip():
         raise Invalid("a reason is required", [
             _issue("/reason", "service_record.reason_required", "请填写原因（更正、删除或报错的理由）",
@@ -608,7 +609,7 @@ def correct_hours(ctx: ServiceContext, record_no: str, correction: Mapping[str, 
     carries the corrected times and hours. ``correction``: started_at, ended_at, hours,
     reason, optionally description. Returns the new record."""
     ctx.caller.require(ENTITY, "write")
-    reason = _require_reason(correction.get("reason"))
+    reason = require_reason(correction.get("reason"))
     original, volunteer = _for_change(ctx, record_no)
     _require_team(ctx, original)
     _require_status(original, (EFFECTIVE,), "correct")
@@ -652,7 +653,7 @@ def correct_hours(ctx: ServiceContext, record_no: str, correction: Mapping[str, 
 def delete_hours(ctx: ServiceContext, record_no: str, reason: str) -> ServiceRecord:
     """The recording team deletes a record (status 3 已删除); an effective one stops counting."""
     ctx.caller.require(ENTITY, "write")
-    reason = _require_reason(reason)
+    reason = require_reason(reason)
     record, volunteer = _for_change(ctx, record_no)
     _require_team(ctx, record)
     if record.status == DELETED:
@@ -667,23 +668,10 @@ def delete_hours(ctx: ServiceContext, record_no: str, reason: str) -> ServiceRec
     return record
 
 
-def dispute_hours(ctx: ServiceContext, record_no: str, reason: str) -> ServiceRecord:
-    """The volunteer reports an error in a record (kept in its history as a "dispute"); the
-    recording team then verifies and corrects it. Changes nothing else."""
-    ctx.caller.require(ENTITY, "write")
-    reason = _require_reason(reason)
-    record = _load(ctx, record_no)
-    if not ctx.caller.covers_region(record.volunteer.area_code):
-        raise OutOfScope(f"volunteer of service record {record_no} is outside the region of "
-                         f"client {ctx.caller.client_id!r}")
-    ctx.record_change(ENTITY, record.record_no, "dispute", note=reason,
-                      area=record.project.area_code, team_no=record.team.team_no)
-    return record
-
-
 __all__ = [
     "ADMITTED_ENROLLMENT", "STAR_THRESHOLDS", "apply_hours", "approve_hours", "correct_hours",
-    "cross_record_issues", "delete_hours", "dispute_hours", "get_record", "list_records",
+    "can_read", "cross_record_issues", "delete_hours", "get_record", "list_records", "load_record",
+    "require_reason",
     "recording_lateness",
     "lock_volunteer", "record_hours", "record_view", "refresh_totals", "reject_hours",
     "star_label", "star_level", "volunteer_hours",

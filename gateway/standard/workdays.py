@@ -19,7 +19,8 @@ from datetime import date, timedelta
 
 import chinese_calendar
 
-__all__ = ["WorkingDays", "calendar_years", "is_working_day", "working_days_between"]
+__all__ = ["WorkingDays", "add_working_days", "calendar_years", "is_working_day",
+           "working_days_between"]
 
 
 def calendar_years() -> tuple[int, int]:
@@ -55,3 +56,15 @@ def working_days_between(start: date, end: date) -> WorkingDays:
         estimated = estimated or not known
         day += timedelta(days=1)
     return WorkingDays(count, estimated)
+
+
+def add_working_days(start: date, count: int) -> tuple[date, bool]:
+    """The ``count``-th working day after ``start`` and whether it is an estimate (some day
+    past the calendar's years)."""
+    day, left, estimated = start, count, False
+    while left > 0:
+        day += timedelta(days=1)
+        working, known = is_working_day(day)
+        estimated = estimated or not known
+        left -= working
+    return day, estimated

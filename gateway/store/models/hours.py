@@ -108,6 +108,41 @@ class Complaint(_Attached, Base):
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class Dispute(Base):
+    """A volunteer's objection (异议) to a service record, and the recording team's answer.
+
+    《志愿服务记录与证明出具办法（试行）》 2020 Art. 13: the volunteer may raise an error; the
+    organisation verifies promptly and corrects or completes it, keeping the original record.
+    ``status``: open → corrected (the record was corrected or deleted) or upheld (verified as
+    recorded, with the reasons). ``due_on``: the answer is due by then (DISPUTE_ANSWER_DAYS
+    working days after it was raised). Migration 0009.
+    """
+
+    __tablename__ = "disputes"
+    __table_args__ = (Index("ix_disputes_team_status", "team_id", "status", "due_on"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    dispute_no: Mapped[str] = mapped_column(String(32), unique=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("service_records.id"), index=True)
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"), index=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    raised_by: Mapped[str | None] = mapped_column(String(64))
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_on: Mapped[date] = mapped_column(Date)
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_by: Mapped[str | None] = mapped_column(String(64))
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the record that replaced the disputed one (a correction), when there is one
+    corrected_by_id: Mapped[int | None] = mapped_column(ForeignKey("service_records.id"))
+
+    record: Mapped[ServiceRecord] = relationship(foreign_keys=[record_id])
+    corrected_by: Mapped[ServiceRecord | None] = relationship(foreign_keys=[corrected_by_id])
+    volunteer: Mapped[Volunteer] = relationship()
+    team: Mapped[Team] = relationship()
+
+
 class Certificate(Timestamps, Base):
     """A service certificate (志愿服务记录证明): the signed content is kept as issued.
 

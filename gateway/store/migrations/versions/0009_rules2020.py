@@ -5,6 +5,8 @@
   removing the row.
 - Art. 11: ``service_records.late_working_days`` — a record made more than
   RECORDING_DEADLINE_DAYS working days after the activity ended says by how many.
+- Art. 13: ``disputes`` — a volunteer's objection to a service record with its status,
+  the date the answer is due, the answer and the correction it led to.
 
 Hand-written; runs on SQLite and PostgreSQL.
 
@@ -27,9 +29,40 @@ def upgrade() -> None:
     for table in RETAINED:
         op.add_column(table, sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True))
     op.add_column("service_records", sa.Column("late_working_days", sa.Integer(), nullable=True))
+    op.create_table(
+        "disputes",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False,
+                  autoincrement=True),
+        sa.Column("dispute_no", sa.String(32), nullable=False),
+        sa.Column("record_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("volunteer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("team_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("status", sa.String(10), nullable=False),
+        sa.Column("raised_by", sa.String(64), nullable=True),
+        sa.Column("raised_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("due_on", sa.Date(), nullable=False),
+        sa.Column("answer", sa.Text(), nullable=True),
+        sa.Column("answered_by", sa.String(64), nullable=True),
+        sa.Column("answered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("corrected_by_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.ForeignKeyConstraint(["record_id"], ["service_records.id"],
+                                name=op.f("fk_disputes_record_id_service_records")),
+        sa.ForeignKeyConstraint(["corrected_by_id"], ["service_records.id"],
+                                name=op.f("fk_disputes_corrected_by_id_service_records")),
+        sa.ForeignKeyConstraint(["volunteer_id"], ["volunteers.id"],
+                                name=op.f("fk_disputes_volunteer_id_volunteers")),
+        sa.ForeignKeyConstraint(["team_id"], ["teams.id"], name=op.f("fk_disputes_team_id_teams")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_disputes")),
+        sa.UniqueConstraint("dispute_no", name=op.f("uq_disputes_dispute_no")),
+    )
+    op.create_index(op.f("ix_disputes_record_id"), "disputes", ["record_id"])
+    op.create_index(op.f("ix_disputes_volunteer_id"), "disputes", ["volunteer_id"])
+    op.create_index("ix_disputes_team_status", "disputes", ["team_id", "status", "due_on"])
 
 
 def downgrade() -> None:
+    op.drop_table("disputes")
     with op.batch_alter_table("service_records") as batch_op:
         batch_op.drop_column("late_working_days")
     for table in RETAINED:
