@@ -140,6 +140,10 @@ def _recording_deadline(value: str) -> str | None:
     return None if value in ("report", "refuse") else "must be report or refuse"
 
 
+def _volunteer_consent(value: str) -> str | None:
+    return None if value in ("optional", "require") else "must be optional or require"
+
+
 def _national_required(value: str) -> str | None:
     return None if value in ("enforce", "warn") else "must be enforce or warn"
 
@@ -354,6 +358,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RECORDING_DEADLINE_DAYS", int, 10,
             "Working days after the activity ends within which a service record is made "
             "(办法 2020 Art. 11: 10).", _positive),
+    Setting("VOLUNTEER_CONSENT", str, "optional",
+            "办法 (2020) Art. 6: an organisation enters a volunteer's information with the "
+            "volunteer's consent. optional: a volunteer record may carry consent (when, what it "
+            "covers: codes/consent_scope), kept with the record and its history; require: a "
+            "volunteer record without it is refused (rule volunteer.consent_required).",
+            _volunteer_consent),
     Setting("DISPUTE_ANSWER_DAYS", int, 10,
             "办法 (2020) Art. 13 asks the organisation to verify a volunteer's objection to a "
             "record promptly (及时核实) without a number of days: the product's policy is an "

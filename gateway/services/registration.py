@@ -89,6 +89,7 @@ VOLUNTEER_KEYS = (
     "political_status", "education", "employment_status", "mobile", "email", "address",
     "residence_area", "service_area", "service_categories", "skills", "availability",
     "languages", "registered_at", "registration_area", "real_name_status", "guardian",
+    "consent",
 )
 
 # Area of a volunteer, for scope, numbering and statistics: the first of these present.
