@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 import schemas
 from gateway.certificates.document import certificate_content, content_fingerprint, sign_certificate
 from gateway.privacy import Vault, mask_id_number, mask_name
-from gateway.services.registration import require_team_issuing
+from gateway.services.registration import record_keepers, require_team_issuing
 from gateway.services.context import ServiceContext
 from gateway.services.errors import Conflict, Invalid, NotFound
 from gateway.services.lookups import get_team, get_volunteer
@@ -133,7 +133,8 @@ def _service_items(ctx: ServiceContext, volunteer: Volunteer, team: Team,
         .join(Project, ServiceRecord.project_id == Project.id)
         .join(Team, Project.team_id == Team.id)
         .where(ServiceRecord.volunteer_id == volunteer.id,
-               ServiceRecord.team_id == team.id,
+               # its own records and those of dissolved teams it succeeded (records kept)
+               ServiceRecord.team_id.in_(record_keepers(ctx, team)),
                ServiceRecord.status == "2",
                ServiceRecord.kind == ACTUAL_SERVICE,
                ServiceRecord.local_date >= period_from,

@@ -7,6 +7,8 @@
   RECORDING_DEADLINE_DAYS working days after the activity ended says by how many.
 - Art. 13: ``disputes`` — a volunteer's objection to a service record with its status,
   the date the answer is due, the answer and the correction it led to.
+- Dissolution: ``teams.dissolved_at`` and ``teams.successor_id`` — the unit a dissolved
+  team's records pass to.
 
 Hand-written; runs on SQLite and PostgreSQL.
 
@@ -29,6 +31,12 @@ def upgrade() -> None:
     for table in RETAINED:
         op.add_column(table, sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True))
     op.add_column("service_records", sa.Column("late_working_days", sa.Integer(), nullable=True))
+    op.add_column("teams", sa.Column("dissolved_at", sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("teams") as batch_op:
+        batch_op.add_column(sa.Column("successor_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+                                      nullable=True))
+        batch_op.create_foreign_key(op.f("fk_teams_successor_id_teams"), "teams",
+                                    ["successor_id"], ["id"])
     op.create_table(
         "disputes",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False,
@@ -62,6 +70,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("teams") as batch_op:
+        batch_op.drop_constraint(op.f("fk_teams_successor_id_teams"), type_="foreignkey")
+        batch_op.drop_column("successor_id")
+        batch_op.drop_column("dissolved_at")
     op.drop_table("disputes")
     with op.batch_alter_table("service_records") as batch_op:
         batch_op.drop_column("late_working_days")
