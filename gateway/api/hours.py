@@ -55,6 +55,9 @@ class ServiceRecordSchema(Schema):
     recorded_at = fields.String(allow_none=True)
     applied_at = fields.String(allow_none=True)
     description = fields.String(allow_none=True)
+    place = fields.String(allow_none=True, metadata={"description": "服务地点 (办法 2020 Art. 7)"})
+    person_in_charge = fields.String(allow_none=True, metadata={
+        "description": "活动负责人 (办法 2020 Art. 7)"})
     source_system = fields.String(allow_none=True)
     source_id = fields.String(allow_none=True)
     corrects = fields.String(allow_none=True, metadata={"description": "record this one corrects"})
@@ -138,6 +141,8 @@ class HoursCorrectionSchema(Schema):
     hours = fields.Float(required=True)
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
     description = fields.String(validate=validate.Length(min=1, max=2000))
+    place = fields.String(validate=validate.Length(min=1, max=200))
+    person_in_charge = fields.String(validate=validate.Length(min=1, max=20))
 
 
 class HoursReasonSchema(Schema):

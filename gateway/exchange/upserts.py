@@ -801,7 +801,8 @@ def upsert_service_record(ctx: ServiceContext, source: Source, data: dict[str, A
     ended = parse_local_datetime(data["ended_at"], ctx.tz)
     same = (started == row.started_at and ended == row.ended_at
             and hours._hours(data["hours"]) == row.hours  # noqa: SLF001 (the service's rounding)
-            and data.get("description", row.description) == row.description)
+            and all(data.get(key, getattr(row, key)) == getattr(row, key)
+                    for key in ("description", "place", "person_in_charge")))
     newer = _newer(stamp, row.source_updated_at)
     if same:
         if newer:
@@ -811,7 +812,8 @@ def upsert_service_record(ctx: ServiceContext, source: Source, data: dict[str, A
         return Outcome("unchanged", row.record_no, [], _stale())
     new = hours.correct_hours(ctx, row.record_no, {
         "started_at": data["started_at"], "ended_at": data["ended_at"], "hours": data["hours"],
-        "description": data.get("description"),
+        "description": data.get("description"), "place": data.get("place"),
+        "person_in_charge": data.get("person_in_charge"),
         "reason": f"updated by {source.client_id} ({source.note})"})
     new.source_system, new.source_id, new.source_updated_at = source.client_id, sid, stamp.at
     return Outcome("updated", new.record_no)

@@ -232,7 +232,9 @@ def _history_fields(ctx: ServiceContext, record: ServiceRecord, volunteer_no: st
     return {"record_no": record.record_no, "volunteer_no": volunteer_no, "project_no": project_no,
             "team_no": team_no, "started_at": _iso(ctx, record.started_at),
             "ended_at": _iso(ctx, record.ended_at), "hours": f"{record.hours:.2f}",
-            "status": record.status, "source": record.source, "kind": record.kind}
+            "status": record.status, "source": record.source, "kind": record.kind,
+            **{key: getattr(record, key) for key in ("place", "person_in_charge")
+               if getattr(record, key)}}
 
 
 def record_view(ctx: ServiceContext, record: ServiceRecord, *, corrects: str | None = None,
@@ -260,6 +262,8 @@ def record_view(ctx: ServiceContext, record: ServiceRecord, *, corrects: str | N
         "recorded_at": record.recorded_at.isoformat() if record.recorded_at else None,
         "applied_at": _iso(ctx, record.applied_at),
         "description": record.description,
+        "place": record.place,
+        "person_in_charge": record.person_in_charge,
         "source_system": record.source_system,
         "source_id": record.source_id,
         "corrects": corrects,
@@ -415,6 +419,7 @@ def _new_record(ctx: ServiceContext, record: Mapping[str, Any], *, volunteer: Vo
         recorded_at=parse_date(record.get("recorded_at")),
         applied_at=parse_local_datetime(record.get("applied_at"), ctx.tz),
         description=record.get("description"),
+        place=record.get("place"), person_in_charge=record.get("person_in_charge"),
         source_system=source_system,
         # A sender's own number for the record is kept as its source id; the store numbers it.
         source_id=record.get("source_id") or record.get("record_no"),
@@ -607,7 +612,8 @@ def correct_hours(ctx: ServiceContext, record_no: str, correction: Mapping[str, 
     """The recording team corrects an effective record: the original is kept (status 3 已删除,
     superseded_by → the new record) and a new effective record (corrects → the original)
     carries the corrected times and hours. ``correction``: started_at, ended_at, hours,
-    reason, optionally description. Returns the new record."""
+    reason, optionally description, place, person_in_charge (else the original's). Returns
+    the new record."""
     ctx.caller.require(ENTITY, "write")
     reason = require_reason(correction.get("reason"))
     original, volunteer = _for_change(ctx, record_no)
@@ -620,9 +626,10 @@ def correct_hours(ctx: ServiceContext, record_no: str, correction: Mapping[str, 
             "status": EFFECTIVE, "kind": original.kind}
     if original.source:
         wire["source"] = original.source
-    description = correction.get("description") or original.description
-    if description:
-        wire["description"] = description
+    for key in ("description", "place", "person_in_charge"):
+        value = correction.get(key) or getattr(original, key)
+        if value:
+            wire[key] = value
     ctx.validate(ENTITY, wire)
     started = parse_local_datetime(wire["started_at"], ctx.tz)
     ended = parse_local_datetime(wire["ended_at"], ctx.tz)

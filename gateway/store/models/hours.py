@@ -44,6 +44,9 @@ class ServiceRecord(Timestamps, SourceRef, Base):
     recorded_at: Mapped[date | None] = mapped_column(Date)
     applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     description: Mapped[str | None] = mapped_column(Text)
+    # 办法 (2020) Art. 7: a record holds 地点 and 活动负责人 (migration 0009).
+    place: Mapped[str | None] = mapped_column(String(200))
+    person_in_charge: Mapped[str | None] = mapped_column(String(20))
     corrects_id: Mapped[int | None] = mapped_column(ForeignKey("service_records.id"))
     superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("service_records.id"))
     decided_by: Mapped[str | None] = mapped_column(String(64))

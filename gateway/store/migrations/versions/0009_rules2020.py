@@ -7,6 +7,8 @@
   RECORDING_DEADLINE_DAYS working days after the activity ended says by how many.
 - Art. 13: ``disputes`` — a volunteer's objection to a service record with its status,
   the date the answer is due, the answer and the correction it led to.
+- Art. 7 / 8: ``service_records.place`` and ``.person_in_charge`` (a training's content is
+  in its ``data``).
 - Dissolution: ``teams.dissolved_at`` and ``teams.successor_id`` — the unit a dissolved
   team's records pass to.
 
@@ -31,6 +33,8 @@ def upgrade() -> None:
     for table in RETAINED:
         op.add_column(table, sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True))
     op.add_column("service_records", sa.Column("late_working_days", sa.Integer(), nullable=True))
+    op.add_column("service_records", sa.Column("place", sa.String(200), nullable=True))
+    op.add_column("service_records", sa.Column("person_in_charge", sa.String(20), nullable=True))
     op.add_column("teams", sa.Column("dissolved_at", sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table("teams") as batch_op:
         batch_op.add_column(sa.Column("successor_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
@@ -77,6 +81,8 @@ def downgrade() -> None:
     op.drop_table("disputes")
     with op.batch_alter_table("service_records") as batch_op:
         batch_op.drop_column("late_working_days")
+        batch_op.drop_column("place")
+        batch_op.drop_column("person_in_charge")
     for table in RETAINED:
         with op.batch_alter_table(table) as batch_op:
             batch_op.drop_column("deleted_at")
