@@ -93,7 +93,10 @@ def _latest(ctx: ServiceContext, record: ServiceRecord) -> ServiceRecord | None:
     """The record that now stands for ``record`` after its corrections (None: deleted)."""
     current = record
     while current.superseded_by_id is not None:
-        current = ctx.session.get(ServiceRecord, current.superseded_by_id)
+        following = ctx.session.get(ServiceRecord, current.superseded_by_id)
+        if following is None:
+            break
+        current = following
     return None if current is record else current
 
 

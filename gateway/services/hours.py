@@ -46,7 +46,7 @@ import schemas
 from gateway.services import aggregates, lookups
 from gateway.services.registration import require_team_active
 from gateway.services.context import ServiceContext
-from gateway.services.errors import Conflict, Invalid, NotFound, OutOfScope
+from gateway.services.errors import Conflict, Invalid, NotFound
 from gateway.standard import workdays
 from gateway.standard.issues import Issue
 from gateway.standard.rules.common import parse_date, parse_local_datetime

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 
 from gateway import store
 from gateway.services.certificates import PORTAL_HANDLER
-from gateway.store.models import Certificate, Project, ServiceRecord, Team, Volunteer
+from gateway.store.models import Certificate, Project, Team, Volunteer
 from tests.conftest import make_caller
 from tests.integration.certificates.helpers import (ISSUE_PERMS, PERIOD, add_record, issue_body,
                                                     seed)
