@@ -352,7 +352,7 @@ SETTINGS: tuple[Setting, ...] = (
             "办法 (2020) Art. 11: service is recorded within RECORDING_DEADLINE_DAYS working "
             "days (China's official calendar, 调休 included) after the activity ends. report: a "
             "later record is kept and marked (late_working_days on the record and its API view, "
-            "a note on the push's answer); refuse: it is refused (rule "
+            "a note on the push's answer, late_records in the statistics overview); refuse: it is refused (rule "
             "service_record.recorded_late) — except past the years the calendar package knows, "
             "where the count is an estimate and only reported.", _recording_deadline),
     Setting("RECORDING_DEADLINE_DAYS", int, 10,

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, Numeric, String, Text
+from sqlalchemy import Date, ForeignKey, Index, Integer, Numeric, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.store.base import Base
@@ -27,6 +27,10 @@ class ServiceRecord(Timestamps, SourceRef, Base):
         Index("ix_service_records_volunteer_time", "volunteer_id", "status", "started_at"),
         Index("ix_service_records_team_date", "team_id", "status", "local_date"),
         Index("ix_service_records_project", "project_id", "status"),
+        # late records only (办法 2020 Art. 11; statistics' late_records), migration 0009
+        Index("ix_service_records_late", "project_id",
+              sqlite_where=text("late_working_days IS NOT NULL"),
+              postgresql_where=text("late_working_days IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

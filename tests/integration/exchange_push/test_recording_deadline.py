@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from gateway.store.models import ServiceRecord
 from tests import factories
+from tests.conftest import make_caller
 from tests.integration.exchange_push import helpers as h
 
 
@@ -58,6 +59,17 @@ def test_late_records_are_reported_by_default(store_app, server, city, links):
     assert "11 working days" in late["note"] and "Art. 11" in late["note"]
     marks = dict(h.rows(store_app, select(ServiceRecord.source_id, ServiceRecord.late_working_days)))
     assert marks == {"R-IN-TIME": None, "R-LATE": 11}
+    # the record's view and the statistics say so too
+    headers = make_caller(store_app, "stats", region="11",
+                          perms={"statistics": ["read"], "service_record": ["read"]})
+    client = store_app.test_client()
+    view = client.get(f"/api/v1/service-records/{late['key']}", headers=headers).get_json()
+    assert view["late_working_days"] == 11
+    overview = client.get("/api/v1/statistics/overview", headers=headers).get_json()
+    assert overview["hours"]["records"] == 2 and overview["hours"]["late_records"] == 1
+    county = client.get("/api/v1/statistics/overview?region=440106", headers=make_caller(
+        store_app, "stats-gd", region="44", perms={"statistics": ["read"]})).get_json()
+    assert county["hours"]["late_records"] == 0
 
 
 def test_late_records_are_refused_under_the_refuse_policy(store_app, server, city, links):

@@ -33,6 +33,9 @@ def upgrade() -> None:
     for table in RETAINED:
         op.add_column(table, sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True))
     op.add_column("service_records", sa.Column("late_working_days", sa.Integer(), nullable=True))
+    late = sa.text("late_working_days IS NOT NULL")
+    op.create_index("ix_service_records_late", "service_records", ["project_id"],
+                    sqlite_where=late, postgresql_where=late)
     op.add_column("service_records", sa.Column("place", sa.String(200), nullable=True))
     op.add_column("service_records", sa.Column("person_in_charge", sa.String(20), nullable=True))
     op.add_column("teams", sa.Column("dissolved_at", sa.DateTime(timezone=True), nullable=True))
@@ -79,6 +82,7 @@ def downgrade() -> None:
         batch_op.drop_column("successor_id")
         batch_op.drop_column("dissolved_at")
     op.drop_table("disputes")
+    op.drop_index("ix_service_records_late", table_name="service_records")
     with op.batch_alter_table("service_records") as batch_op:
         batch_op.drop_column("late_working_days")
         batch_op.drop_column("place")
