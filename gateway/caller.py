@@ -2,7 +2,7 @@
 
 A caller is a registered :class:`~gateway.store.models.Client` seen by a service. Its scope
 is a region prefix ('' = whole country), optionally a list of teams, and permissions per
-entity (``read``, ``write``, ``review``; ``*`` stands for every entity). Services check scope
+entity (``read``, ``write``, ``review``, ``request``; ``*`` stands for every entity). Services check scope
 with :meth:`Caller.require` and :meth:`Caller.covers_region`.
 
 How a request becomes a caller (signatures, development tokens) is the HTTP layer's business:
@@ -20,7 +20,8 @@ from gateway.services.errors import OutOfScope, ServiceError
 if TYPE_CHECKING:
     from gateway.store.models import Client
 
-PERMISSIONS = ("read", "write", "review")
+# "request": a portal asks for a certificate for the volunteer it acts for (certificate only).
+PERMISSIONS = ("read", "write", "review", "request")
 
 
 class Unauthenticated(ServiceError):

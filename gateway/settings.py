@@ -136,6 +136,14 @@ def _hours_policy(value: str) -> str | None:
     return None if value in HOURS_POLICIES else f"must be one of {', '.join(HOURS_POLICIES)}"
 
 
+def _recording_deadline(value: str) -> str | None:
+    return None if value in ("report", "refuse") else "must be report or refuse"
+
+
+def _volunteer_consent(value: str) -> str | None:
+    return None if value in ("optional", "require") else "must be optional or require"
+
+
 def _national_required(value: str) -> str | None:
     return None if value in ("enforce", "warn") else "must be enforce or warn"
 
@@ -339,6 +347,28 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SERVICE_RECORD_SAME_DAY", bool, False,
             "Refuse a service record that spans midnight (rule service_record.same_day, the "
             "national front-end's behaviour). Off: a record may span days."),
+    # -- the 2020 办法, article by article (docs/rules.md) ---------------------------------
+    Setting("RECORDING_DEADLINE", str, "report",
+            "办法 (2020) Art. 11: service is recorded within RECORDING_DEADLINE_DAYS working "
+            "days (China's official calendar, 调休 included) after the activity ends. report: a "
+            "later record is kept and marked (late_working_days on the record and its API view, "
+            "a note on the push's answer, late_records in the statistics overview); refuse: it is refused (rule "
+            "service_record.recorded_late) — except past the years the calendar package knows, "
+            "where the count is an estimate and only reported.", _recording_deadline),
+    Setting("RECORDING_DEADLINE_DAYS", int, 10,
+            "Working days after the activity ends within which a service record is made "
+            "(办法 2020 Art. 11: 10).", _positive),
+    Setting("VOLUNTEER_CONSENT", str, "optional",
+            "办法 (2020) Art. 6: an organisation enters a volunteer's information with the "
+            "volunteer's consent. optional: a volunteer record may carry consent (when, what it "
+            "covers: codes/consent_scope), kept with the record and its history; require: a "
+            "volunteer record without it is refused (rule volunteer.consent_required).",
+            _volunteer_consent),
+    Setting("DISPUTE_ANSWER_DAYS", int, 10,
+            "办法 (2020) Art. 13 asks the organisation to verify a volunteer's objection to a "
+            "record promptly (及时核实) without a number of days: the product's policy is an "
+            "answer due within this many working days (China's official calendar) after the "
+            "objection is raised; past it, an open dispute reads as overdue.", _positive),
     # -- schema version 2: the national required flags (docs/data-elements.md) ------------
     Setting("NATIONAL_REQUIRED", str, "enforce",
             "Schema v2 requires what the national forms require (x-national-required). enforce: "

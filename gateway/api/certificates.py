@@ -219,8 +219,45 @@ class CertificateRevoke(MethodView):
         return _full(ctx, certificate), 200, {"Cache-Control": "no-store"}
 
 
+class CertificateRequestArgs(Schema):
+    team_no = fields.String(required=True, metadata={
+        "description": "the team that recorded the service: it is the issuer (谁记录谁证明)"})
+    period_from = fields.Date(required=True, metadata={"description": "first day certified"})
+    period_to = fields.Date(required=True, metadata={
+        "description": "last day certified; not before period_from, not in the future"})
+    notes = fields.String(load_default=None, allow_none=True,
+                          metadata={"description": "备注 (≤ 2000)"})
+
+
 @blp.route("/volunteers/<string:volunteer_no>/certificates")
 class VolunteerCertificates(MethodView):
+    @blp.doc(security=BEARER)
+    @blp.arguments(CertificateRequestArgs)
+    @blp.response(201, CertificateIssuedSchema)
+    @blp.alt_response(403, description="The caller lacks certificate:request (problem+json)")
+    @blp.alt_response(404, description="No such volunteer in the caller's region, or no such "
+                                       "team (problem+json)")
+    @blp.alt_response(409, description="Rule team.not_active: the team cannot issue (problem+json)")
+    @blp.alt_response(422, description="Rules certificate.period, certificate.no_hours, "
+                                       "certificate.issuer_contact (problem+json)")
+    def post(self, args: dict[str, Any], volunteer_no: str):
+        """A portal requests a certificate for the volunteer it acts for (办法 2020 Art. 14).
+
+        Needs certificate:request; the volunteer is inside the portal's region. The issuer is
+        the team that recorded the service; its contact person and number are printed.
+        """
+        ctx = service_context()
+        issued = service.request_certificate(
+            ctx, volunteer_no, args["team_no"], args["period_from"], args["period_to"],
+            notes=args.get("notes"), keyring=current_app.extensions["signing.keyring"])
+        ctx.session.commit()
+        no = issued.certificate.certificate_no
+        body = {"certificate_no": no, "verification_code": issued.verification_code,
+                "verification_url": _verification_url(no, issued.verification_code),
+                "signed": issued.signed, "pdf_url": _pdf_url(no)}
+        return body, 201, {"Location": url_for("certificates.CertificateItem", certificate_no=no),
+                           "Cache-Control": "no-store"}
+
     @blp.doc(security=BEARER)
     @blp.arguments(PageArgs, location="query", as_kwargs=True)
     @blp.response(200, CertificatePageSchema)

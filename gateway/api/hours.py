@@ -10,7 +10,7 @@ from marshmallow import Schema, fields, validate
 
 from gateway.api.common import (Blueprint, BEARER, read_json_object, DecisionSchema, PageArgs, PageMeta,
                                 service_context)
-from gateway.services import hours
+from gateway.services import disputes, hours
 
 PROBLEMS = {403: "Outside the caller's scope (problem+json)",
             404: "No such record visible to the caller (problem+json)",
@@ -60,16 +60,48 @@ class ServiceRecordSchema(Schema):
     recorded_at = fields.String(allow_none=True)
     applied_at = fields.String(allow_none=True)
     description = fields.String(allow_none=True)
+    place = fields.String(allow_none=True, metadata={"description": "服务地点 (办法 2020 Art. 7)"})
+    person_in_charge = fields.String(allow_none=True, metadata={
+        "description": "活动负责人 (办法 2020 Art. 7)"})
     source_system = fields.String(allow_none=True)
     source_id = fields.String(allow_none=True)
     corrects = fields.String(allow_none=True, metadata={"description": "record this one corrects"})
     superseded_by = fields.String(allow_none=True, metadata={"description": "record that corrected this one"})
     decided_by = fields.String(allow_none=True)
     created_at = fields.String()
+    late_working_days = fields.Integer(allow_none=True, metadata={
+        "description": "recorded this many working days after the activity ended, more than "
+                       "RECORDING_DEADLINE_DAYS (办法 2020 Art. 11: within 10); null: in time"})
+
+
+class DisputeSchema(Schema):
+    dispute_no = fields.String()
+    record_no = fields.String(metadata={"description": "the disputed service record"})
+    status = fields.String(metadata={"description": "open, corrected or upheld"})
+    reason = fields.String()
+    raised_by = fields.String(allow_none=True)
+    raised_at = fields.String(metadata={"description": "local date-time with offset"})
+    due_on = fields.String(metadata={
+        "description": "the answer is due by this day (DISPUTE_ANSWER_DAYS working days)"})
+    overdue = fields.Boolean(metadata={"description": "still open after due_on"})
+    answer = fields.String(allow_none=True)
+    answered_by = fields.String(allow_none=True)
+    answered_at = fields.String(allow_none=True)
+    corrected_by = fields.String(allow_none=True, metadata={
+        "description": "the record that corrected the disputed one"})
+
+
+class DisputeAnswerSchema(Schema):
+    outcome = fields.String(required=True, metadata={
+        "description": "corrected (the record was corrected or deleted first) or upheld"})
+    answer = fields.String(required=True, validate=validate.Length(max=2000), metadata={
+        "description": "what the verification found, and why"})
 
 
 class ServiceRecordDetailSchema(ServiceRecordSchema):
     history = fields.List(fields.Nested(ServiceRecordHistorySchema))
+    disputes = fields.List(fields.Nested(DisputeSchema), metadata={
+        "description": "objections raised against this record (办法 2020 Art. 13)"})
 
 
 class ServiceRecordPageSchema(PageMeta):
@@ -114,6 +146,8 @@ class HoursCorrectionSchema(Schema):
     hours = fields.Float(required=True)
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
     description = fields.String(validate=validate.Length(min=1, max=2000))
+    place = fields.String(validate=validate.Length(min=1, max=200))
+    person_in_charge = fields.String(validate=validate.Length(min=1, max=20))
 
 
 class HoursReasonSchema(Schema):
@@ -123,7 +157,9 @@ class HoursReasonSchema(Schema):
 # -- helpers ---------------------------------------------------------------------------------
 
 def _detail(ctx, record) -> dict[str, Any]:
-    return hours.record_view(ctx, record, history=True)
+    view = hours.record_view(ctx, record, history=True)
+    view["disputes"] = [disputes.dispute_view(ctx, d) for d in disputes.record_disputes(ctx, record)]
+    return view
 
 
 #: What most operations document: every problem of the table.
@@ -175,8 +211,10 @@ class ServiceRecord(MethodView):
     @blp.response(200, ServiceRecordDetailSchema)
     @blp.problems(404)
     def get(self, record_no: str):
-        """One record with its correction chain (corrects / superseded_by) and history."""
-        return hours.get_record(service_context(), record_no)
+        """One record with its correction chain (corrects / superseded_by), history and disputes."""
+        ctx = service_context()
+        ctx.caller.require(hours.ENTITY, "read")
+        return _detail(ctx, hours.load_record(ctx, record_no))
 
     @blp.doc(security=BEARER)
     @blp.arguments(HoursReasonSchema)
@@ -245,11 +283,39 @@ class Disputes(MethodView):
     @blp.response(201, ServiceRecordDetailSchema)
     @_alt
     def post(self, args, record_no: str):
-        """The volunteer reports an error in a record (history action "dispute"); the
-        recording team then corrects it."""
+        """The volunteer reports an error in a record (history action "dispute"): an open
+        dispute, due DISPUTE_ANSWER_DAYS working days later, that the recording team answers
+        (POST /disputes/{dispute_no}/answer). The answer is the record with its disputes."""
         ctx = service_context()
-        record = hours.dispute_hours(ctx, record_no, args["reason"])
-        answer = _detail(ctx, record)
+        dispute = disputes.raise_dispute(ctx, record_no, args["reason"])
+        answer = _detail(ctx, dispute.record)
+        ctx.session.commit()
+        return answer
+
+
+@blp.route("/disputes/<string:dispute_no>")
+class DisputeItem(MethodView):
+    @blp.doc(security=BEARER)
+    @blp.response(200, DisputeSchema)
+    @_alt
+    def get(self, dispute_no: str):
+        """A dispute: its status, deadline and answer (read, as its service record)."""
+        ctx = service_context()
+        return disputes.dispute_view(ctx, disputes.get_dispute(ctx, dispute_no))
+
+
+@blp.route("/disputes/<string:dispute_no>/answer")
+class DisputeAnswer(MethodView):
+    @blp.doc(security=BEARER)
+    @blp.arguments(DisputeAnswerSchema)
+    @blp.response(200, DisputeSchema)
+    @_alt
+    def post(self, args, dispute_no: str):
+        """The recording team answers a dispute once: corrected (after correcting or deleting
+        the record) or upheld, with its answer (办法 2020 Art. 13)."""
+        ctx = service_context()
+        dispute = disputes.answer_dispute(ctx, dispute_no, args["outcome"], args["answer"])
+        answer = disputes.dispute_view(ctx, dispute)
         ctx.session.commit()
         return answer
 

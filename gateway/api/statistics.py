@@ -169,6 +169,9 @@ class StatsProjectTotals(Schema):
 class StatsHoursTotals(Schema):
     hours = fields.Float()
     records = fields.Integer()
+    late_records = fields.Integer(metadata={
+        "description": "effective records made more than RECORDING_DEADLINE_DAYS working days "
+                       "after the activity ended (办法 2020 Art. 11)"})
 
 
 class StatsOverviewAnswer(Schema):

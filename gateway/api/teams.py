@@ -69,6 +69,10 @@ class TeamSchema(Schema):
     source_team_no = fields.String(metadata={"description": "the sender's own number for the team"})
     has_join_password = fields.Boolean()
     review = fields.Nested(TeamReviewInfoSchema)
+    dissolved_at = fields.String(metadata={"format": "date-time",
+                                           "description": "when the team was dissolved"})
+    successor_team_no = fields.String(metadata={
+        "description": "the unit a dissolved team's records passed to"})
     created_at = fields.String(metadata={"format": "date-time"})
     updated_at = fields.String(metadata={"format": "date-time"})
 
@@ -89,6 +93,11 @@ class TeamReviewArgs(DecisionSchema):
     decision = fields.String(required=True, validate=validate.OneOf(list(reg.REVIEW_TRANSITIONS)),
                              metadata={"description": "approve / reject (pending teams), suspend "
                                                       "(approved), reinstate (suspended)"})
+
+
+class TeamDissolveArgs(DecisionSchema):
+    successor_team_no = fields.String(required=True, validate=validate.Length(min=1, max=32),
+                                      metadata={"description": "the unit the team's records pass to"})
 
 
 class TeamJoinArgs(Schema):
@@ -190,6 +199,22 @@ class TeamWithdraw(MethodView):
         certificates any more, and the change feed carries a tombstone."""
         ctx = service_context()
         team = reg.withdraw_team(ctx, team_no, args.get("note"))
+        ctx.session.commit()
+        return reg.team_view(ctx, team)
+
+
+@blp.route("/teams/<string:team_no>/dissolve")
+class TeamDissolve(MethodView):
+    @blp.doc(security=BEARER)
+    @blp.arguments(TeamDissolveArgs)
+    @blp.response(200, TeamSchema)
+    @problems(401, 403, 404, 409, 422)
+    def post(self, args, team_no: str):
+        """The management department dissolves a team and names the unit its records pass to
+        (team:review); the team, its records and their history are kept, the successor
+        certifies them."""
+        ctx = service_context()
+        team = reg.dissolve_team(ctx, team_no, args["successor_team_no"], args.get("note"))
         ctx.session.commit()
         return reg.team_view(ctx, team)
 

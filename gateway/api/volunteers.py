@@ -68,6 +68,12 @@ class VolunteerSourceSchema(Schema):
                                         metadata={"description": "that system's own volunteer number"})
 
 
+class VolunteerConsentSchema(Schema):
+    given_at = fields.String(metadata={"description": "when the volunteer consented"})
+    covers = fields.List(fields.String(), metadata={"description": "codes/consent_scope"})
+    method = fields.String()
+
+
 class VolunteerSchema(Schema):
     volunteer_no = fields.String(metadata={"description": "unified volunteer number assigned by the store"})
     name = fields.String()
@@ -95,6 +101,8 @@ class VolunteerSchema(Schema):
     registration_area = fields.String()
     real_name_status = fields.String()
     guardian = fields.Nested(VolunteerGuardianSchema)
+    consent = fields.Nested(VolunteerConsentSchema, metadata={
+        "description": "the volunteer's consent to their information being entered (办法 2020 Art. 6)"})
     star_level = fields.String(allow_none=True, metadata={"description": "derived from effective hours"})
     total_hours = fields.String(metadata={"description": "derived from effective hours, e.g. \"12.50\""})
     sources = fields.List(fields.Nested(VolunteerSourceSchema))

@@ -9,9 +9,11 @@ Pure functions, no database. The flow is::
     extract_signed(pdf) == signed                     # the signed JSON travels in the PDF
     verify_certificate(signed, jwks)                  # offline, with the public JWK set only
 
-The content carries the four groups of the national rules (《志愿服务记录证明出具办法》):
-the volunteer (name, ID type, *masked* ID number, volunteer number), the service (hours and
-what was done), the issuer, and the certificate's number, issue date and notes. The full ID
+The content states what 《志愿服务记录与证明出具办法（试行）》 (2020) Art. 15 asks —
+服务时间、服务内容和记录单位: hours per project with the service content (the project's service
+category and description) and the recording team — laid out in the four groups of the 2015
+《关于规范志愿服务记录证明工作的指导意见》 (the volunteer: name, ID type, *masked* ID number,
+volunteer number; the service; the issuer; the certificate's number, issue date and notes). The full ID
 number never enters a certificate. Hours are decimal strings with two places (``"12.50"``)
 and dates ISO strings, so the signed JSON has no floats (see :func:`gateway.signing.canonical_json`).
 
@@ -127,7 +129,7 @@ def certificate_content(
 
     ``volunteer``: name, id_type, id_number_masked (must contain ``*``: the full number is
     refused), volunteer_no. ``service``: total_hours, period_from, period_to, items (each
-    project_name, team_name, from, to, hours). ``issuer``: name, team_no,
+    project_name, team_name, from, to, hours, and optionally content: 服务内容). ``issuer``: name, team_no,
     responsible_person, handler, contact. Hours become ``"12.50"``-style strings, dates ISO
     strings. Raises ``ValueError`` naming the field on bad input.
     """
@@ -145,6 +147,11 @@ def certificate_content(
             "to": _day(item.get("to"), f"{where}.to"),
             "hours": _hours(item.get("hours"), f"{where}.hours"),
         })
+        # 服务内容 (办法 Art. 15: a certificate states 服务时间、服务内容和记录单位); only when
+        # known, so a certificate issued before it was printed keeps its signed shape.
+        content_text = _text(item.get("content"), f"{where}.content")
+        if content_text:
+            items[-1]["content"] = content_text
     return {
         "format": CERTIFICATE_FORMAT,
         "certificate_no": _text(certificate_no, "certificate_no", required=True),
@@ -504,7 +511,8 @@ def _service_section(look: _Look, svc: Mapping[str, Any]) -> list[Any]:
         period = f"；服务期间：{_cn_date(svc['period_from'])} 至 {_cn_date(svc['period_to'])}"
     header = [p(h, look.label) for h in ("序号", "服务项目", "组织 / 队伍", "服务时间", "时长（小时）")]
     rows = [header] + [
-        [p(str(i)), p(it["project_name"]), p(it["team_name"] or "—"),
+        [p(str(i)), p(it["project_name"] + (f"\n服务内容：{it['content']}" if it.get("content") else "")),
+         p(it["team_name"] or "—"),
          p(f"{it['from']} 至 {it['to']}" if it["from"] != it["to"] else it["from"]),
          p(it["hours"], cell_r)]
         for i, it in enumerate(svc["items"], start=1)

@@ -32,8 +32,9 @@ What a delete does (``op: "delete"``; ``data`` names the record by ``source_id``
 sender's number as in its upserts, or by the store's number)
     volunteer → marked deleted (``deleted_at``), row, sources and history kept; team → status
     4 (逻辑删除); project → status 9 (作废); service_record → status 3 (已删除, through
-    :func:`delete_hours`, which stops it counting); enrollment (its place freed), training,
-    commendation, evaluation, complaint → removed. Each writes a change with action
+    :func:`delete_hours`, which stops it counting); enrollment → removed (its place freed);
+    training, commendation, evaluation, complaint → kept as a tombstone (``deleted_at``: records
+    are retained, 2020 办法 Art. 13; an upsert brings it back). Each writes a change with action
     ``delete`` (the change feed's tombstone). Deleting what is already deleted answers
     ``unchanged``; an upsert of a deleted volunteer, team or project brings it back (a
     team back to review, status 2).
@@ -677,7 +678,11 @@ def upsert_service_record(ctx: ServiceContext, source: Source, data: dict[str, A
         new = hours.record_hours(ctx, data, source_system=source.client_id)
         new.source_id = sid
         new.source_updated_at = stamp.at
-        return Outcome("created", new.record_no)
+        note = None
+        if new.late_working_days is not None:
+            note = (f"recorded late: {new.late_working_days} working days after the activity "
+                    f"ended (办法 2020 Art. 11: within {ctx.config.get('RECORDING_DEADLINE_DAYS', 10)})")
+        return Outcome("created", new.record_no, [], note)
 
     ctx.validate(hours.ENTITY, data)
     if (data["volunteer_no"], data["project_no"]) != (row.volunteer.volunteer_no, row.project.project_no):
@@ -694,7 +699,8 @@ def upsert_service_record(ctx: ServiceContext, source: Source, data: dict[str, A
     ended = parse_local_datetime(data["ended_at"], ctx.tz)
     same = (started == row.started_at and ended == row.ended_at
             and hours._hours(data["hours"]) == row.hours  # noqa: SLF001 (the service's rounding)
-            and data.get("description", row.description) == row.description)
+            and all(data.get(key, getattr(row, key)) == getattr(row, key)
+                    for key in ("description", "place", "person_in_charge")))
     newer = _newer(stamp, row.source_updated_at)
     if same:
         if newer:
@@ -704,7 +710,8 @@ def upsert_service_record(ctx: ServiceContext, source: Source, data: dict[str, A
         return Outcome("unchanged", row.record_no, [], _stale())
     new = hours.correct_hours(ctx, row.record_no, {
         "started_at": data["started_at"], "ended_at": data["ended_at"], "hours": data["hours"],
-        "description": data.get("description"),
+        "description": data.get("description"), "place": data.get("place"),
+        "person_in_charge": data.get("person_in_charge"),
         "reason": f"updated by {source.client_id} ({source.note})"})
     new.source_system, new.source_id, new.source_updated_at = source.client_id, sid, stamp.at
     return Outcome("updated", new.record_no)
@@ -959,6 +966,21 @@ def _upsert_attached(spec: _Attached, ctx: ServiceContext, source: Source,
                           **_place_of_links(links))
         return Outcome("created", getattr(row, spec.number))
     number = getattr(row, spec.number)
+    if row.deleted_at is not None:
+        # A tombstone pushed again comes back, as a deleted volunteer does.
+        row.deleted_at = None
+        ctx.record_change(spec.entity, number, "restore", {"deleted": True}, {"deleted": False},
+                          note=source.note, source_system=source.client_id, **_place_of_links(links))
+        row.source_updated_at = stamp.at
+        before = {name: getattr(row, name) for name in values}
+        for name, value in values.items():
+            setattr(row, name, value)
+        row.updated_at = ctx.now
+        if before != values:
+            ctx.record_change(spec.entity, number, "update", _jsonable(before), _jsonable(values),
+                              note=source.note, source_system=source.client_id,
+                              **_place_of_links(links))
+        return Outcome("updated", number)
     before = {name: getattr(row, name) for name in values}
     newer = _newer(stamp, row.source_updated_at)
     if before == values:
@@ -999,9 +1021,14 @@ def _delete_attached(spec: _Attached, ctx: ServiceContext, source: Source,
         links[key] = ctx.session.get(_LINK_MODELS[key], value) if value is not None else None
     _require_links_in_scope(ctx, spec, links)
     number = getattr(row, spec.number)
-    ctx.session.delete(row)
-    ctx.record_change(spec.entity, number, "delete", None, None, note=source.note,
-                      source_system=source.client_id, **_place_of_links(links))
+    if row.deleted_at is not None:
+        return Outcome("unchanged", number, [], "already deleted")
+    # Retained, not removed (2020 办法 Art. 13, keep the history): the row stays as a
+    # tombstone and the history gets the ``delete`` change the feed answers as a tombstone.
+    row.deleted_at = ctx.now
+    row.updated_at = ctx.now
+    ctx.record_change(spec.entity, number, "delete", {"deleted": False}, {"deleted": True},
+                      note=source.note, source_system=source.client_id, **_place_of_links(links))
     return Outcome("deleted", number)
 
 

@@ -1,11 +1,19 @@
 """Service certificates (志愿服务记录证明): issue, read, revoke, list, verify publicly.
 
-"谁组织谁记录，谁记录谁证明": the issuer is the team that recorded the service. A certificate
-covers the volunteer's *effective* service records (status 2) recorded by that team
+"谁组织谁记录，谁记录谁证明" (《志愿服务记录与证明出具办法（试行）》 2020, Art. 14): the issuer is
+the team that recorded the service, and it must be active (approved, not suspended,
+withdrawn, locked or dissolved: ``team.not_active``). A certificate covers the volunteer's
+*effective* service records (status 2) of *actual service* (kind 1: honorary hours, kind 2,
+are not service time and are left out — Art. 14 如实出具) recorded by that team
 (``ServiceRecord.team_id``) whose day of service (``local_date``) lies in the period asked
-for, grouped into one line per project. Its content (the four groups of
-gateway.certificates.document) is checked against the published certificate schema, signed
+for, grouped into one line per project with its service content (Art. 15). Its content
+(gateway.certificates.document) is checked against the published certificate schema, signed
 with the gateway's key ring and kept as issued.
+
+A portal client (a volunteer-facing system with the ``certificate: request`` permission)
+may request a certificate for the volunteer it acts for (Art. 14: volunteers may print
+their own certificate from the information system): :func:`request_certificate`. The
+issuer is still the recording team; its contact person and number are printed.
 
 The verification code (8 characters from an alphabet without look-alikes) is shown once in
 the issue answer and printed on the PDF. At rest it is only a SHA-256 hash (for the public
@@ -34,7 +42,7 @@ import schemas
 from gateway import timefmt
 from gateway.certificates.document import certificate_content, content_fingerprint, sign_certificate
 from gateway.privacy import Vault, mask_id_number, mask_name
-from gateway.services.registration import require_team_active
+from gateway.services.registration import record_keepers, require_team_issuing
 from gateway.services.context import ServiceContext
 from gateway.services.errors import Conflict, Invalid, NotFound
 from gateway.services.lookups import get_team, get_volunteer
@@ -45,7 +53,8 @@ from gateway.store.models import Certificate, Change, Project, ServiceRecord, Te
 __all__ = [
     "CODE_ALPHABET", "CODE_LENGTH", "ENTITY", "IssuedCertificate",
     "code_hash", "get_certificate", "issue_certificate", "list_volunteer_certificates",
-    "new_verification_code", "normalise_code", "public_view", "revoke_certificate",
+    "new_verification_code", "normalise_code", "public_view", "request_certificate",
+    "revoke_certificate", "service_content",
     "signed_document", "verify_public",
 ]
 
@@ -54,6 +63,7 @@ ENTITY = "certificate"  # permission entity and history entity
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 8
 VALID, REVOKED, UNKNOWN = "valid", "revoked", "unknown"
+ACTUAL_SERVICE = "1"  # hours_kind 1 志愿服务时长; 2 荣誉时长 is not service time (Art. 14)
 CENT = Decimal("0.01")
 
 # Where an issue the schema finds in the certificate record points in the issue request.
@@ -120,24 +130,39 @@ def _service_items(ctx: ServiceContext, volunteer: Volunteer, team: Team,
     rows = ctx.session.execute(
         select(Project.project_no, Project.name, Team.name,
                func.min(ServiceRecord.local_date), func.max(ServiceRecord.local_date),
-               func.sum(ServiceRecord.hours))
+               func.sum(ServiceRecord.hours), Project.service_category, Project.description)
         .join(Project, ServiceRecord.project_id == Project.id)
         .join(Team, Project.team_id == Team.id)
         .where(ServiceRecord.volunteer_id == volunteer.id,
-               ServiceRecord.team_id == team.id,
+               # its own records and those of dissolved teams it succeeded (records kept)
+               ServiceRecord.team_id.in_(record_keepers(ctx, team)),
                ServiceRecord.status == "2",
+               ServiceRecord.kind == ACTUAL_SERVICE,
                ServiceRecord.local_date >= period_from,
                ServiceRecord.local_date <= period_to)
-        .group_by(Project.id, Project.project_no, Project.name, Team.name)
+        .group_by(Project.id, Project.project_no, Project.name, Team.name,
+                  Project.service_category, Project.description)
         .order_by(func.min(ServiceRecord.local_date), Project.project_no)
     ).all()
     items = []
-    for project_no, project_name, team_name, first, last, hours in rows:
+    for project_no, project_name, team_name, first, last, hours, category, description in rows:
         hours = Decimal(hours or 0).quantize(CENT)
         if hours > 0:
             items.append({"project_no": project_no, "project_name": project_name,
-                          "team_name": team_name, "from": first, "to": last, "hours": hours})
+                          "team_name": team_name, "from": first, "to": last, "hours": hours,
+                          "content": service_content(category, description)})
     return items
+
+
+def service_content(category: str | None, description: str | None) -> str:
+    """服务内容 as a certificate prints it: the service category's label and the project's
+    description (at most 200 characters), e.g. ``社区服务：陪伴社区独居老人``."""
+    labels = schemas.code_table("service_category")
+    names = "、".join(labels.get(code, code) for code in (category or "").split(",") if code)
+    text = " ".join((description or "").split())
+    if len(text) > 200:
+        text = text[:199] + "…"
+    return "：".join(part for part in (names, text) if part)
 
 
 def _schema_record(content: Mapping[str, Any], id_type_code: str,
@@ -212,8 +237,17 @@ def issue_certificate(ctx: ServiceContext, volunteer_no: str, team_no: str, peri
     ctx.caller.require(ENTITY, "write")
     team = get_team(ctx, team_no, in_scope=False)
     ctx.caller.require_team(team.team_no, team.area_code)
-    require_team_active(team)
+    require_team_issuing(team)
     volunteer = get_volunteer(ctx, volunteer_no, in_scope=False)
+    return _issue(ctx, volunteer, team, period_from, period_to,
+                  responsible_person=responsible_person, handler=handler, contact=contact,
+                  notes=notes, keyring=keyring)
+
+
+def _issue(ctx: ServiceContext, volunteer: Volunteer, team: Team, period_from: date,
+           period_to: date, *, responsible_person: str, handler: str, contact: str,
+           notes: str | None, keyring: KeyRing) -> IssuedCertificate:
+    volunteer_no, team_no = volunteer.volunteer_no, team.team_no
 
     today = ctx.now.date()
     issues = _period_issues(period_from, period_to, today)
@@ -222,9 +256,10 @@ def issue_certificate(ctx: ServiceContext, volunteer_no: str, team_no: str, peri
         items = _service_items(ctx, volunteer, team, period_from, period_to)
         if not items:
             issues.append(Issue("/period_from", "certificate.no_hours",
-                                "该志愿者在此期间没有由本队伍记录的已生效服务时长，不能出具证明",
+                                "该志愿者在此期间没有由本队伍记录的已生效服务时长（荣誉时长不计），不能出具证明",
                                 "the volunteer has no effective service hours recorded by this "
-                                "team in the period; there is nothing to certify"))
+                                "team in the period (honorary hours do not count); there is "
+                                "nothing to certify"))
     total = sum((item["hours"] for item in items), Decimal("0"))
 
     certificate_no = ctx.number("C", team.area_code)
@@ -267,6 +302,41 @@ def issue_certificate(ctx: ServiceContext, volunteer_no: str, team_no: str, peri
         "kid": signed["signature"]["kid"],
     }, area=team.area_code, team_no=team.team_no)
     return IssuedCertificate(certificate, code, signed)
+
+
+PORTAL_HANDLER = "志愿者本人申请，系统出具"  # 经办人 of a certificate a portal requested
+
+
+def request_certificate(ctx: ServiceContext, volunteer_no: str, team_no: str,
+                        period_from: date, period_to: date, *, keyring: KeyRing,
+                        notes: str | None = None) -> IssuedCertificate:
+    """A portal asks for a certificate for the volunteer it acts for (办法 2020 Art. 14:
+    volunteers may also print their own certificate from the information system).
+
+    Needs ``certificate:request``; the volunteer must be inside the caller's region (a portal
+    acts for the volunteers of its region; anyone else's reads as not found). The issuer is
+    still the team that recorded the service (谁记录谁证明), which need not be in the
+    portal's scope but must be active (``team.not_active``); the team's contact person and
+    number are printed as responsible person and contact (``certificate.issuer_contact``
+    when the team has none on record), the handler is :data:`PORTAL_HANDLER`. Every other
+    rule of :func:`issue_certificate` applies.
+    """
+    ctx.caller.require(ENTITY, "request")
+    volunteer = get_volunteer(ctx, volunteer_no)          # in the portal's region, or 404
+    if volunteer.deleted_at is not None:
+        raise NotFound(f"no volunteer {volunteer_no}")
+    team = get_team(ctx, team_no, in_scope=False)
+    require_team_issuing(team)
+    contact = ctx.vault.decrypt(team.contact_mobile_enc) if team.contact_mobile_enc else ""
+    if not (team.contact_name and contact):
+        raise Invalid(f"team {team_no} has no contact on record", [Issue(
+            "/team_no", "certificate.issuer_contact",
+            "出具队伍没有登记联系人和联系电话，不能由系统出具证明，请向队伍申请",
+            "the issuing team has no contact person and number on record: the certificate "
+            "cannot be issued on request; ask the team to issue it")])
+    return _issue(ctx, volunteer, team, period_from, period_to,
+                  responsible_person=team.contact_name, handler=PORTAL_HANDLER, contact=contact,
+                  notes=notes, keyring=keyring)
 
 
 # --------------------------------------------------------------------------- read

@@ -12,7 +12,8 @@ Who may do what (``service_record`` permissions of the caller):
   is normally given both.
 * **Correction and deletion** (:func:`correct_hours`, :func:`delete_hours`): ``write``,
   covering the team that recorded the record ("谁记录谁更正").
-* **Error report** (:func:`dispute_hours`): ``write``, covering the volunteer's region.
+* **Error report** (:func:`gateway.services.disputes.raise_dispute`): ``write``, covering the
+  volunteer's region; the recording team answers it (办法 2020 Art. 13, services/disputes.py).
 * **Reading**: ``read``; a record is visible when the caller covers its team, or, for a
   client not limited to a list of teams, when the volunteer is in the caller's region.
 
@@ -46,7 +47,8 @@ from gateway import timefmt
 from gateway.services import aggregates, lookups
 from gateway.services.registration import require_team_active
 from gateway.services.context import ServiceContext
-from gateway.services.errors import Conflict, Invalid, NotFound, OutOfScope
+from gateway.services.errors import Conflict, Invalid, NotFound
+from gateway.standard import workdays
 from gateway.standard.issues import Issue
 from gateway.standard.rules.common import parse_date, parse_local_datetime
 from gateway.store.models import (Change, Enrollment, Project, ServiceRecord, Team, Volunteer)
@@ -231,7 +233,9 @@ def _history_fields(ctx: ServiceContext, record: ServiceRecord, volunteer_no: st
     return {"record_no": record.record_no, "volunteer_no": volunteer_no, "project_no": project_no,
             "team_no": team_no, "started_at": _iso(ctx, record.started_at),
             "ended_at": _iso(ctx, record.ended_at), "hours": f"{record.hours:.2f}",
-            "status": record.status, "source": record.source, "kind": record.kind}
+            "status": record.status, "source": record.source, "kind": record.kind,
+            **{key: getattr(record, key) for key in ("place", "person_in_charge")
+               if getattr(record, key)}}
 
 
 def record_view(ctx: ServiceContext, record: ServiceRecord, *, corrects: str | None = None,
@@ -259,12 +263,15 @@ def record_view(ctx: ServiceContext, record: ServiceRecord, *, corrects: str | N
         "recorded_at": record.recorded_at.isoformat() if record.recorded_at else None,
         "applied_at": _iso(ctx, record.applied_at),
         "description": record.description,
+        "place": record.place,
+        "person_in_charge": record.person_in_charge,
         "source_system": record.source_system,
         "source_id": record.source_id,
         "corrects": corrects,
         "superseded_by": superseded_by,
         "decided_by": record.decided_by,
         "created_at": _iso(ctx, record.created_at),
+        "late_working_days": record.late_working_days,
     }
     if history:
         view["history"] = record_history(ctx, record.record_no)
@@ -291,20 +298,20 @@ def _visible(ctx: ServiceContext):
     return or_(team_ok, volunteer_ok)
 
 
-def _can_read(ctx: ServiceContext, record: ServiceRecord) -> bool:
+def can_read(ctx: ServiceContext, record: ServiceRecord) -> bool:
     caller = ctx.caller
     if caller.covers_team(record.team.team_no, record.team.area_code):
         return True
     return not caller.team_nos and caller.covers_region(record.volunteer.area_code)
 
 
-def _load(ctx: ServiceContext, record_no: str) -> ServiceRecord:
+def load_record(ctx: ServiceContext, record_no: str) -> ServiceRecord:
     record = ctx.session.execute(
         select(ServiceRecord).options(joinedload(ServiceRecord.volunteer), joinedload(ServiceRecord.team),
                                       joinedload(ServiceRecord.project))
         .where(ServiceRecord.record_no == record_no).execution_options(populate_existing=True)
     ).scalar_one_or_none()
-    if record is None or not _can_read(ctx, record):
+    if record is None or not can_read(ctx, record):
         raise NotFound(f"no service record {record_no}")
     return record
 
@@ -312,7 +319,7 @@ def _load(ctx: ServiceContext, record_no: str) -> ServiceRecord:
 def get_record(ctx: ServiceContext, record_no: str) -> dict[str, Any]:
     """One record with its correction chain and history (read permission, visible to caller)."""
     ctx.caller.require(ENTITY, "read")
-    return record_view(ctx, _load(ctx, record_no), history=True)
+    return record_view(ctx, load_record(ctx, record_no), history=True)
 
 
 def _page(ctx: ServiceContext, stmt, page: int, per_page: int) -> tuple[list[dict[str, Any]], int]:
@@ -413,6 +420,7 @@ def _new_record(ctx: ServiceContext, record: Mapping[str, Any], *, volunteer: Vo
         recorded_at=parse_date(record.get("recorded_at")),
         applied_at=parse_local_datetime(record.get("applied_at"), ctx.tz),
         description=record.get("description"),
+        place=record.get("place"), person_in_charge=record.get("person_in_charge"),
         source_system=source_system,
         # A sender's own number for the record is kept as its source id; the store numbers it.
         source_id=record.get("source_id") or record.get("record_no"),
@@ -435,6 +443,34 @@ def _resolve(ctx: ServiceContext, record: Mapping[str, Any]) -> tuple[Volunteer,
     return volunteer, project
 
 
+def recording_lateness(ctx: ServiceContext, ended: datetime,
+                       recorded_on: date | None) -> tuple[int | None, Issue | None]:
+    """办法 (2020) Art. 11: “志愿服务组织应当在志愿服务活动结束后10个工作日内” record it.
+
+    ``(late working days or None, issue or None)``: the working days (China's official
+    calendar with its 调休 days, :mod:`gateway.standard.workdays`) from the activity's last
+    local day to the day it was recorded, when more than RECORDING_DEADLINE_DAYS. With
+    RECORDING_DEADLINE = refuse that is an issue ``service_record.recorded_late``; with
+    report (the default), or when the count is an estimate (a year past the calendar
+    package's), only the number, which the record keeps.
+    """
+    if recorded_on is None:
+        return None, None
+    limit = int(ctx.config.get("RECORDING_DEADLINE_DAYS", 10))
+    # an end at exactly 00:00 belongs to the day before (as service_record.within_project)
+    last_day = (ended.astimezone(ctx.tz) - timedelta(microseconds=1)).date()
+    counted = workdays.working_days_between(last_day, recorded_on)
+    if counted.count <= limit:
+        return None, None
+    if ctx.config.get("RECORDING_DEADLINE", "report") != "refuse" or counted.estimated:
+        return counted.count, None
+    return counted.count, _issue(
+        "/recorded_at", "service_record.recorded_late",
+        f"服务记录应在活动结束后{limit}个工作日内完成（本条记录晚了，为第{counted.count}个工作日）",
+        f"a service record is made within {limit} working days after the activity ends; this "
+        f"one was recorded on working day {counted.count}")
+
+
 def record_hours(ctx: ServiceContext, record: Mapping[str, Any], *,
                  source_system: str | None = None) -> ServiceRecord:
     """The team records service time: an effective record (status 2), counted at once.
@@ -454,13 +490,17 @@ def record_hours(ctx: ServiceContext, record: Mapping[str, Any], *,
     ended = parse_local_datetime(record["ended_at"], ctx.tz)
     issues = cross_record_issues(ctx, volunteer=volunteer, project=project, started=started,
                                  ended=ended, team_no=record.get("team_no"))
-    if issues:
-        raise _invalid(issues)
     if "recorded_at" not in record:
         record = {**record, "recorded_at": ctx.now.date().isoformat()}
+    late, late_issue = recording_lateness(ctx, ended, parse_date(record["recorded_at"]))
+    if late_issue is not None:
+        issues.append(late_issue)
+    if issues:
+        raise _invalid(issues)
     row = _new_record(ctx, record, volunteer=volunteer, project=project, status=EFFECTIVE,
                       source=record.get("source", SOURCE_TEAM),
                       source_system=source_system or ctx.caller.client_id)
+    row.late_working_days = late
     _take_effect(ctx, row, project, +1)
     refresh_totals(ctx, volunteer)
     ctx.record_change(ENTITY, row.record_no, "create", None,
@@ -508,12 +548,12 @@ def apply_hours(ctx: ServiceContext, record: Mapping[str, Any]) -> ServiceRecord
 
 def _for_change(ctx: ServiceContext, record_no: str) -> tuple[ServiceRecord, Volunteer]:
     """Load a visible record, lock its volunteer, and read the record again under the lock."""
-    record = _load(ctx, record_no)
+    record = load_record(ctx, record_no)
     volunteer = lock_volunteer(ctx, record.volunteer.volunteer_no)
-    return _load(ctx, record_no), volunteer
+    return load_record(ctx, record_no), volunteer
 
 
-def _require_reason(reason: Any) -> str:
+def require_reason(reason: Any) -> str:
     if not isinstance(reason, str) or not reason.strip():
         raise Invalid("a reason is required", [
             _issue("/reason", "service_record.reason_required", "请填写原因（更正、删除或报错的理由）",
@@ -573,9 +613,10 @@ def correct_hours(ctx: ServiceContext, record_no: str, correction: Mapping[str, 
     """The recording team corrects an effective record: the original is kept (status 3 已删除,
     superseded_by → the new record) and a new effective record (corrects → the original)
     carries the corrected times and hours. ``correction``: started_at, ended_at, hours,
-    reason, optionally description. Returns the new record."""
+    reason, optionally description, place, person_in_charge (else the original's). Returns
+    the new record."""
     ctx.caller.require(ENTITY, "write")
-    reason = _require_reason(correction.get("reason"))
+    reason = require_reason(correction.get("reason"))
     original, volunteer = _for_change(ctx, record_no)
     _require_team(ctx, original)
     _require_status(original, (EFFECTIVE,), "correct")
@@ -586,9 +627,10 @@ def correct_hours(ctx: ServiceContext, record_no: str, correction: Mapping[str, 
             "status": EFFECTIVE, "kind": original.kind}
     if original.source:
         wire["source"] = original.source
-    description = correction.get("description") or original.description
-    if description:
-        wire["description"] = description
+    for key in ("description", "place", "person_in_charge"):
+        value = correction.get(key) or getattr(original, key)
+        if value:
+            wire[key] = value
     ctx.validate(ENTITY, wire)
     started = parse_local_datetime(wire["started_at"], ctx.tz)
     ended = parse_local_datetime(wire["ended_at"], ctx.tz)
@@ -619,7 +661,7 @@ def correct_hours(ctx: ServiceContext, record_no: str, correction: Mapping[str, 
 def delete_hours(ctx: ServiceContext, record_no: str, reason: str) -> ServiceRecord:
     """The recording team deletes a record (status 3 已删除); an effective one stops counting."""
     ctx.caller.require(ENTITY, "write")
-    reason = _require_reason(reason)
+    reason = require_reason(reason)
     record, volunteer = _for_change(ctx, record_no)
     _require_team(ctx, record)
     if record.status == DELETED:
@@ -634,23 +676,11 @@ def delete_hours(ctx: ServiceContext, record_no: str, reason: str) -> ServiceRec
     return record
 
 
-def dispute_hours(ctx: ServiceContext, record_no: str, reason: str) -> ServiceRecord:
-    """The volunteer reports an error in a record (kept in its history as a "dispute"); the
-    recording team then verifies and corrects it. Changes nothing else."""
-    ctx.caller.require(ENTITY, "write")
-    reason = _require_reason(reason)
-    record = _load(ctx, record_no)
-    if not ctx.caller.covers_region(record.volunteer.area_code):
-        raise OutOfScope(f"volunteer of service record {record_no} is outside the region of "
-                         f"client {ctx.caller.client_id!r}")
-    ctx.record_change(ENTITY, record.record_no, "dispute", note=reason,
-                      area=record.project.area_code, team_no=record.team.team_no)
-    return record
-
-
 __all__ = [
     "ADMITTED_ENROLLMENT", "STAR_THRESHOLDS", "apply_hours", "approve_hours", "correct_hours",
-    "cross_record_issues", "delete_hours", "dispute_hours", "get_record", "list_records",
+    "can_read", "cross_record_issues", "delete_hours", "get_record", "list_records", "load_record",
+    "require_reason",
+    "recording_lateness",
     "lock_volunteer", "record_hours", "record_view", "refresh_totals", "reject_hours",
     "star_label", "star_level", "volunteer_hours",
 ]

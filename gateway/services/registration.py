@@ -65,7 +65,9 @@ __all__ = [
     "register_team", "review_team", "team_view", "list_teams",
     "apply_membership", "decide_membership", "leave_membership", "list_members",
     "membership_view", "is_member", "hash_password", "check_password",
-    "ID_TYPES", "REVIEW_TRANSITIONS", "require_team_active", "refuse_taken_uscc", "flush_team",
+    "ID_TYPES", "REVIEW_TRANSITIONS", "require_team_active", "require_team_issuing",
+    "dissolve_team", "record_keepers",
+    "refuse_taken_uscc", "flush_team",
     "team_parent_and_password", "team_state", "apply_team_changes", "update_team", "withdraw_team",
 ]
 
@@ -89,6 +91,7 @@ VOLUNTEER_KEYS = (
     "political_status", "education", "employment_status", "mobile", "email", "address",
     "residence_area", "service_area", "service_categories", "skills", "availability",
     "languages", "registered_at", "registration_area", "real_name_status", "guardian",
+    "consent",
 )
 
 # Area of a volunteer, for scope, numbering and statistics: the first of these present.
@@ -788,6 +791,9 @@ def team_view(ctx: ServiceContext, team: Team) -> dict[str, Any]:
     view["has_join_password"] = team.join_password_hash is not None
     view["review"] = {"reviewed_by": team.reviewed_by, "reviewed_at": _iso(team.reviewed_at, ctx),
                       "note": team.review_note}
+    if team.dissolved_at is not None:
+        view["dissolved_at"] = _iso(team.dissolved_at, ctx)
+        view["successor_team_no"] = team.successor.team_no if team.successor else None
     view["created_at"] = _iso(team.created_at, ctx)
     view["updated_at"] = _iso(team.updated_at, ctx)
     return view
@@ -900,8 +906,17 @@ TEAM_INACTIVE = {"3": "suspended", "4": "withdrawn", "5": "locked by the system"
 
 
 def require_team_active(team: Team, pointer: str = "/team_no") -> None:
-    """409 ``team.not_active``: a suspended, withdrawn or locked team records no hours and
-    issues no certificates (hours and certificates call this; one place for the rule)."""
+    """409 ``team.not_active``: a suspended, withdrawn, locked or dissolved team records no
+    hours and issues no certificates (hours and certificates call this; one place for the
+    rule). A dissolved team's problem names its successor (``successor_team_no``)."""
+    if team.dissolved_at is not None:
+        successor = team.successor.team_no if team.successor is not None else None
+        raise Conflict(f"team {team.team_no} was dissolved; its records passed to {successor}",
+                       [Issue(pointer, "team.not_active",
+                              f"队伍已解散，其记录已由 {successor} 承接，不能再记录服务时间或出具证明",
+                              f"the team was dissolved and its records passed to {successor}: it "
+                              "cannot record service hours or issue certificates")],
+                       team_status=team.status, successor_team_no=successor)
     state = TEAM_INACTIVE.get(team.status)
     if state is not None:
         raise Conflict(f"team {team.team_no} is {state} (team status {team.status})",
@@ -910,6 +925,86 @@ def require_team_active(team: Team, pointer: str = "/team_no") -> None:
                               f"the team is {state} (team status {team.status}): it cannot record "
                               "service hours or issue certificates")],
                        team_status=team.status)
+
+
+# Team statuses that never issued: 0 审批不通过 (rejected), 2 待审 (waiting for review).
+TEAM_NOT_ISSUING = {"0": "not approved", "2": "waiting for review"}
+
+
+def require_team_issuing(team: Team, pointer: str = "/team_no") -> None:
+    """409 ``team.not_active`` for a certificate's issuer: only an approved team (status 1)
+    that is not dissolved issues (办法 2020 Art. 14: the recording organisation certifies;
+    a team that is suspended, withdrawn, locked, rejected, still under review or dissolved is
+    not an organisation acting). Certificates call this; :func:`require_team_active` is the
+    part hours share."""
+    require_team_active(team, pointer)
+    state = TEAM_NOT_ISSUING.get(team.status)
+    if state is not None:
+        raise Conflict(f"team {team.team_no} is {state} (team status {team.status})",
+                       [Issue(pointer, "team.not_active",
+                              f"队伍未通过审核或尚在审核中（队伍状态 {team.status}），不能出具证明",
+                              f"the team is {state} (team status {team.status}): it cannot "
+                              "issue certificates")],
+                       team_status=team.status)
+
+
+def dissolve_team(ctx: ServiceContext, team_no: str, successor_team_no: Any,
+                  note: str | None = None) -> Team:
+    """The management department dissolves a team of its region and names the unit its
+    records pass to (``team:review``; both teams inside the caller's region).
+
+    The team stays, with its records and their history; it acts no more (``team.not_active``)
+    and the successor certifies what it recorded (:func:`record_keepers`). The successor is an
+    approved, active, not dissolved team other than this one (``team.successor_*``); a team is
+    dissolved once (409 ``team.dissolved``). History: ``dissolve`` on the team, ``succeed``
+    on the successor.
+    """
+    ctx.caller.require("team", "review")
+    team = get_team(ctx, team_no, in_scope=False, for_update=True)
+    ctx.caller.require_region(team.area_code, f"team {team_no}")
+    if team.dissolved_at is not None:
+        raise Conflict(f"team {team_no} was already dissolved", [Issue(
+            "/successor_team_no", "team.dissolved", "该队伍已解散", "the team was already dissolved")],
+            successor_team_no=team.successor.team_no if team.successor else None)
+    pointer = "/successor_team_no"
+    successor = (ctx.session.execute(select(Team).where(Team.team_no == successor_team_no))
+                 .scalar_one_or_none() if isinstance(successor_team_no, str) else None)
+    if successor is None or not ctx.caller.covers_region(successor.area_code):
+        raise Invalid("unknown successor", [Issue(
+            pointer, "team.successor_unknown", "承接单位不存在（须为本地区的队伍）",
+            "the successor names no team of the caller's region")])
+    if successor.id == team.id:
+        raise Invalid("a team cannot succeed itself", [Issue(
+            pointer, "team.successor_self", "承接单位不能是被解散的队伍本身",
+            "a dissolved team cannot be its own successor")])
+    if (successor.status != "1" or successor.dissolved_at is not None):
+        raise Invalid("the successor does not act", [Issue(
+            pointer, "team.successor_not_active", "承接单位须为已审核、正常运行且未解散的队伍",
+            "the successor must be an approved, active team that is not dissolved")],
+            team_status=successor.status)
+    team.dissolved_at = ctx.now
+    team.successor_id = successor.id
+    team.updated_at = ctx.now
+    ctx.record_change("team", team.team_no, "dissolve", {"successor_team_no": None},
+                      {"successor_team_no": successor.team_no, "dissolved": True}, note=note,
+                      area=team.area_code, team_no=team.team_no)
+    ctx.record_change("team", successor.team_no, "succeed", None,
+                      {"predecessor_team_no": team.team_no}, note=note,
+                      area=successor.area_code, team_no=successor.team_no)
+    ctx.session.flush()
+    return team
+
+
+def record_keepers(ctx: ServiceContext, team: Team) -> list[int]:
+    """The ids of the teams whose records ``team`` keeps: itself and every dissolved team
+    whose successor chain leads to it."""
+    ids, frontier = [team.id], [team.id]
+    while frontier:
+        frontier = [tid for (tid,) in ctx.session.execute(
+            select(Team.id).where(Team.successor_id.in_(frontier)))]
+        frontier = [tid for tid in frontier if tid not in ids]
+        ids += frontier
+    return ids
 
 
 def get_team_for_read(ctx: ServiceContext, team_no: str) -> Team:

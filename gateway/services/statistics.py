@@ -315,8 +315,20 @@ def overview(ctx: ServiceContext, region: str | None = None) -> dict[str, Any]:
         "projects": {"count": sum(n for _, n in project_status),
                      "by_status": [{"code": s, "name": _label("project_status", s), "count": n}
                                    for s, n in project_status]},
-        "hours": {"hours": _hours_number(hours_sum), "records": records},
+        "hours": {"hours": _hours_number(hours_sum), "records": records,
+                  "late_records": _late_records(ctx, project_where)},
     }
+
+
+def _late_records(ctx: ServiceContext, project_where) -> int:
+    """Effective records made later than the 2020 办法 Art. 11 allows (``late_working_days``
+    set), in the region's projects: read through the partial index on late records only."""
+    stmt = (select(func.count()).select_from(ServiceRecord)
+            .join(Project, ServiceRecord.project_id == Project.id)
+            .where(ServiceRecord.late_working_days.is_not(None), ServiceRecord.status == "2"))
+    if project_where is not None:
+        stmt = stmt.where(project_where)
+    return int(ctx.session.execute(stmt).scalar_one())
 
 
 def volunteers(ctx: ServiceContext, region: str | None = None, by: str = "region",

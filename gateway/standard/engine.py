@@ -50,8 +50,9 @@ class Engine:
     def __init__(self, regions: Regions, tz: ZoneInfo, min_volunteer_age: int = 6,
                  adult_age: int = 18, versions: Iterable[str] = schemas.SUPPORTED_VERSIONS,
                  hours_policy: str = "within_duration", same_day: bool = False,
-                 national_required: str = "enforce"):
+                 national_required: str = "enforce", consent_required: bool = False):
         self.regions = regions
+        self.consent_required = consent_required
         self.tz = tz
         self.min_volunteer_age = min_volunteer_age
         self.adult_age = adult_age
@@ -77,7 +78,8 @@ class Engine:
                    min_volunteer_age=config["MIN_VOLUNTEER_AGE"], adult_age=config["ADULT_AGE"],
                    hours_policy=config.get("SERVICE_HOURS_POLICY", "within_duration"),
                    same_day=config.get("SERVICE_RECORD_SAME_DAY", False),
-                   national_required=config.get("NATIONAL_REQUIRED", "enforce"))
+                   national_required=config.get("NATIONAL_REQUIRED", "enforce"),
+                   consent_required=config.get("VOLUNTEER_CONSENT", "optional") == "require")
 
     @staticmethod
     def _compile(name: str, schema: dict) -> _Compiled:
@@ -112,7 +114,8 @@ class Engine:
         return RuleContext(now=now.astimezone(self.tz) if now else datetime.now(self.tz),
                            tz=self.tz, regions=self.regions,
                            min_volunteer_age=self.min_volunteer_age, adult_age=self.adult_age,
-                           hours_policy=self.hours_policy, same_day=self.same_day)
+                           hours_policy=self.hours_policy, same_day=self.same_day,
+                           consent_required=self.consent_required)
 
     def validate(self, entity: str, record: Any, version: str = "1",
                  ctx: RuleContext | None = None) -> Report:

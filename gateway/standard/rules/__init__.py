@@ -105,6 +105,8 @@ class RuleContext:
     # the rule that judges hours against the duration, and whether a record may span midnight.
     hours_policy: str = "within_duration"
     same_day: bool = False
+    # VOLUNTEER_CONSENT = require: a volunteer record carries the volunteer's consent (办法 Art. 6).
+    consent_required: bool = False
     today: date = field(init=False)  # now's date, computed once (rules read it per record)
     # Anyone born on or before this day is certainly an adult today (a cheap test first).
     adult_birthday_limit: date = field(init=False)

@@ -40,6 +40,8 @@ def volunteer_passes(record: dict, ctx: RuleContext) -> bool:
         return False
     if "guardian" in record:
         return False  # minors: let every rule speak
+    if ctx.consent_required and "consent" not in record:
+        return False  # volunteer.consent_required speaks
     id_type = record["id_type"]
     birth_text = get("birth_date")
     if id_type == MAINLAND_ID:

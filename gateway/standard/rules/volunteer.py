@@ -330,3 +330,18 @@ def hk_mo_tw_document(record: dict, ctx: RuleContext) -> Iterator[Issue]:
                     "港澳台居民居住证号码校验码不正确，请核对号码是否录入有误",
                     "the residence permit number's check character is wrong; check the number "
                     "for typing errors")
+
+
+@rule("volunteer.consent_required", "volunteer")
+def consent_required(record: dict, ctx: RuleContext) -> Iterator[Issue]:
+    """With VOLUNTEER_CONSENT = require, a volunteer record carries the volunteer's consent
+    (``consent``: when it was given and what it covers), 办法 (2020) Art. 6.
+
+    Only an absent ``consent`` is reported; one of the wrong shape is the schema's.
+    """
+    if not ctx.consent_required or not isinstance(record, dict) or "consent" in record:
+        return
+    yield Issue("/consent", "volunteer.consent_required",
+                "录入志愿者个人信息须征得本人同意：请提供同意时间和同意范围（consent）",
+                "entering a volunteer's information needs their consent: give consent "
+                "(given_at and what it covers)")

@@ -7,8 +7,8 @@ from gateway.store.models.console import (Alert, AlertRule, ConsoleAccount,
 from gateway.store.models.common import UTCDateTime, split_region, utcnow
 from gateway.store.models.exchange import (BlobChunk, ClientKey, IdempotencyKey, MessageLog,
                                             RequestNonce)
-from gateway.store.models.hours import (Certificate, Commendation, Complaint, Evaluation,
-                                        ServiceRecord, Training)
+from gateway.store.models.hours import (Certificate, Commendation, Complaint, Dispute,
+                                        Evaluation, ServiceRecord, Training)
 from gateway.store.models.meta import Change, GatewayMeta, NumberSequence
 from gateway.store.models.people import Team, TeamMember, Volunteer, VolunteerSource
 from gateway.store.models.sync import DeadLetter, SyncCursor, SyncFlag, SyncRun, SyncSource
@@ -16,7 +16,7 @@ from gateway.store.models.stats import (HoursProvinceTotal, HoursTotal, Voluntee
                                         VolunteerProvinceCount)
 
 __all__ = [
-    "BlobChunk", "Certificate", "Change", "Client", "ClientKey", "ClientToken", "Commendation", "Complaint",
+    "BlobChunk", "Certificate", "Change", "Client", "ClientKey", "ClientToken", "Commendation", "Complaint", "Dispute",
     "Enrollment", "Evaluation", "GatewayMeta", "HoursTotal", "IdempotencyKey", "MessageLog",
     "NumberSequence", "Post", "Project",
     "RequestNonce", "ServiceRecord", "Team", "TeamMember", "Training", "UTCDateTime", "Volunteer",

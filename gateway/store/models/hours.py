@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy import Date, ForeignKey, Index, Integer, Numeric, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.store.base import Base
@@ -27,6 +27,10 @@ class ServiceRecord(Timestamps, SourceRef, Base):
         Index("ix_service_records_volunteer_time", "volunteer_id", "status", "started_at"),
         Index("ix_service_records_team_date", "team_id", "status", "local_date"),
         Index("ix_service_records_project", "project_id", "status"),
+        # late records only (办法 2020 Art. 11; statistics' late_records), migration 0009
+        Index("ix_service_records_late", "project_id",
+              sqlite_where=text("late_working_days IS NOT NULL"),
+              postgresql_where=text("late_working_days IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -44,9 +48,15 @@ class ServiceRecord(Timestamps, SourceRef, Base):
     recorded_at: Mapped[date | None] = mapped_column(Date)
     applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     description: Mapped[str | None] = mapped_column(Text)
+    # 办法 (2020) Art. 7: a record holds 地点 and 活动负责人 (migration 0009).
+    place: Mapped[str | None] = mapped_column(String(200))
+    person_in_charge: Mapped[str | None] = mapped_column(String(20))
     corrects_id: Mapped[int | None] = mapped_column(ForeignKey("service_records.id"))
     superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("service_records.id"))
     decided_by: Mapped[str | None] = mapped_column(String(64))
+    # 办法 (2020) Art. 11: recorded more than RECORDING_DEADLINE_DAYS working days after the
+    # activity ended — how many (None: in time). Migration 0009.
+    late_working_days: Mapped[int | None] = mapped_column(Integer)
 
     volunteer: Mapped[Volunteer] = relationship()
     project: Mapped[Project] = relationship()
@@ -54,10 +64,16 @@ class ServiceRecord(Timestamps, SourceRef, Base):
 
 
 class _Attached(Timestamps, SourceRef):
-    """Common shape of the smaller records: a number, links, and the standard's fields."""
+    """Common shape of the smaller records: a number, links, and the standard's fields.
+
+    Records are retained (《志愿服务记录与证明出具办法（试行）》 2020, Art. 13: keep the history):
+    a pushed delete leaves the row as a tombstone (``deleted_at`` set) with a ``delete``
+    entry in the history; an upsert of the same record brings it back (migration 0009).
+    """
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     data: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Training(_Attached, Base):
@@ -97,6 +113,41 @@ class Complaint(_Attached, Base):
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
     project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), index=True)
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Dispute(Base):
+    """A volunteer's objection (异议) to a service record, and the recording team's answer.
+
+    《志愿服务记录与证明出具办法（试行）》 2020 Art. 13: the volunteer may raise an error; the
+    organisation verifies promptly and corrects or completes it, keeping the original record.
+    ``status``: open → corrected (the record was corrected or deleted) or upheld (verified as
+    recorded, with the reasons). ``due_on``: the answer is due by then (DISPUTE_ANSWER_DAYS
+    working days after it was raised). Migration 0009.
+    """
+
+    __tablename__ = "disputes"
+    __table_args__ = (Index("ix_disputes_team_status", "team_id", "status", "due_on"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    dispute_no: Mapped[str] = mapped_column(String(32), unique=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("service_records.id"), index=True)
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"), index=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    raised_by: Mapped[str | None] = mapped_column(String(64))
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_on: Mapped[date] = mapped_column(Date)
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_by: Mapped[str | None] = mapped_column(String(64))
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the record that replaced the disputed one (a correction), when there is one
+    corrected_by_id: Mapped[int | None] = mapped_column(ForeignKey("service_records.id"))
+
+    record: Mapped[ServiceRecord] = relationship(foreign_keys=[record_id])
+    corrected_by: Mapped[ServiceRecord | None] = relationship(foreign_keys=[corrected_by_id])
+    volunteer: Mapped[Volunteer] = relationship()
+    team: Mapped[Team] = relationship()
 
 
 class Certificate(Timestamps, Base):

@@ -107,7 +107,15 @@ class Team(Timestamps, SourceRef, RegionColumns, Base):
     # {"source": client id, "at": ISO time} (record-level conflict policy). Migration 0004.
     provenance: Mapped[dict[str, Any] | None] = mapped_column(Json)
 
-    parent: Mapped["Team | None"] = relationship(remote_side="Team.id")
+    # Dissolution (办法 2020 Art. 14, records kept): when its management department dissolves
+    # the team, ``successor_id`` names the unit its records pass to — that unit certifies them
+    # from then on; the team, its records and their history stay. Migration 0009.
+    dissolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    successor_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+
+    parent: Mapped["Team | None"] = relationship(remote_side="Team.id", foreign_keys=[parent_id])
+    successor: Mapped["Team | None"] = relationship(remote_side="Team.id",
+                                                    foreign_keys=[successor_id])
 
 
 class TeamMember(Base):

@@ -496,7 +496,8 @@ def test_deleting_teams_projects_and_small_records(store_app, server, city, seed
     (team_status,), = h.rows(store_app, select(Team.status).where(Team.team_no == team_key))
     (project_status,), = h.rows(store_app, select(Project.status).where(Project.project_no == project_key))
     assert (team_status, project_status) == ("4", "9")
-    assert h.count(store_app, Complaint) == 0
+    # retained as a tombstone (2020 办法 Art. 13; tests/integration/exchange_push/test_retention.py)
+    assert h.count(store_app, Complaint, Complaint.deleted_at.is_not(None)) == 1
     for entity, key in (("team", team_key), ("project", project_key), ("complaint", complaint_key)):
         assert h.count(store_app, Change, Change.entity == entity, Change.entity_no == key,
                        Change.action == "delete") == 1

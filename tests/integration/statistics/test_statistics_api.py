@@ -138,7 +138,7 @@ def test_overview(national):
     assert answer["volunteers"] == {"count": 6}
     assert answer["teams"]["count"] == 3 and answer["teams"]["approved"] == 2
     assert answer["projects"]["count"] == 2
-    assert answer["hours"] == {"hours": 9.5, "records": 3}
+    assert answer["hours"] == {"hours": 9.5, "records": 3, "late_records": 0}
     country = _get(client, headers, "overview")
     assert country["volunteers"]["count"] == 9 and country["hours"]["records"] == 4
 
@@ -207,7 +207,7 @@ def test_empty_store_answers_zeros(store_app):
     headers = make_caller(store_app, "empty", perms=READ)
     answer = _get(client, headers, "overview")
     assert answer["volunteers"] == {"count": 0}
-    assert answer["hours"] == {"hours": 0.0, "records": 0}
+    assert answer["hours"] == {"hours": 0.0, "records": 0, "late_records": 0}
     assert answer["teams"] == {"count": 0, "approved": 0, "by_status": []}
     assert _get(client, headers, "volunteers", by="age_band")["items"] == []
 
@@ -235,7 +235,7 @@ def test_hours_of_a_city_level_project_count_at_every_level(national):
     country = _get(client, headers, "hours")
     assert country["hours"] == 12.0 and country["records"] == 5
     assert _items(country, "hours", "records")[1] == ("44", "广东省", 10.5, 4)
-    assert _get(client, headers, "overview", region="44")["hours"] == {"hours": 10.5, "records": 4}
+    assert _get(client, headers, "overview", region="44")["hours"] == {"hours": 10.5, "records": 4, "late_records": 0}
     cities = _get(client, headers, "hours", region="44")
     assert _items(cities, "hours", "records")[0] == ("4401", "广州市", 6.5, 3)
     counties = _get(client, headers, "hours", region="4401")

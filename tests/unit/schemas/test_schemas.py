@@ -88,7 +88,7 @@ EXPECTED_NATIONAL_CODES: dict[str, dict[str, str]] = {
         "source": "albx0173", "status": "albx0174", "kind": "albx0187",
         "recorded_at": "albx0178", "applied_at": "albx0180",
     },
-    "training": {"training_type": "albx0291", "training_mode": "albx0292"},
+    "training": {"content": "albx0283", "training_type": "albx0291", "training_mode": "albx0292"},
     "commendation": {"level": "albx0357"},
     "evaluation": {"punctuality": "albx0463", "attitude": "albx0464",
                    "professionalism": "albx0465"},

@@ -27,7 +27,7 @@ EXPECTED_RULES = {
     "citizen_id.format", "citizen_id.checksum", "citizen_id.birth_date", "citizen_id.region",
     "volunteer.gender_matches_id", "volunteer.birth_date_matches_id",
     "volunteer.birth_date_real", "volunteer.service_area_level", "volunteer.min_age",
-    "volunteer.guardian_required", "volunteer.hk_mo_tw_document",
+    "volunteer.guardian_required", "volunteer.hk_mo_tw_document", "volunteer.consent_required",
     "uscc.checksum", "team.uscc_required", "team.approving_unit_required",
     "team.unit_type_allowed",
     "project.end_after_start", "project.post_window",
