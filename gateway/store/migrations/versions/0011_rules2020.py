@@ -14,15 +14,15 @@
 
 Hand-written; runs on SQLite and PostgreSQL.
 
-Revision ID: 0009_rules2020
-Revises: 0008_verbs
+Revision ID: 0011_rules2020
+Revises: 0010_federate
 Create Date: 2026-12-03
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0009_rules2020"
-down_revision = "0008_verbs"
+revision = "0011_rules2020"
+down_revision = "0010_federate"
 branch_labels = None
 depends_on = None
 
