@@ -208,7 +208,7 @@ class TeamDissolve(MethodView):
     @blp.doc(security=BEARER)
     @blp.arguments(TeamDissolveArgs)
     @blp.response(200, TeamSchema)
-    @problems(401, 403, 404, 409, 422)
+    @blp.problems(401, 403, 404, 409, 422)
     def post(self, args, team_no: str):
         """The management department dissolves a team and names the unit its records pass to
         (team:review); the team, its records and their history are kept, the successor
