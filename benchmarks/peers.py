@@ -243,6 +243,30 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
+def local_ports(pids: list[int]) -> set[int]:
+    """The local TCP ports of these processes' sockets (/proc/<pid>/fd against /proc/net/tcp)."""
+    inodes = set()
+    for pid in pids:
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+        except OSError:
+            continue
+    ports = set()
+    for table_path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table_path).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[9] in inodes:
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
 def classify(cmdline: str) -> str | None:
     if "tests.simulators.zyh365" in cmdline:
         return "simulator"
@@ -450,12 +474,15 @@ def run_pull(ctx: Context) -> Result:
     with admin.connect() as conn:
         before = set(conn.execute(text("SELECT datname FROM pg_database")).scalars())
 
-    def database() -> str | None:   # measure() names its database itself: the first new one
+    def database() -> str | None:
+        """measure() names its database itself: the new one this process is connected to
+        (other benchmarks may be making theirs by the same pattern meanwhile)."""
         with admin.connect() as conn:
-            names = set(conn.execute(text("SELECT datname FROM pg_database "
-                                          "WHERE datname LIKE 'vgw_bench_sync_%'")).scalars())
-        new = sorted(names - before)
-        return new[0] if new else None
+            found = conn.execute(text("SELECT datname, client_port FROM pg_stat_activity "
+                                      "WHERE datname LIKE 'vgw_bench_sync_%'")).all()
+        ours = local_ports([os.getpid(), *descendants(os.getpid())])
+        names = {name for name, port in found if name not in before and port in ours}
+        return names.pop() if len(names) == 1 else None
 
     try:
         with Sampler(ctx.admin_url, database) as sampler:

@@ -118,3 +118,18 @@ def test_cpu_of_a_child_process_and_its_class():
     assert peers.classify(f"{peers.PEERS_DIR}/dlt/bin/python dlt_load.py") == "peer"
     assert peers.classify("psql -X -f copy.sql") == "peer"
     assert peers.classify("sleep 1") is None
+
+
+def test_local_ports_name_this_process_sockets_only():
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    try:
+        assert port in peers.local_ports([os.getpid()])
+        assert port not in peers.local_ports([1]) or os.getpid() == 1
+    finally:
+        server.close()
+    assert port not in peers.local_ports([os.getpid()])
