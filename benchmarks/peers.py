@@ -26,7 +26,7 @@ push, naive, dlt, singer and copy load the same records (benchmarks/push.py ``vo
 benchmarks/data.py's generator with a distinct citizen ID each), written to files before any
 clock starts. records/s is each path's own wall time: push from the first request to the last
 answer; pull the sync run's duration (sync_runs); naive its loop; dlt, singer and psql their
-process from start to exit (start-up included).
+process from start to exit (start-up included); their CPU is exact (getrusage of the waited child).
 
 CPU split: while a path runs, a sampler reads every 0.2 s the CPU times (/proc/<pid>/stat)
 of this process's descendants — classed as gateway (``gateway.cli``: gunicorn's master and
@@ -47,6 +47,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -234,12 +235,37 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
+def _children_of(pid: int) -> list[int] | None:
+    """A process's children from /proc/<pid>/task/*/children (None where the kernel lacks it)."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    out: list[int] = []
+    for task in tasks:
+        try:
+            out.extend(int(c) for c in Path(f"/proc/{pid}/task/{task}/children").read_text().split())
+        except FileNotFoundError:
+            if not Path(f"/proc/{pid}/task/{task}").exists():
+                continue
+            return None
+        except OSError:
+            continue
+    return out
+
+
 def descendants(pid: int) -> list[int]:
-    tree, out, todo = _children(), [], [pid]
+    """Every process below ``pid`` (cheap: its children files, else a walk of /proc)."""
+    out, todo = [], [pid]
+    tree: dict[int, list[int]] | None = None
     while todo:
-        for child in tree.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
+        parent = todo.pop()
+        children = _children_of(parent) if tree is None else None
+        if children is None:
+            tree = tree or _children()
+            children = tree.get(parent, [])
+        out.extend(children)
+        todo.extend(children)
     return out
 
 
@@ -277,6 +303,11 @@ def classify(cmdline: str) -> str | None:
     return None
 
 
+def _waited_children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 class Sampler(threading.Thread):
     """CPU seconds per class and the gateway's / peer's peak RSS while a path runs.
 
@@ -294,13 +325,17 @@ class Sampler(threading.Thread):
 
     def __enter__(self) -> "Sampler":
         self.client_start = sum(os.times()[:2])
+        self.children_start = _waited_children_cpu()
+        self.own_cpu = 0.0
         self.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.done.set()
         self.join(timeout=30)
-        self.client = sum(os.times()[:2]) - self.client_start
+        self.client = sum(os.times()[:2]) - self.client_start - self.own_cpu
+        #: CPU of the children that ended and were waited for meanwhile (exact, unlike samples)
+        self.waited = _waited_children_cpu() - self.children_start
 
     def _postgres(self, conn) -> list[int]:
         name = self.database if isinstance(self.database, str) else self.database()
@@ -344,6 +379,7 @@ class Sampler(threading.Thread):
                         return
         finally:
             engine.dispose()
+            self.own_cpu = time.thread_time()   # the sampler's own CPU: not the client's
 
     def split(self, client: bool = True) -> dict[str, float | None]:
         out: dict[str, float | None] = {c: None for c in CLASSES}
@@ -530,7 +566,9 @@ def _subprocess_path(ctx: Context, path: str, command: list[str], stdin: Path | 
         stored = _count(url, check_sql)
         if stored != n:
             raise SystemExit(f"{path}: {stored} rows for {n} records")
-        return Result(path, n, seconds, sampler.split(), sampler.peak_rss)
+        cpu = sampler.split()
+        cpu["peer"] = sampler.waited   # the peer ran as our child, waited for: its exact CPU
+        return Result(path, n, seconds, cpu, sampler.peak_rss)
     finally:
         databases.drop()
 
