@@ -418,8 +418,13 @@ def peer_python(name: str, peers_dir: Path = PEERS_DIR) -> Path:
     if not stamp.exists():
         print(f"  installing {', '.join(PEER_PACKAGES[name])} into {venv} (first run) …", flush=True)
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", *PEER_PACKAGES[name]],
-                       check=True)
+        log = peers_dir / f"{name}-install.log"
+        with log.open("wb") as out:
+            code = subprocess.run([str(venv / "bin" / "pip"), "install", *PEER_PACKAGES[name]],
+                                  stdout=out, stderr=subprocess.STDOUT).returncode
+        if code != 0:
+            raise SystemExit(f"pip install {' '.join(PEER_PACKAGES[name])} failed ({code}):\n"
+                             f"{log.read_text(errors='replace')[-3000:]}")
         stamp.write_text("\n".join(PEER_PACKAGES[name]) + "\n")
     elif stamp.read_text().split() != PEER_PACKAGES[name]:
         raise SystemExit(f"{venv} holds {stamp.read_text().split()}, not {PEER_PACKAGES[name]}: "
@@ -664,7 +669,6 @@ def main(argv: list[str] | None = None) -> int:
           f"{'' if autovacuum == 'off' else ': NOT fresh tables for the gateway and the peers'}; "
           f"no ANALYZE), a database per run; {os.cpu_count()} CPU cores, load average "
           f"{os.getloadavg()[0]:.2f} at the start")
-    ok = True
     with tempfile.TemporaryDirectory(prefix="vgw-peers-") as tmp:
         def context(n: int) -> Context:
             return Context(args.admin_url, n, Path(tmp),
