@@ -650,6 +650,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"comma-separated, of {','.join(ALL_PATHS)}")
     parser.add_argument("--million", action="store_true",
                         help="push and pull at 100,000 and 1,000,000 records: cost per record, RSS")
+    parser.add_argument("--scale", default="100000,1000000",
+                        help="the two counts --million compares (default 100000,1000000)")
     parser.add_argument("--naive-sample", type=int, default=5_000,
                         help="records written by the naive path (the first of the same records)")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn sync workers (push)")
@@ -678,13 +680,14 @@ def main(argv: list[str] | None = None) -> int:
             chosen = [p for p in paths if p in ("push", "pull")] or ["push", "pull"]
             scale: dict[str, tuple[Result, Result]] = {}
             rows: dict[str, Result] = {}
-            for n in (100_000, 1_000_000):
+            small, big = sorted(int(c) for c in args.scale.split(","))
+            for n in (small, big):
                 print(f"\n{n:,} records: {', '.join(chosen)}, one round", flush=True)
                 found = run_rounds(context(n), chosen, 1)
                 print(table(found))
                 for path, result in found.items():
                     rows.setdefault(path, result)
-                    if result.records == 1_000_000:
+                    if n == big:
                         scale[path] = (rows[path], result)
             items = targets(rows, scale)
         else:
