@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: install run test test-fast bench clean fuzz load lint
+.PHONY: install run test test-fast bench bench-peers clean fuzz load lint
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -36,6 +36,15 @@ test: install
 
 bench: install
 	$(BIN)/python -m benchmarks
+
+## bench-peers: the signed push, the sync pull, the naive path, dlt, meltanolabs-target-postgres
+##              and psql COPY loading the same PEERS_RECORDS volunteers into PostgreSQL on fresh
+##              tables, PEERS_ROUNDS rounds in rotation: one table (records/s, ratios, CPU split,
+##              peak RSS) and issue 14's targets; the peers go into build/peers/ on first use
+PEERS_RECORDS ?= 100000
+PEERS_ROUNDS ?= 3
+bench-peers: install
+	$(BIN)/python -m benchmarks.peers --records $(PEERS_RECORDS) --rounds $(PEERS_ROUNDS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
