@@ -401,7 +401,7 @@ class Run:
                        + [(entity, "rejected", [i.rule for i in issues]) for _item, issues in dead])
         return newest
 
-    def _commit_pages(self, tx: "_Transaction | None") -> None:
+    def _commit_pages(self, tx: "_Transaction | None") -> "_Transaction | None":
         """The open pages' one message-log entry, the run's counters and the cursor after the
         last of them; commit. ``None`` (nothing open) does nothing. Returns ``None``: the
         transaction is over."""

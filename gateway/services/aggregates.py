@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from collections import Counter
 from decimal import Decimal
-from typing import Iterable
+from typing import Iterable, cast
 
-from sqlalchemy import delete, insert
+from sqlalchemy import Table, delete, insert
 from sqlalchemy.orm import Session
 
 from gateway.services.context import upsert_rows
@@ -56,7 +56,7 @@ def fold(session: Session) -> int:
     """Move every committed pending delta into its cell, in the session's transaction (the
     caller commits; rolled back, the deltas stay pending and still count). Returns the
     pending rows folded."""
-    table = PendingAggregate.__table__
+    table = cast(Table, PendingAggregate.__table__)
     pending = session.execute(delete(table).returning(
         table.c.cell_table, table.c.place, table.c.birth_year, table.c.gender, table.c.month,
         table.c.service_category, table.c.count, table.c.hours, table.c.records)).all()
@@ -74,7 +74,7 @@ def fold(session: Session) -> int:
         model, key, deltas = CELLS[name]
         rows = [{**dict(zip(key, cell)), **{d: value for d, value in zip(_DELTAS, totals) if d in deltas}}
                 for cell, totals in sorted(sums[name].items())]
-        upsert_rows(session, model.__table__, rows, list(key), dict.fromkeys(deltas, 0))
+        upsert_rows(session, cast(Table, model.__table__), rows, list(key), dict.fromkeys(deltas, 0))
     return len(pending)
 
 
