@@ -434,6 +434,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{'yes' if all_created else f'NO {summary}'}; volunteers in the store: "
                   f"{stored:,}")
             ok &= all_created and stored == args.count
+            print(f"target signed push >= 10,000 records/s end to end (issue 14): "
+                  f"{bulk_rate:,.0f}/s: {'met' if bulk_rate >= 10_000 else 'NOT met'}")
             if scraper:
                 batches = -(-args.count // args.batch)
                 print(f"\n/metrics scraped during the pushes ({args.workers} workers, "

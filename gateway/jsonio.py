@@ -51,8 +51,12 @@ def _too_deep(limit: int, line: int | None = None) -> InputError:
                       line)
 
 
-def loads(data: bytes, max_depth: int, line: int | None = None) -> Any:
-    """Parse one JSON document from bytes, refusing bad UTF-8, bad JSON and deep nesting."""
+def loads(data: bytes, max_depth: int, line: int | None = None, limits: "Limits | None" = None) -> Any:
+    """Parse one JSON document from bytes, refusing bad UTF-8, bad JSON and deep nesting.
+
+    With ``limits`` the parsed value is also held to them (:func:`shape_error`: members per
+    object, string length) in the same one walk that checks the depth, so a caller does not
+    walk every value a second time."""
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -63,11 +67,18 @@ def loads(data: bytes, max_depth: int, line: int | None = None) -> Any:
         if "recursion" in text.lower() or "depth" in text.lower():
             raise _too_deep(max_depth, line) from None
         raise InputError("invalid-json", f"JSON 格式错误：{text}", f"malformed JSON: {text}", line) from None
+    problem = None
+    if limits is not None:
+        problem = shape_error(value, limits, line)
+        if problem is not None and problem.slug == "too-deep":
+            raise problem
     # Cheap pre-check: a document with fewer brackets than the limit cannot nest deeper.
-    if data.count(b"[") + data.count(b"{") > max_depth and depth_exceeds(value, max_depth):
+    elif data.count(b"[") + data.count(b"{") > max_depth and depth_exceeds(value, max_depth):
         raise _too_deep(max_depth, line)
     if has_duplicate_keys(data, value):
         raise _duplicate_key(_first_duplicate(data), line)
+    if problem is not None:
+        raise problem
     return value
 
 

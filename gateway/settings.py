@@ -245,6 +245,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SYNC_PAGE_SIZE", int, 500,
             "Records a sync run asks an adapter for per page (the adapter may cap it lower).",
             _positive),
+    Setting("SYNC_PAGES_PER_TRANSACTION", int, 8,
+            "Pages a sync pull commits together: their records, dead letters, ONE message-log "
+            "entry, the run's counters and the cursor in one transaction (a crash keeps all of "
+            "them or none). A transaction also commits early when the next page is not read "
+            "within a second, so no transaction waits on the local system. 1: a transaction "
+            "per page.", _positive),
     Setting("SYNC_RETRY_ATTEMPTS", int, 5,
             "Attempts of a failing adapter call in a sync run, the first included (exponential "
             "backoff with jitter between them); `vgw sync retries off` stops all retries.",

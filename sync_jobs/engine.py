@@ -307,23 +307,45 @@ class Run:
                 session.commit()
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-read") as reader:
                 ahead: Future | None = None  # the next page, read while this one is written
-                while True:
-                    if STOP.is_set():
-                        raise _Stopped
-                    if self.max_pages is not None and self.result.pages >= self.max_pages:
-                        caught_up = False
-                        break
-                    page = (ahead.result() if ahead is not None
-                            else self._read(entity, cursor, page_size))
-                    ahead = None
-                    last = self.max_pages is not None and self.result.pages + 1 >= self.max_pages
-                    if page.has_more and not last:
-                        ahead = reader.submit(self._read, entity, page.next_cursor, page_size)
-                    stamp = self._apply_page(entity, cursor, page.items, page.next_cursor)
-                    newest = max(filter(None, (newest, stamp)), default=None)
-                    cursor = page.next_cursor
-                    if not page.has_more:
-                        break
+                tx: _Transaction | None = None
+                try:
+                    while True:
+                        if STOP.is_set():
+                            raise _Stopped
+                        if self.max_pages is not None and self.result.pages + self._open_pages(tx) >= self.max_pages:
+                            caught_up = False
+                            break
+                        if ahead is not None and tx is not None and not _ready(ahead, READ_WAIT_SECONDS):
+                            # The local system is slow: commit what is in hand rather than keep a
+                            # transaction (and its row locks) open while waiting for it.
+                            tx = self._commit_pages(tx)
+                        page = (ahead.result() if ahead is not None
+                                else self._read(entity, cursor, page_size))
+                        ahead = None
+                        last = (self.max_pages is not None
+                                and self.result.pages + self._open_pages(tx) + 1 >= self.max_pages)
+                        if page.has_more and not last:
+                            ahead = reader.submit(self._read, entity, page.next_cursor, page_size)
+                        if tx is None:
+                            tx = self._begin(entity, cursor)
+                        stamp = self._apply_page(tx, page.items, page.next_cursor)
+                        newest = max(filter(None, (newest, stamp)), default=None)
+                        cursor = page.next_cursor
+                        if not page.has_more:
+                            break
+                        if len(tx.pages) >= self.config["SYNC_PAGES_PER_TRANSACTION"]:
+                            tx = self._commit_pages(tx)
+                    tx = self._commit_pages(tx)
+                except (RunFailed, _Stopped):
+                    # A read failed for good, or the process stops: the pages already applied
+                    # are whole; commit them (their cursor with them) before the run ends.
+                    tx = self._commit_pages(tx)
+                    raise
+                finally:
+                    if tx is not None:  # an error while applying: none of the open pages stays
+                        tx.session.rollback()
+                        tx.session.close()
+                        self.pending.clear()
         self.result.caught_up = caught_up
         if caught_up:
             self.result.lag_seconds = 0
@@ -339,54 +361,82 @@ class Run:
         so a crash loses at most that read (sent again from the committed cursor)."""
         return self.call(f"read {entity}", lambda: self.adapter.read(entity, cursor, page_size))
 
-    def _apply_page(self, entity: str, cursor: str | None, items: list[NativeItem],
+    @staticmethod
+    def _open_pages(tx: "_Transaction | None") -> int:
+        return len(tx.pages) if tx is not None else 0
+
+    def _begin(self, entity: str, cursor: str | None) -> "_Transaction":
+        """Open the transaction of the next pages (SYNC_PAGES_PER_TRANSACTION of them)."""
+        session = self.sessions()
+        # The transaction's first statement must be a write: pysqlite begins a transaction
+        # only at a write, and the records' SAVEPOINTs outside one would each commit alone.
+        self.touch(session)
+        self.pending.clear()
+        return _Transaction(session, entity, cursor)
+
+    def _apply_page(self, tx: "_Transaction", items: list[NativeItem],
                     next_cursor: str | None) -> datetime | None:
-        """Map, validate, upsert, dead-letter, log and move the cursor: one transaction."""
+        """Map, validate, upsert and dead-letter one page in the open transaction ``tx``."""
+        entity, session = tx.entity, tx.session
         source = Source(self.source.name, utcnow(), self.priority, f"sync-run-{self.result.run_id}")
-        with self.sessions() as session:
-            # The transaction's first statement must be a write: pysqlite begins a transaction
-            # only at a write, and the records' SAVEPOINTs outside one would each commit alone.
-            self.touch(session)
-            self.pending.clear()
-            ctx = self.context(session)
-            mapped: list[tuple[NativeItem, dict[str, Any]]] = []
-            dead: list[tuple[NativeItem, list[Issue]]] = []
-            newest = None
-            for item in items:
-                if item.op == "delete":
-                    mapped.append((item, {"source_id": item.source_id}))
-                    continue
-                try:
-                    data = self.adapter.to_standard(entity, item.native)
-                except MappingError as exc:
-                    dead.append((item, exc.issues))
-                    continue
-                if item.source_id and not data.get("source_id"):
-                    data = {**data, "source_id": item.source_id}
-                at = parse_local_datetime(data.get("source_updated_at"), ctx.tz)
-                newest = max(filter(None, (newest, at)), default=None)
-                mapped.append((item, data))
-            outcomes = self._apply(ctx, source, entity, mapped, dead)
-            counts = {"total": len(items), "created": 0, "updated": 0, "unchanged": 0, "deleted": 0,
-                      "rejected": len(dead)}
-            for outcome in outcomes:
-                counts[outcome.status] += 1
-            for item, issues in dead:
-                self._dead_letter(session, entity, item.op, item.source_id, item.native, issues, 1)
-            self.count(pages=1, read=len(items), unchanged=counts["unchanged"],
-                       written=counts["created"] + counts["updated"] + counts["deleted"],
-                       rejected=counts["rejected"])
-            self._log_batch(session, entity, f"adapter:{self.adapter.name}/{entity}?cursor={cursor or ''}",
-                            {"entity": entity, "cursor": cursor, "next_cursor": next_cursor,
-                             "items": [{"source_id": i.source_id, "op": i.op, "native": i.native}
-                                       for i in items]}, counts)
-            row = self._cursor(session, entity)
-            row.cursor, row.updated_at = next_cursor, utcnow()
-            self.commit(session)
-        metrics.records("sync_pull", self.source.name,
-                        [(entity, o.status, ()) for o in outcomes]
-                        + [(entity, "rejected", [i.rule for i in issues]) for _item, issues in dead])
+        ctx = self.context(session)
+        mapped: list[tuple[NativeItem, dict[str, Any]]] = []
+        dead: list[tuple[NativeItem, list[Issue]]] = []
+        newest = None
+        for item in items:
+            if item.op == "delete":
+                mapped.append((item, {"source_id": item.source_id}))
+                continue
+            try:
+                data = self.adapter.to_standard(entity, item.native)
+            except MappingError as exc:
+                dead.append((item, exc.issues))
+                continue
+            if item.source_id and not data.get("source_id"):
+                data = {**data, "source_id": item.source_id}
+            at = parse_local_datetime(data.get("source_updated_at"), ctx.tz)
+            newest = max(filter(None, (newest, at)), default=None)
+            mapped.append((item, data))
+        outcomes = self._apply(ctx, source, entity, mapped, dead)
+        counts = tx.counts
+        counts["total"] += len(items)
+        counts["rejected"] += len(dead)
+        for outcome in outcomes:
+            counts[outcome.status] += 1
+        for item, issues in dead:
+            self._dead_letter(session, entity, item.op, item.source_id, item.native, issues, 1)
+        self.count(pages=1, read=len(items), unchanged=sum(o.status == "unchanged" for o in outcomes),
+                   written=sum(o.status in ("created", "updated", "deleted") for o in outcomes),
+                   rejected=len(dead))
+        tx.pages.append({"cursor": tx.next_cursor if tx.pages else tx.cursor,
+                         "next_cursor": next_cursor,
+                         "items": [{"source_id": i.source_id, "op": i.op, "native": i.native}
+                                   for i in items]})
+        tx.next_cursor = next_cursor
+        tx.metrics += ([(entity, o.status, ()) for o in outcomes]
+                       + [(entity, "rejected", [i.rule for i in issues]) for _item, issues in dead])
         return newest
+
+    def _commit_pages(self, tx: "_Transaction | None") -> "_Transaction | None":
+        """The open pages' one message-log entry, the run's counters and the cursor after the
+        last of them; commit. ``None`` (nothing open) does nothing. Returns ``None``: the
+        transaction is over."""
+        if tx is None:
+            return None
+        session, entity = tx.session, tx.entity
+        try:
+            self._log_batch(session, entity,
+                            f"adapter:{self.adapter.name}/{entity}?cursor={tx.cursor or ''}",
+                            {"entity": entity, "cursor": tx.cursor, "next_cursor": tx.next_cursor,
+                             "pages": tx.pages}, {**tx.counts, "pages": len(tx.pages)})
+            row = self._cursor(session, entity)
+            row.cursor, row.updated_at = tx.next_cursor, utcnow()
+            self.commit(session)
+        finally:
+            session.close()
+        tx.pages = []
+        metrics.records("sync_pull", self.source.name, tx.metrics)
+        return None
 
     def _apply(self, ctx: ServiceContext, source: Source, entity: str,
                mapped: list[tuple[NativeItem, dict[str, Any]]],
@@ -574,6 +624,30 @@ class Run:
 
 
 _ALL = object()
+
+#: How long a pull waits for the next page before committing the pages in hand first.
+READ_WAIT_SECONDS = 1.0
+
+
+@dataclass
+class _Transaction:
+    """The pages of a pull applied in one open transaction, not committed yet."""
+
+    session: Session
+    entity: str
+    cursor: str | None                      # the committed cursor the pages start after
+    next_cursor: str | None = None          # the cursor after the last page applied
+    pages: list[dict[str, Any]] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=lambda: Counter(dict.fromkeys(
+        ("total", "created", "updated", "unchanged", "deleted", "rejected"), 0)))
+    metrics: list[tuple[str, str, Any]] = field(default_factory=list)
+
+
+def _ready(future: Future, seconds: float) -> bool:
+    """Whether ``future`` is done within ``seconds`` (its exception, if any, comes with result())."""
+    with contextlib.suppress(TimeoutError):
+        future.exception(timeout=seconds)
+    return future.done()
 
 
 def _rule_of(error: Any) -> str:

@@ -8,6 +8,7 @@ come from, the drill-down and the age convention.
 
 from __future__ import annotations
 
+from flask import g
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -22,6 +23,17 @@ PROBLEMS = {401: "No valid credentials (problem+json)",
 blp = Blueprint("statistics", __name__, url_prefix="/api/v1/statistics", problems=PROBLEMS,
                 description="Counts of volunteers, teams, projects and effective service hours "
                             "by region (drill-down), month, service category and age band.")
+
+
+@blp.after_request
+def _keep_folded(response):
+    """Commit the pending aggregate deltas a read folded into the cells (the answer counted
+    them either way; committed, the next read need not fold them again)."""
+    session = g.get("store_session")
+    if session is not None and response.status_code < 400:
+        session.commit()
+    return response
+
 
 MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 

@@ -169,13 +169,10 @@ def _ndjson_header(body: IO[bytes], limits: jsonio.Limits) -> tuple[Any, int]:
     """The first non-blank line's value and its line number (the stream is left after it)."""
     for number, raw in enumerate(body, start=1):
         if raw.strip():
-            try:
-                value = jsonio.loads(raw, limits.max_depth, number)
+            try:  # depth, members and string lengths in one walk
+                value = jsonio.loads(raw, limits.max_depth, number, limits)
             except jsonio.InputError as exc:
                 raise input_problem(exc) from None
-            problem = jsonio.shape_error(value, limits, number)
-            if problem is not None:
-                raise input_problem(problem)
             return value, number
     raise Problem(422, "invalid-envelope", "Invalid batch envelope",
                   "the body is empty: line 1 must be the batch header "
@@ -315,14 +312,12 @@ def _items(body: IO[bytes], media_type: str, limits: jsonio.Limits, header_line:
         for number, raw in enumerate(body, start=header_line + 1):
             if not raw.strip():
                 continue
-            try:
-                value = jsonio.loads(raw, limits.max_depth, number)
+            try:  # depth, members and string lengths in one walk
+                value = jsonio.loads(raw, limits.max_depth, number, limits)
             except jsonio.InputError as exc:
                 yield _Item(index, number, error=_input_issue(exc))
             else:
-                problem = jsonio.shape_error(value, limits, number)
-                yield (_Item(index, number, value) if problem is None
-                       else _Item(index, number, error=_input_issue(problem)))
+                yield _Item(index, number, value)
             index += 1
         return
     if document is not None:

@@ -1,8 +1,13 @@
 """Keep the statistics aggregates (stat_volunteers, stat_hours) in step with every write.
 
 Call these in the same transaction as the change they count: registering or removing a
-volunteer, and a service record entering or leaving the effective status (2). An upsert
-adds the delta, so concurrent writers never lose a count. Each change is counted twice: in
+volunteer, and a service record entering or leaving the effective status (2). The delta is
+appended to ``stat_pending`` (a plain INSERT: concurrent writers counting into the same cell
+never wait for each other's row lock, and a rolled-back write leaves no delta); readers call
+:func:`fold` first, which moves every committed delta into the cells (DELETE … RETURNING,
+summed per cell, one upsert per table), so each answer counts each committed write exactly
+once. Two folds at once take disjoint deltas (a row one deletes the other skips). Each
+change is counted twice: in
 the county-level cell (``county`` = the most precise code known: county, else city, else
 province, else '') and in the province-level roll-up that national answers read
 (gateway.store.models.stats); ``vgw stats rebuild`` recomputes both from the base tables.
@@ -12,23 +17,65 @@ from __future__ import annotations
 
 from collections import Counter
 from decimal import Decimal
-from typing import Iterable
+from typing import Iterable, cast
 
+from sqlalchemy import Table, delete, insert
 from sqlalchemy.orm import Session
 
 from gateway.services.context import upsert_rows
-from gateway.store.models import (HoursProvinceTotal, HoursTotal, Project, ServiceRecord, Volunteer,
-                                  VolunteerCount, VolunteerProvinceCount)
+from gateway.store.models import (HoursProvinceTotal, HoursTotal, PendingAggregate, Project,
+                                  ServiceRecord, Volunteer, VolunteerCount, VolunteerProvinceCount)
+
+#: the aggregate tables: name → (model, its key columns, its delta columns)
+CELLS = {model.__tablename__: (model, key, deltas) for model, key, deltas in (
+    (VolunteerCount, ("county", "birth_year", "gender", "month"), ("count",)),
+    (VolunteerProvinceCount, ("province", "birth_year", "gender", "month"), ("count",)),
+    (HoursTotal, ("county", "month", "service_category"), ("hours", "records")),
+    (HoursProvinceTotal, ("province", "month", "service_category"), ("hours", "records")))}
+_DELTAS = ("count", "hours", "records")
 
 
 def _add(session: Session, table, key: dict, deltas: dict) -> None:
-    """Upsert: create the cell with ``deltas`` or add them to it."""
+    """Add ``deltas`` to the cell ``key`` of ``table`` (once this transaction commits)."""
     _add_many(session, table, [{**key, **deltas}], list(key), list(deltas))
 
 
 def _add_many(session: Session, table, rows: list[dict], key: list[str], deltas: list[str]) -> None:
-    """:func:`_add` for several cells (distinct keys) in one statement, taken in key order."""
-    upsert_rows(session, table.__table__, rows, key, dict.fromkeys(deltas, 0))
+    """:func:`_add` for several cells in one statement: their pending rows."""
+    if not rows:
+        return
+    place = key[0]
+    session.execute(insert(PendingAggregate), [
+        {"cell_table": table.__tablename__, "place": row[place], "birth_year": row.get("birth_year"),
+         "gender": row.get("gender"), "month": row["month"],
+         "service_category": row.get("service_category"), "count": row.get("count", 0),
+         "hours": row.get("hours", 0), "records": row.get("records", 0)} for row in rows])
+
+
+def fold(session: Session) -> int:
+    """Move every committed pending delta into its cell, in the session's transaction (the
+    caller commits; rolled back, the deltas stay pending and still count). Returns the
+    pending rows folded."""
+    table = cast(Table, PendingAggregate.__table__)
+    pending = session.execute(delete(table).returning(
+        table.c.cell_table, table.c.place, table.c.birth_year, table.c.gender, table.c.month,
+        table.c.service_category, table.c.count, table.c.hours, table.c.records)).all()
+    if not pending:
+        return 0
+    sums: dict[str, dict[tuple, list]] = {}
+    for row in pending:
+        _model, key, _deltas = CELLS[row.cell_table]
+        cell = (row.place, *(getattr(row, k) for k in key[1:]))
+        total = sums.setdefault(row.cell_table, {}).setdefault(cell, [0, Decimal(0), 0])
+        total[0] += row.count
+        total[1] += Decimal(row.hours)
+        total[2] += row.records
+    for name in sorted(sums):
+        model, key, deltas = CELLS[name]
+        rows = [{**dict(zip(key, cell)), **{d: value for d, value in zip(_DELTAS, totals) if d in deltas}}
+                for cell, totals in sorted(sums[name].items())]
+        upsert_rows(session, cast(Table, model.__table__), rows, list(key), dict.fromkeys(deltas, 0))
+    return len(pending)
 
 
 def _volunteer_cell(volunteer: Volunteer) -> tuple[str, int, str, str]:

@@ -54,12 +54,14 @@ from sqlalchemy import (ColumnElement, Integer, and_, case, cast, delete, extrac
 from sqlalchemy.orm import Session
 
 import schemas
+from gateway.services import aggregates
 from gateway.services.context import ServiceContext
 from gateway.services.errors import NotFound, OutOfScope
 from gateway.settings import read_population_file
 from gateway.standard.regions import COUNTY, LEVEL_NAMES, Regions
-from gateway.store.models import (HoursProvinceTotal, HoursTotal, Project, ServiceRecord, Team,
-                                  Volunteer, VolunteerCount, VolunteerProvinceCount)
+from gateway.store.models import (HoursProvinceTotal, HoursTotal, PendingAggregate, Project,
+                                  ServiceRecord, Team, Volunteer, VolunteerCount,
+                                  VolunteerProvinceCount)
 
 log = logging.getLogger(__name__)
 
@@ -223,6 +225,7 @@ def _aggregate_filters(table, region_column, area: Area, month_from: str | None,
 
 def _volunteer_rows(ctx: ServiceContext, area: Area, key: str, month_from=None, month_to=None):
     """(key, volunteers) per non-empty value of ``key`` (region, birth_year, month, gender)."""
+    aggregates.fold(ctx.session)
     table, region_column = _aggregate(area, volunteers=True)
     column = _key(table, region_column, area, key)
     total = func.sum(table.count)
@@ -232,6 +235,7 @@ def _volunteer_rows(ctx: ServiceContext, area: Area, key: str, month_from=None, 
 
 
 def _volunteer_total(ctx: ServiceContext, area: Area) -> int:
+    aggregates.fold(ctx.session)
     table, region_column = _aggregate(area, volunteers=True)
     stmt = select(func.sum(table.count)).where(*_aggregate_filters(table, region_column, area, None, None))
     return int(ctx.session.execute(stmt).scalar() or 0)
@@ -239,6 +243,7 @@ def _volunteer_total(ctx: ServiceContext, area: Area) -> int:
 
 def _hours_rows(ctx: ServiceContext, area: Area, key: str, month_from=None, month_to=None):
     """(key, hours, records) per value of ``key`` (region, month, service_category) with records."""
+    aggregates.fold(ctx.session)
     table, region_column = _aggregate(area, volunteers=False)
     column = _key(table, region_column, area, key)
     records = func.sum(table.records)
@@ -249,6 +254,7 @@ def _hours_rows(ctx: ServiceContext, area: Area, key: str, month_from=None, mont
 
 
 def _hours_total(ctx: ServiceContext, area: Area) -> tuple[Decimal, int]:
+    aggregates.fold(ctx.session)
     table, region_column = _aggregate(area, volunteers=False)
     stmt = (select(func.sum(table.hours), func.sum(table.records))
             .where(*_aggregate_filters(table, region_column, area, None, None)))
@@ -471,7 +477,8 @@ def _year_of(column, dialect: str):
     return cast(func.strftime(literal_column("'%Y'"), column), Integer)
 
 
-AGGREGATE_TABLES = ("stat_volunteers", "stat_volunteers_province", "stat_hours", "stat_hours_province")
+AGGREGATE_TABLES = ("stat_volunteers", "stat_volunteers_province", "stat_hours", "stat_hours_province",
+                    "stat_pending")
 
 
 def rebuild(session: Session) -> dict[str, Any]:
@@ -484,15 +491,18 @@ def rebuild(session: Session) -> dict[str, Any]:
     else ''), the month of ``local_date`` and the project's service category; then both
     rolled up to the province. Every statement is INSERT … SELECT … GROUP BY in the database.
 
-    On PostgreSQL the four tables are locked first (EXCLUSIVE: readers go on with the old
-    figures, writers that count wait until this commits), so no write made meanwhile is lost
-    or counted twice; SQLite's single writer lock does the same. Returns the rows written
+    On PostgreSQL the four tables and ``stat_pending`` are locked first (EXCLUSIVE: readers
+    go on with the old figures, writers that count wait until this commits, and a writer
+    still open when the lock was asked for commits first), so no write made meanwhile is
+    lost or counted twice; the pending deltas are dropped (the base tables hold what they
+    counted). SQLite's single writer lock does the same. Returns the rows written
     and the totals they hold.
     """
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         session.execute(text(f"LOCK TABLE {', '.join(AGGREGATE_TABLES)} IN EXCLUSIVE MODE"))
-    for table in (VolunteerProvinceCount, VolunteerCount, HoursProvinceTotal, HoursTotal):
+    for table in (VolunteerProvinceCount, VolunteerCount, HoursProvinceTotal, HoursTotal,
+                  PendingAggregate):
         session.execute(delete(table))
 
     county = func.coalesce(Volunteer.county, literal_column("''"))
@@ -543,6 +553,7 @@ def rebuild(session: Session) -> dict[str, Any]:
 
 def stat_rows(session: Session) -> dict[str, list[tuple]]:
     """Every non-empty row of the four aggregate tables, sorted (for comparisons)."""
+    aggregates.fold(session)
     rows = {}
     for table, nonzero in ((VolunteerCount, VolunteerCount.count), (HoursTotal, HoursTotal.records),
                            (VolunteerProvinceCount, VolunteerProvinceCount.count),

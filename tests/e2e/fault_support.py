@@ -16,6 +16,7 @@ from typing import Any, Iterator
 from sqlalchemy import func, select
 
 from gateway import store
+from gateway.services import aggregates
 from gateway.store.models import Change, Volunteer, VolunteerSource
 from gateway.store.models.stats import VolunteerCount, VolunteerProvinceCount
 from tests.conftest import _make_app
@@ -46,6 +47,7 @@ def store_counts(app) -> dict[str, int]:
     per_entity = (select(func.count().label("n")).select_from(Change)
                   .where(Change.entity == "volunteer").group_by(Change.entity_no).subquery())
     with store.session_scope(app) as session:
+        aggregates.fold(session)
         scalar = session.scalar
         return {
             "volunteers": scalar(select(func.count()).select_from(Volunteer)),

@@ -12,8 +12,8 @@ from gateway.store.models.hours import (Certificate, Commendation, Complaint, Di
 from gateway.store.models.meta import Change, GatewayMeta, NumberSequence
 from gateway.store.models.people import Team, TeamMember, Volunteer, VolunteerSource
 from gateway.store.models.sync import DeadLetter, SyncCursor, SyncFlag, SyncRun, SyncSource
-from gateway.store.models.stats import (HoursProvinceTotal, HoursTotal, VolunteerCount,
-                                        VolunteerProvinceCount)
+from gateway.store.models.stats import (HoursProvinceTotal, HoursTotal, PendingAggregate,
+                                        VolunteerCount, VolunteerProvinceCount)
 
 __all__ = [
     "BlobChunk", "Certificate", "Change", "Client", "ClientKey", "ClientToken", "Commendation", "Complaint", "Dispute",
@@ -21,7 +21,7 @@ __all__ = [
     "NumberSequence", "Post", "Project",
     "RequestNonce", "ServiceRecord", "Team", "TeamMember", "Training", "UTCDateTime", "Volunteer",
     "VolunteerCount", "VolunteerSource", "split_region", "utcnow",
-    "HoursProvinceTotal", "VolunteerProvinceCount",
+    "HoursProvinceTotal", "VolunteerProvinceCount", "PendingAggregate",
     "DeadLetter", "SyncCursor", "SyncFlag", "SyncRun", "SyncSource",
     "Alert", "AlertRule", "ConsoleAccount", "ConsoleAudit",
 ]

@@ -19,6 +19,7 @@ from sqlalchemy import BigInteger, Integer, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.store.base import Base
+from gateway.store.models.common import BigId
 
 Count = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -67,5 +68,30 @@ class HoursProvinceTotal(Base):
     province: Mapped[str] = mapped_column(String(2), primary_key=True)
     month: Mapped[str] = mapped_column(String(7), primary_key=True)
     service_category: Mapped[str] = mapped_column(String(4), primary_key=True)
+    hours: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=Decimal("0"))
+    records: Mapped[int] = mapped_column(Count, default=0)
+
+
+class PendingAggregate(Base):
+    """What one transaction added to the aggregate cells, not folded into them yet.
+
+    Writers append these rows (a plain INSERT: no cell row is locked, so concurrent writers
+    counting into the same cell never wait for each other); readers fold them into the
+    cells first (``gateway.services.aggregates.fold``: DELETE … RETURNING, summed, added
+    with one upsert per table), so every answer counts every committed write exactly once.
+    ``cell_table`` names the aggregate table; ``place`` is its county or province column;
+    the other key columns are those of that table (NULL where it has none).
+    """
+
+    __tablename__ = "stat_pending"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    cell_table: Mapped[str] = mapped_column(String(32))
+    place: Mapped[str] = mapped_column(String(6))
+    birth_year: Mapped[int | None] = mapped_column(Integer)
+    gender: Mapped[str | None] = mapped_column(String(1))
+    month: Mapped[str] = mapped_column(String(7))
+    service_category: Mapped[str | None] = mapped_column(String(4))
+    count: Mapped[int] = mapped_column(Count, default=0)
     hours: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=Decimal("0"))
     records: Mapped[int] = mapped_column(Count, default=0)

@@ -19,6 +19,7 @@ from stdnum.cn import uscc as stdnum_uscc
 from gateway import store
 from gateway.caller import Caller
 from gateway.privacy import vault
+from gateway.services import aggregates
 from gateway.services.context import ServiceContext
 from gateway.standard import engine
 from tests import factories
@@ -107,7 +108,9 @@ def count(app, model, *where) -> int:
 
 
 def rows(app, stmt):
+    """The rows ``stmt`` selects (pending aggregate additions folded into the cells first)."""
     with store.session_scope(app) as session:
+        aggregates.fold(session)
         return session.execute(stmt).all()
 
 

@@ -24,6 +24,7 @@ from stdnum.iso7064 import mod_37_36
 from gateway.caller import Caller
 from gateway.exchange.upserts import Source, SourcePriority, apply_record, apply_records
 from gateway.privacy import vault
+from gateway.services import aggregates
 from gateway.services.context import ServiceContext
 from gateway.standard import engine
 from gateway.store.base import Base
@@ -74,7 +75,9 @@ def _commit(app, items, client_id: str = "city-01") -> list[Any]:
 
 
 def _snapshot(session) -> dict[str, list]:
-    """Every row of TABLES without ids and write times, links as numbers, secrets decrypted."""
+    """Every row of TABLES without ids and write times, links as numbers, secrets decrypted
+    (the pending aggregate additions folded into the cells first)."""
+    aggregates.fold(session)
     numbers: dict[str, dict[int, str]] = {}
     for table_name, column in NUMBERS.items():
         table = Base.metadata.tables[table_name]

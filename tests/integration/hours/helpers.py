@@ -21,6 +21,7 @@ from stdnum.iso7064 import mod_37_36
 from gateway import store
 from gateway.caller import Caller
 from gateway.privacy import mask_id_number, mask_mobile, vault
+from gateway.services import aggregates
 from gateway.services.context import ServiceContext
 from gateway.standard import engine
 from gateway.store.models import (Enrollment, HoursTotal, Post, Project, ServiceRecord, Team,
@@ -216,6 +217,7 @@ def counts(app) -> dict[str, int]:
     from gateway.store.models import Change
 
     with store.session_scope(app) as session:
+        aggregates.fold(session)
         return {"records": session.scalar(select(func.count()).select_from(ServiceRecord)),
                 "changes": session.scalar(select(func.count()).select_from(Change)),
                 "stat_rows": session.scalar(select(func.count()).select_from(HoursTotal).where(
@@ -225,6 +227,7 @@ def counts(app) -> dict[str, int]:
 def aggregates_match(app) -> tuple[dict, dict]:
     """stat_hours (non-empty cells) and the same figures summed from effective records."""
     with store.session_scope(app) as session:
+        aggregates.fold(session)
         cells = session.execute(select(HoursTotal)).scalars()
         stats = {(r.county, r.month, r.service_category):
                  (Decimal(r.hours).quantize(Decimal("0.01")), r.records) for r in cells if r.records}

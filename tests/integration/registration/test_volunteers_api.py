@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import select, text
+
+from gateway.services import aggregates
 from stdnum.iso7064 import mod_37_36
 
 from gateway import store
@@ -51,6 +53,7 @@ def test_register_answers_201_with_masked_personal_data(store_app):
         assert record["id_number"] not in str(row.data) and record["mobile"] not in str(row.data)
         assert (row.province, row.city, row.county) == ("11", "1101", "110105")
         assert row.registered_at.isoformat() == record["registered_at"]
+        aggregates.fold(session)
         cells = session.execute(select(VolunteerCount)).scalars().all()
         assert [(c.county, c.birth_year, c.gender, c.month, c.count) for c in cells] == [
             ("110105", 1980, "1", "2024-03", 1)]
@@ -117,6 +120,7 @@ def test_the_same_person_from_two_sources_is_one_volunteer(store_app):
         sources = session.execute(select(VolunteerSource.source_system, VolunteerSource.source_id)
                                   .order_by(VolunteerSource.id)).all()
         assert [tuple(s) for s in sources] == [("system-a", "a-5"), ("system-b", "b-77")]
+        aggregates.fold(session)
         cells = {c.county: c.count for c in session.execute(select(VolunteerCount)).scalars()}
         assert cells == {"110105": 0, "110108": 1}
         history = session.execute(select(Change).where(Change.entity == "volunteer")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 from sqlalchemy import func, select
 
@@ -49,15 +50,23 @@ def test_a_change_at_the_source_comes_round_again_as_an_update(sync_app, platfor
 
 
 def test_every_page_is_in_the_message_log_signed_by_the_gateway(sync_app, platform, base_url):
-    platform.seed(volunteers=100)
+    """One signed entry per transaction, holding each of its pages (SYNC_PAGES_PER_TRANSACTION)."""
+    platform.seed(volunteers=360)
+    sync_app.config.update(SYNC_PAGES_PER_TRANSACTION=2)
     add_source(sync_app, "zyh", base_url, entities=["volunteer"])
     (result,) = run(sync_app, "zyh")
 
     with sync_app.extensions["store.sessionmaker"]() as session:
         entries = session.execute(select(MessageLog).where(MessageLog.adapter == "zyh365")
                                   .order_by(MessageLog.id)).scalars().all()
-        assert len(entries) == result.pages == 2
-        assert sum(e.summary["total"] for e in entries) == 100
+        assert result.pages == 5 and len(entries) == 3          # pages 1+2, 3+4, 5
+        assert [e.summary["pages"] for e in entries] == [2, 2, 1]
+        assert [e.summary["total"] for e in entries] == [160, 160, 40]
+        first = orjson.loads(b"".join(message_log.read_blob(session, entries[0].body_blob)))
+        assert (first["cursor"], first["next_cursor"]) == (None, "volunteer:160")
+        assert [(p["cursor"], p["next_cursor"], len(p["items"])) for p in first["pages"]] == [
+            (None, "volunteer:80", 80), ("volunteer:80", "volunteer:160", 80)]
+        assert sum(e.summary["created"] for e in entries) == 360
         assert {e.source_name for e in entries} == {"zyh"} and {e.direction for e in entries} == {"in"}
         for entry in entries:
             assert message_log.verify_entry(session, entry).verified
@@ -125,9 +134,15 @@ def test_a_run_that_stops_midway_resumes_from_its_last_page(sync_app, platform, 
     assert volunteers(sync_app) == 200 and sources_of(sync_app, "zyh") == 200
 
 
-def test_a_crash_inside_a_page_keeps_none_of_it(sync_app, platform, base_url, monkeypatch):
-    """The page's records, dead letters, log entry and cursor commit together or not at all."""
-    platform.seed(volunteers=200)
+@pytest.mark.parametrize("per_transaction", [1, 2])
+def test_a_crash_inside_a_page_keeps_none_of_it(sync_app, platform, base_url, monkeypatch,
+                                                per_transaction):
+    """The transaction's records, dead letters, log entry and cursor commit together or not
+    at all: with 2 pages per transaction, the crash in the second transaction (pages 3 and 4)
+    keeps pages 1 and 2 and nothing of 3 and 4."""
+    platform.seed(volunteers=80 * per_transaction + 120)
+    sync_app.config.update(SYNC_PAGES_PER_TRANSACTION=per_transaction)
+    kept = 80 * per_transaction
     add_source(sync_app, "zyh", base_url, entities=["volunteer"])
     real = engine.message_log.record_adapter_batch
     calls = []
@@ -141,16 +156,17 @@ def test_a_crash_inside_a_page_keeps_none_of_it(sync_app, platform, base_url, mo
     monkeypatch.setattr(engine.message_log, "record_adapter_batch", crash_on_the_second_page)
     with pytest.raises(RuntimeError):
         run(sync_app, "zyh")
-    assert volunteers(sync_app) == 80
-    assert cursor(sync_app, "zyh", "pull", "volunteer") == "volunteer:80"
+    assert volunteers(sync_app) == kept
+    assert cursor(sync_app, "zyh", "pull", "volunteer") == f"volunteer:{kept}"
     with sync_app.extensions["store.sessionmaker"]() as session:
         crashed = session.execute(select(SyncRun)).scalar_one()
-        assert (crashed.status, crashed.written) == ("failed", 80)
+        assert (crashed.status, crashed.written, crashed.pages) == ("failed", kept, per_transaction)
+        assert session.execute(select(func.count()).select_from(MessageLog)).scalar() == 1
 
     monkeypatch.setattr(engine.message_log, "record_adapter_batch", real)
     (result,) = run(sync_app, "zyh")
     assert result.written == 120
-    assert volunteers(sync_app) == 200 and sources_of(sync_app, "zyh") == 200
+    assert volunteers(sync_app) == kept + 120 and sources_of(sync_app, "zyh") == kept + 120
 
 
 def test_a_run_left_running_by_a_dead_process_is_marked_interrupted(sync_app, platform, base_url):
@@ -166,3 +182,23 @@ def test_a_run_left_running_by_a_dead_process_is_marked_interrupted(sync_app, pl
     with sync_app.extensions["store.sessionmaker"]() as session:
         statuses = session.execute(select(SyncRun.status).order_by(SyncRun.id)).scalars().all()
     assert statuses == ["interrupted", "succeeded"]
+
+
+def test_a_slow_platform_gets_a_commit_per_page_not_an_open_transaction(sync_app, platform, base_url,
+                                                                        monkeypatch):
+    """When the next page is not there within READ_WAIT_SECONDS, the pages in hand commit
+    first: no transaction (and no row lock) stays open while the local system is slow."""
+    platform.seed(volunteers=200)
+    sync_app.config.update(SYNC_PAGES_PER_TRANSACTION=8)
+    add_source(sync_app, "zyh", base_url, entities=["volunteer"])
+    monkeypatch.setattr(engine, "READ_WAIT_SECONDS", 0.05)
+    platform.delay = 0.4
+
+    (result,) = run(sync_app, "zyh")
+
+    with sync_app.extensions["store.sessionmaker"]() as session:
+        pages = session.execute(select(MessageLog.summary["pages"].as_integer())
+                                .where(MessageLog.adapter == "zyh365")).scalars().all()
+    assert (result.pages, result.written) == (3, 200)
+    assert pages == [1, 1, 1]
+    assert volunteers(sync_app) == 200
