@@ -7,15 +7,15 @@ stay as they are and the table starts empty.
 
 Hand-written; runs on SQLite and PostgreSQL.
 
-Revision ID: 0009_pullspeed
-Revises: 0008_verbs
+Revision ID: 0012_pullspeed
+Revises: 0011_rules2020
 Create Date: 2026-12-03
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0009_pullspeed"
-down_revision = "0008_verbs"
+revision = "0012_pullspeed"
+down_revision = "0011_rules2020"
 branch_labels = None
 depends_on = None
 
