@@ -67,7 +67,7 @@ from sqlalchemy.orm import Session
 from gateway import store
 from gateway.privacy import mask_mobile
 from gateway.services import activities, hours, registration
-from gateway.services.context import ServiceContext
+from gateway.services.context import ServiceContext, Valid
 from gateway.services.errors import Conflict, Invalid, NotFound, OutOfScope, ServiceError
 from gateway.standard.issues import Issue, pointer
 from gateway.standard.rules.common import parse_date, parse_local_datetime
@@ -77,7 +77,8 @@ from gateway.store.models.common import json_safe
 
 __all__ = [
     "ENTITIES", "Outcome", "Source", "SourcePriority", "Stamp", "VolunteerMerge", "apply_record",
-    "apply_records", "handler", "merge_volunteer", "new_provenance", "translate_links",
+    "apply_records", "handler", "merge_volunteer", "new_provenance", "rejection", "translate_links",
+    "DERIVED",
 ]
 
 log = logging.getLogger("gateway.exchange.upserts")
@@ -173,8 +174,13 @@ def _newer(stamp: Stamp, stored_at: datetime | None) -> bool:
 
 # -- running one record -----------------------------------------------------------------------
 
-def apply_record(ctx: ServiceContext, source: Source, entity: Any, op: Any, data: Any) -> Outcome:
-    """Upsert or delete one record in its own SAVEPOINT; any rule broken → ``rejected``."""
+def apply_record(ctx: ServiceContext, source: Source, entity: Any, op: Any, data: Any, *,
+                 valid: Valid | None = None) -> Outcome:
+    """Upsert or delete one record in its own SAVEPOINT; any rule broken → ``rejected``.
+
+    ``valid``: the volunteer upsert's record as already validated (the bulk path screens
+    every volunteer upsert of a chunk), handed on instead of validating ``data`` again.
+    """
     issues = _shape_issues(entity, op, data)
     if issues:
         return Outcome("rejected", None, issues)
@@ -184,9 +190,9 @@ def apply_record(ctx: ServiceContext, source: Source, entity: Any, op: Any, data
         with session.begin_nested():
             if entity != "volunteer":
                 data = translate_links(ctx, source, data)
-            return apply(ctx, source, data)
+            return apply(ctx, source, valid if valid is not None else data)
     except ServiceError as exc:
-        return Outcome("rejected", None, _issues_of(exc))
+        return rejection(exc)
     except SQLAlchemyError as exc:
         if store.connection_lost(exc):  # the database went away: not this record's fault
             raise
@@ -274,6 +280,11 @@ def _shape_issues(entity: Any, op: Any, data: Any) -> list[Issue]:
         issues.append(Issue("/data", "exchange.data", "data 应为 JSON 对象",
                             "data must be a JSON object"))
     return issues
+
+
+def rejection(exc: ServiceError) -> Outcome:
+    """The ``rejected`` outcome of a record a service refused: its issues under ``/data``."""
+    return Outcome("rejected", None, _issues_of(exc))
 
 
 def _under_data(issue: Issue) -> Issue:
@@ -375,7 +386,9 @@ def _project(ctx: ServiceContext, number: Any, required: bool = True) -> Project
 
 # -- volunteers ----------------------------------------------------------------------------------
 
-_VOLUNTEER_NOT_FIELDS = {"volunteer_no", "source_id", "source_updated_at", "total_hours", "star_level"}
+#: A volunteer's fields the store derives (from service records): never taken from a sender.
+DERIVED = ("total_hours", "star_level")
+_VOLUNTEER_NOT_FIELDS = {"volunteer_no", "source_id", "source_updated_at", *DERIVED}
 
 
 def _person_fields(data: Mapping[str, Any]) -> list[str]:
@@ -428,10 +441,15 @@ def merge_volunteer(source: Source, stamp: Stamp, data: Mapping[str, Any], old: 
     return VolunteerMerge(record, winning, note)
 
 
-def upsert_volunteer(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> Outcome:
-    """Create or update the person (found by document), field by field under the policy."""
+def upsert_volunteer(ctx: ServiceContext, source: Source, data: dict[str, Any] | Valid) -> Outcome:
+    """Create or update the person (found by document), field by field under the policy.
+
+    ``data`` may come validated already (a :class:`Valid`, the bulk path's screening): the
+    record is validated once, here or there, and handed on to the registration service.
+    """
     ctx.caller.require("volunteer", "write")
-    ctx.validate("volunteer", {k: v for k, v in data.items() if k not in ("total_hours", "star_level")})
+    valid = data if isinstance(data, Valid) else ctx.valid("volunteer", _without_derived(data))
+    data = valid.record
     stamp = source.stamp(ctx, data)
     # The record's own region first: the answer to a record outside it must not depend on
     # whether someone elsewhere holds the document (issue 11, finding 3).
@@ -439,18 +457,19 @@ def upsert_volunteer(ctx: ServiceContext, source: Source, data: dict[str, Any]) 
     existing = registration.find_volunteer_by_document(ctx, data["id_type"], data["id_number"],
                                                        in_scope=False)
     if existing is None:
-        status, volunteer = registration.upsert_volunteer(ctx, data, source.client_id,
-                                                          data.get("source_id"))
+        volunteer = registration.create_from_source(ctx, valid, source.client_id,
+                                                    data.get("source_id"))
         volunteer.provenance = new_provenance(stamp, data)
-        return Outcome(status, volunteer.volunteer_no)
+        return Outcome("created", volunteer.volunteer_no)
 
     if not ctx.caller.covers_region(existing.area_code):
         raise registration.duplicate_elsewhere()  # no number, region or state of theirs
     old = registration.volunteer_record(ctx, existing)
     merge = merge_volunteer(source, stamp, data, old, existing.provenance)
     revived = existing.deleted_at is not None
-    status, volunteer = registration.upsert_volunteer(ctx, merge.record, source.client_id,
-                                                      data.get("source_id"))
+    status, volunteer = registration.update_from_source(
+        ctx, existing, old, valid if merge.record == data else merge.record, source.client_id,
+        data.get("source_id"))
     volunteer.provenance = merge.provenance(volunteer.provenance, stamp)
     if revived:
         volunteer.deleted_at = None
@@ -459,6 +478,11 @@ def upsert_volunteer(ctx: ServiceContext, source: Source, data: dict[str, Any]) 
                           area=volunteer.area_code)
         status = "updated"
     return Outcome(status, volunteer.volunteer_no, [], merge.note)
+
+
+def _without_derived(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A volunteer record without the store's derived fields (what is validated and stored)."""
+    return {k: v for k, v in data.items() if k not in DERIVED}
 
 
 def delete_volunteer(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> Outcome:
