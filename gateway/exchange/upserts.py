@@ -874,11 +874,6 @@ def _enrollment_links(ctx: ServiceContext, data: Mapping[str, Any]) -> tuple[Vol
     return volunteer, project, post
 
 
-def _enrollment_state(row: Enrollment) -> dict[str, Any]:
-    return json_safe({"status": row.status, "invited": row.invited, "applied_at": row.applied_at,
-                      "decided_at": row.decided_at})
-
-
 def upsert_enrollment(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> Outcome:
     """The sender's enrolment as it reports it; places in the post follow the status."""
     ctx.caller.require("enrollment", "write")
@@ -894,29 +889,17 @@ def upsert_enrollment(ctx: ServiceContext, source: Source, data: dict[str, Any])
     applied = parse_local_datetime(data.get("applied_at"), ctx.tz) or ctx.now
     decided = parse_local_datetime(data.get("decided_at"), ctx.tz)
     if row is None:
-        activities.refuse_duplicate_enrollment(ctx, volunteer, post)
-        if status in activities.ADMITTED:
-            _take_place(ctx, post)
-        row = Enrollment(enrollment_no=ctx.number("E", project.area_code), volunteer_id=volunteer.id,
-                         project_id=project.id, post_id=post.id, status=status,
-                         invited=bool(data.get("invited", False)), applied_at=applied,
-                         decided_at=decided, decided_by=source.client_id if decided else None,
-                         source_system=source.client_id, source_id=sid, source_updated_at=stamp.at,
-                         created_at=ctx.now, updated_at=ctx.now)
-        ctx.session.add(row)
-        ctx.session.flush()
-        ctx.record_change("enrollment", row.enrollment_no, "create", None,
-                          {"volunteer_no": volunteer.volunteer_no, "project_no": project.project_no,
-                           "post_no": post.post_no, "status": status},
-                          note=source.note, source_system=source.client_id,
-                          area=project.area_code, team_no=project.team.team_no)
+        row = activities.create_reported_enrollment(
+            ctx, volunteer, project, post, status=status, invited=bool(data.get("invited", False)),
+            applied_at=applied, decided_at=decided, source_system=source.client_id,
+            source_id=sid, source_updated_at=stamp.at, note=source.note)
         return Outcome("created", row.enrollment_no)
 
     if (row.volunteer_id, row.post_id) != (volunteer.id, post.id):
         raise Invalid("an enrolment's volunteer and post cannot change", [Issue(
             "/volunteer_no", "exchange.link_fixed", "报名的志愿者和岗位不能更改，请删除后重新推送",
             "the volunteer and post of an enrolment cannot change; delete it and push a new one")])
-    before = _enrollment_state(row)
+    before = activities.reported_enrollment_state(row)
     new_state = {"status": status, "invited": bool(data.get("invited", row.invited)),
                  "applied_at": applied if data.get("applied_at") else row.applied_at,
                  "decided_at": decided if data.get("decided_at") else row.decided_at}
@@ -928,22 +911,9 @@ def upsert_enrollment(ctx: ServiceContext, source: Source, data: dict[str, Any])
     if not newer:
         return Outcome("unchanged", row.enrollment_no, [], _stale())
     row.source_updated_at = stamp.at
-    if status in activities.ADMITTED and row.status not in activities.ADMITTED:
-        _take_place(ctx, post)
-    elif row.status in activities.ADMITTED and status not in activities.ADMITTED:
-        activities.free_place(ctx.session, post.id)
-    old_status = row.status
-    row.status, row.invited = status, new_state["invited"]
-    row.applied_at, row.decided_at = new_state["applied_at"], new_state["decided_at"]
-    row.updated_at = ctx.now
-    ctx.record_change("enrollment", row.enrollment_no, "update", {"status": old_status},
-                      {"status": status}, note=source.note, source_system=source.client_id,
-                      area=project.area_code, team_no=project.team.team_no)
+    activities.change_reported_enrollment(ctx, row, post, new_state,
+                                          source_system=source.client_id, note=source.note)
     return Outcome("updated", row.enrollment_no)
-
-
-def _take_place(ctx: ServiceContext, post: Post) -> None:
-    activities.take_place_or_conflict(ctx, post)
 
 
 def delete_enrollment(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> Outcome:
@@ -951,13 +921,8 @@ def delete_enrollment(ctx: ServiceContext, source: Source, data: dict[str, Any])
     row = _for_delete(ctx.session, Enrollment, Enrollment.enrollment_no, source, data, "enrollment_no")
     if not _acts_for(ctx, volunteer=row.volunteer, team=row.project.team):
         raise OutOfScope(f"enrollment {row.enrollment_no} is outside the client's scope")
-    if row.status in activities.ADMITTED:
-        activities.free_place(ctx.session, row.post_id)
-    number, project = row.enrollment_no, row.project
-    ctx.session.delete(row)
-    ctx.record_change("enrollment", number, "delete", {"status": row.status}, None,
-                      note=source.note, source_system=source.client_id,
-                      area=project.area_code, team_no=project.team.team_no)
+    number = activities.remove_reported_enrollment(ctx, row, source_system=source.client_id,
+                                                   note=source.note)
     return Outcome("deleted", number)
 
 

@@ -478,7 +478,7 @@ def update_from_source(ctx: ServiceContext, volunteer: Volunteer, old: dict[str,
     higher-priority source provided): then only the result is validated.
     """
     valid = record.record if isinstance(record, Valid) else None
-    fields = valid if valid is not None else record
+    fields: Mapping[str, Any] = valid if valid is not None else record  # type: ignore[assignment]
     source_id = source_id or fields.get("source_id")
     source_no = fields.get("volunteer_no")
     _check_source_free(ctx, source_system, _source_key(source_id, source_no, volunteer.volunteer_no),
