@@ -4,13 +4,13 @@ with set-based writes wherever that gives the same result as applying them one b
 Why
     One by one, a new volunteer costs about fifteen statements (a SAVEPOINT and its release,
     four look-ups, a counter, five inserts, two aggregate upserts, the provenance update) and
-    the same record is validated twice and decrypted again for its history. Pushes and sync
+    the record is decrypted again for its history. Pushes and sync
     runs are mostly new people and people sent again unchanged: those are worth doing in sets.
 
 What goes the fast way
-    A volunteer upsert that passes the permission and validation checks (one validation per
-    record) and whose person (blind index of the document) and source key (``source_id``,
-    else the sender's ``volunteer_no``) no earlier record of the chunk names. Two look-ups
+    A volunteer upsert that passes the permission and validation checks and whose person
+    (blind index of the document) and source key (``source_id``, else the sender's
+    ``volunteer_no``) no earlier record of the chunk names. Two look-ups
     for the whole chunk find the stored people and the sender's source rows; then, in input
     order, each record is
 
@@ -21,9 +21,15 @@ What goes the fast way
       there: :func:`gateway.services.registration.upsert_writes_nothing` with the same field
       policy :func:`gateway.exchange.upserts.merge_volunteer`): answered ``unchanged`` with
       no write at all — unless a volunteer delete earlier in the chunk may have touched them;
-    * anything else (other entities, deletes, changed or invalid people, repeats in the
-      chunk): the run so far is written, then the record goes through
+    * anything else (other entities, deletes, changed people, repeats in the chunk): the
+      run so far is written, then the record goes through
       :func:`~gateway.exchange.upserts.apply_record`, so it sees everything before it.
+
+    Validated once: every volunteer upsert of the chunk is validated when it is screened;
+    one the engine refuses is answered ``rejected`` then and there (what ``apply_record``
+    would answer: permission and validation are its first checks, and it writes nothing),
+    and one that passes is handed on as a :class:`~gateway.services.context.Valid` — to
+    ``apply_record`` and the registration service too, which do not validate it again.
 
 Writing a run
     Inside one SAVEPOINT: the volunteer numbers are reserved with one statement for all

@@ -23,7 +23,9 @@ What an upsert does
     project → update, or :func:`publish_project`; service_record → a correction of the
     stored record (:func:`correct_hours`: the original is kept as status 3, the answer's key
     is the new record), or :func:`record_hours` — every rule across records applies;
-    enrollment, training, commendation, evaluation, complaint → the store's models directly,
+    enrollment → the activities service's reported enrolments
+    (:func:`~gateway.services.activities.create_reported_enrollment`, places following the
+    status); training, commendation, evaluation, complaint → the store's models directly,
     links checked (an unknown link is rejected with a pointer to it, rule
     ``exchange.link_unknown``). Certificates are issued by the gateway and never pushed
     (``exchange.not_pushable``).
@@ -549,12 +551,12 @@ def _record_stamp(row: Team | Project) -> Stamp | None:
 def upsert_team(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> Outcome:
     """Register a new team (it waits for review) or update the stored one (record level)."""
     ctx.caller.require("team", "write")
-    ctx.validate("team", data)
+    valid = ctx.valid("team", data)
     ctx.caller.require_region(data["area"], "the team's area")
     stamp = source.stamp(ctx, data)
     team = _find_team(ctx, source, data)
     if team is None:
-        team = registration.register_team(ctx, data, None, source_system=source.client_id)
+        team = registration.register_team(ctx, valid, None, source_system=source.client_id)
         team.source_id = _source_id(data, "team_no")
         team.source_updated_at = stamp.at
         team.provenance = stamp.as_json()

@@ -737,9 +737,10 @@ def flush_team(ctx: ServiceContext, team: Team) -> None:
 
 def register_team(ctx: ServiceContext, record: Any, join_password: Any = None,
                   source_system: str | None = None) -> Team:
-    """Register a team; it waits for review (status 2) whatever the record says."""
+    """Register a team; it waits for review (status 2) whatever the record says. ``record``
+    may come as a :class:`Valid` (validated already: not again)."""
     ctx.caller.require("team", "write")
-    ctx.validate("team", record)
+    record = ctx.valid("team", record).record
     area = record["area"]
     ctx.caller.require_region(area, "the team's area")
     session = ctx.session

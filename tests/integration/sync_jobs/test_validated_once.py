@@ -26,6 +26,7 @@ class Validations(Counter):
     def __init__(self) -> None:
         super().__init__()
         self.records: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+        self.teams: Counter = Counter()     # {uscc: times validated} of team records
 
     def clear(self) -> None:
         super().clear()
@@ -44,6 +45,8 @@ def validations(store_app, monkeypatch) -> Validations:
             number = record.get("id_number") if isinstance(record, dict) else None
             counts[number] += 1
             counts.records[number].append(dict(record) if isinstance(record, dict) else record)
+        elif entity == "team":
+            counts.teams[record.get("uscc") if isinstance(record, dict) else None] += 1
         return real(entity, record, *args, **kwargs)
 
     monkeypatch.setattr(engine, "validate", counting)
@@ -83,6 +86,16 @@ def test_a_pushed_volunteer_is_validated_once_whatever_becomes_of_it(store_app, 
                            # left-out one kept): another record, whose rules across fields
                            # (a kept birth date against a new document…) are checked once
                            people[2]["id_number"]: 2}
+
+
+def test_a_pushed_new_team_is_validated_once(store_app, server, city, validations):
+    """The exchange validates the team, the registration service takes it as validated."""
+    teams = [push_helpers.team(i) for i in range(2)]
+    answer = push_helpers.push(server, city, push_helpers.envelope(
+        [push_helpers.item("team", t) for t in teams]))
+    assert answer.status_code == 200, answer.text
+    assert [r["status"] for r in answer.json()["results"]] == ["created", "created"]
+    assert validations.teams == {t["uscc"]: 1 for t in teams}
 
 
 def test_a_pulled_volunteer_is_validated_once(sync_app, platform, base_url, validations):
