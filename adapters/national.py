@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import schemas
+from adapters.fields import field_type, is_number, number_of_text, restored_code
 from gateway.adapter import (Adapter, AdapterError, CheckResult, Issue, MappingError, NativeItem,
                              Page, WriteResult, pointer)
 
@@ -140,22 +141,8 @@ class Mapping:
 
 
 def _kind(prop: dict) -> tuple[str, frozenset[str] | None]:
-    if prop.get("x-region"):
-        return "region", None
-    if prop.get("x-national-internal-id"):
-        return "nid", None
-    if prop.get("x-format") == "local-date-time":
-        return "datetime", None
-    if prop.get("format") == "date":
-        return "date", None
-    if prop.get("type") == "array":
-        items = prop.get("items", {})
-        if items.get("type") == "string":
-            return "codes", frozenset(items["enum"]) if "enum" in items else None
-        return "list", None
-    if "enum" in prop:
-        return "code", frozenset(prop["enum"])
-    return prop.get("type", "string"), None
+    typed = field_type(prop)  # the adapters' one reading of a schema property
+    return typed.kind, typed.enum
 
 
 def _coded_members(prop: dict) -> bool:
@@ -279,8 +266,8 @@ def _to_std_value(f: Field, value: Any, ptr: str, issues: list[Issue]) -> Any:
     if f.kind == "code":
         text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
         if isinstance(text, str) and f.enum is not None and text not in f.enum:
-            padded = text.zfill(2)
-            if padded in f.enum and text.isdigit():
+            padded = restored_code(text, f.enum)
+            if padded is not None:
                 return padded            # a code stored as a number lost its leading zero
             issues.append(Issue(ptr, "mapping.unknown_code", *_messages_unknown_code(f.code, text, f.title)))
             return _MISSING
@@ -291,19 +278,16 @@ def _to_std_value(f: Field, value: Any, ptr: str, issues: list[Issue]) -> Any:
         return text
     if f.kind in ("number", "integer"):
         if isinstance(value, str):
-            try:
-                number = float(value)
-            except ValueError:
-                number = None
+            number = number_of_text(value)
             if number is not None and (f.kind == "number" or number.is_integer()):
                 return int(number) if number.is_integer() and f.kind == "integer" else number
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        elif is_number(value):
             return value
         issues.append(Issue(ptr, "mapping.invalid", f"字段 {f.code}（{f.title}）应为数值",
                             f"{f.code} ({f.title}): expected a number"))
         return _MISSING
     if f.kind == "string":
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if is_number(value):
             return str(value)
         if not isinstance(value, str):
             issues.append(Issue(ptr, "mapping.invalid", f"字段 {f.code}（{f.title}）应为文本",

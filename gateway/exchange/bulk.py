@@ -4,13 +4,13 @@ with set-based writes wherever that gives the same result as applying them one b
 Why
     One by one, a new volunteer costs about fifteen statements (a SAVEPOINT and its release,
     four look-ups, a counter, five inserts, two aggregate upserts, the provenance update) and
-    the same record is validated twice and decrypted again for its history. Pushes and sync
+    the record is decrypted again for its history. Pushes and sync
     runs are mostly new people and people sent again unchanged: those are worth doing in sets.
 
 What goes the fast way
-    A volunteer upsert that passes the permission and validation checks (one validation per
-    record) and whose person (blind index of the document) and source key (``source_id``,
-    else the sender's ``volunteer_no``) no earlier record of the chunk names. Two look-ups
+    A volunteer upsert that passes the permission and validation checks and whose person
+    (blind index of the document) and source key (``source_id``, else the sender's
+    ``volunteer_no``) no earlier record of the chunk names. Two look-ups
     for the whole chunk find the stored people and the sender's source rows; then, in input
     order, each record is
 
@@ -21,9 +21,15 @@ What goes the fast way
       there: :func:`gateway.services.registration.upsert_writes_nothing` with the same field
       policy :func:`gateway.exchange.upserts.merge_volunteer`): answered ``unchanged`` with
       no write at all — unless a volunteer delete earlier in the chunk may have touched them;
-    * anything else (other entities, deletes, changed or invalid people, repeats in the
-      chunk): the run so far is written, then the record goes through
+    * anything else (other entities, deletes, changed people, repeats in the chunk): the
+      run so far is written, then the record goes through
       :func:`~gateway.exchange.upserts.apply_record`, so it sees everything before it.
+
+    Validated once: every volunteer upsert of the chunk is validated when it is screened;
+    one the engine refuses is answered ``rejected`` then and there (what ``apply_record``
+    would answer: permission and validation are its first checks, and it writes nothing),
+    and one that passes is handed on as a :class:`~gateway.services.context.Valid` — to
+    ``apply_record`` and the registration service too, which do not validate it again.
 
 Writing a run
     Inside one SAVEPOINT: the volunteer numbers are reserved with one statement for all
@@ -64,12 +70,12 @@ from sqlalchemy.sql import sqltypes
 
 from gateway import store
 from gateway.exchange import upserts
-from gateway.exchange.upserts import (Outcome, Source, Stamp, apply_record, merge_volunteer,
-                                      new_provenance)
+from gateway.exchange.upserts import (DERIVED, Outcome, Source, Stamp, apply_record,
+                                      merge_volunteer, new_provenance)
 from gateway.privacy import Vault
 from gateway.services import registration
 from gateway.services.aggregates import count_volunteers
-from gateway.services.context import ServiceContext
+from gateway.services.context import ServiceContext, Valid
 from gateway.services.errors import ServiceError
 from gateway.store.models import Change, Volunteer, VolunteerSource, utcnow
 from gateway.store.models.common import RegionColumns
@@ -78,7 +84,6 @@ __all__ = ["NewVolunteer", "RememberingVault", "apply_records", "keyed_lookup"]
 
 log = logging.getLogger("gateway.exchange.bulk")
 
-_READ_ONLY = ("total_hours", "star_level")
 #: Values per IN (...) look-up: well under SQLite's and PostgreSQL's parameter limits.
 _LOOKUP_SLICE = 1000
 
@@ -89,11 +94,15 @@ class _Person:
 
     index: int                      # position in the chunk
     data: dict[str, Any]
-    record: dict[str, Any]          # the data without the derived fields (what is validated)
+    valid: Valid                    # the data without the derived fields, validated (once)
     id_index: str                   # blind index of the document
     key: str | None                 # the sender's id for the person (source_id, else its number)
     stamp: Stamp
     volunteer: NewVolunteer | None = None   # the row to insert, for a new person
+
+    @property
+    def record(self) -> dict[str, Any]:
+        return self.valid.record
 
 
 class RememberingVault:
@@ -151,21 +160,27 @@ def apply_records(ctx: ServiceContext, source: Source,
     """One outcome per ``(entity, op, data)``, as :func:`apply_record` in order would give."""
     building = dataclasses.replace(ctx, vault=RememberingVault(ctx.vault))
     people = {}
+    outcomes: list[Outcome | None] = [None] * len(items)
     for index, (entity, op, data) in enumerate(items):
         person = _screen(building, source, index, entity, op, data)
-        if person is not None:
+        if isinstance(person, Outcome):
+            outcomes[index] = person  # refused by the validation: it writes nothing
+        elif person is not None:
             people[index] = person
     if not people:
-        return [apply_record(ctx, source, entity, op, data) for entity, op, data in items]
+        return [outcome or apply_record(ctx, source, entity, op, data)
+                for outcome, (entity, op, data) in zip(outcomes, items)]
     stored, source_rows = _look_up(ctx, source, people.values())
 
-    outcomes: list[Outcome | None] = [None] * len(items)
     paths = Counter()  # how the records went, for the debug log
     run: list[_Person] = []
     seen_people: set[str] = set()
     seen_keys: set[str] = set()
     deleted = False  # a volunteer delete ran: a person looked up before may have changed
     for index, (entity, op, data) in enumerate(items):
+        if outcomes[index] is not None:
+            paths["invalid"] += 1
+            continue
         person = people.get(index)
         if person is not None:
             fresh = person.id_index not in seen_people and person.key not in seen_keys
@@ -188,33 +203,42 @@ def apply_records(ctx: ServiceContext, source: Source,
             deleted = True
         _write(building, source, run, outcomes, paths)
         run = []
-        outcomes[index] = apply_record(ctx, source, entity, op, data)
+        outcomes[index] = apply_record(ctx, source, entity, op, data,
+                                       valid=person.valid if person is not None else None)
         paths["one by one"] += 1
     _write(building, source, run, outcomes, paths)
-    log.debug("apply_records: %d record(s): %d new in %d set(s), %d unchanged, %d one by one "
-              "(%d of them after a refused set)", len(items), paths["new"], paths["sets"],
-              paths["unchanged"], paths["one by one"], paths["refused"])
+    log.debug("apply_records: %d record(s): %d new in %d set(s), %d unchanged, %d invalid, "
+              "%d one by one (%d of them after a refused set)", len(items), paths["new"],
+              paths["sets"], paths["unchanged"], paths["invalid"], paths["one by one"],
+              paths["refused"])
     return outcomes  # type: ignore[return-value]  # every position is set above
 
 
 def _screen(ctx: ServiceContext, source: Source, index: int, entity: Any, op: Any,
-            data: Any) -> _Person | None:
-    """A volunteer upsert the caller may write and the engine finds valid, else None."""
+            data: Any) -> _Person | Outcome | None:
+    """A volunteer upsert the caller may write and the engine finds valid; the ``rejected``
+    outcome of one the engine finds invalid (what ``apply_record`` would answer: the
+    permission and the validation are its first checks); else None.
+
+    The record is validated here, once: what passes is handed on as a :class:`Valid`.
+    """
     if entity != "volunteer" or op != "upsert" or not isinstance(data, dict):
         return None
     if upserts.handler("volunteer", "upsert") is not upserts.upsert_volunteer:
         return None  # this path mirrors upsert_volunteer: not whatever replaced it
-    record = {k: v for k, v in data.items() if k not in _READ_ONLY}
     try:
         ctx.caller.require("volunteer", "write")
-        ctx.validate("volunteer", record)
     except ServiceError:
-        return None  # apply_record answers it, with every issue
+        return None  # apply_record answers it
+    try:
+        valid = ctx.valid("volunteer", {k: v for k, v in data.items() if k not in DERIVED})
+    except ServiceError as exc:
+        return upserts.rejection(exc)
     indexes = registration.find_volunteers_by_number(ctx, data["id_number"], data["id_type"])
     if not indexes:
         return None
     key = data.get("source_id") or data.get("volunteer_no")
-    return _Person(index, data, record, indexes[0], key or None, source.stamp(ctx, data))
+    return _Person(index, data, valid, indexes[0], key or None, source.stamp(ctx, data))
 
 
 def _look_up(ctx: ServiceContext, source: Source, people: Iterable[_Person]
@@ -293,12 +317,9 @@ def _unchanged(ctx: ServiceContext, source: Source, person: _Person, stored: Vol
     if stored.deleted_at is not None or not ctx.caller.covers_region(stored.area_code):
         return None
     old = registration.volunteer_record(ctx, stored)
-    merge = merge_volunteer(source, person.stamp, person.data, old, stored.provenance)
-    if merge.record != person.data:
-        try:
-            ctx.validate("volunteer", {k: v for k, v in merge.record.items() if k not in _READ_ONLY})
-        except ServiceError:
-            return None
+    # What the upsert would store is validated only when it changes (update_from_source):
+    # here nothing changes, so nothing more is validated.
+    merge = merge_volunteer(source, person.stamp, person.record, old, stored.provenance)
     if not registration.upsert_writes_nothing(ctx, stored, old, merge.record, source.client_id,
                                               person.data.get("source_id"), source_row):
         return None
@@ -323,7 +344,8 @@ def _write(ctx: ServiceContext, source: Source, run: list[_Person],
         log.warning("apply_records: a set of %d new volunteers was refused by the database (%s); "
                     "applying them one by one", len(run), type(exc).__name__)
         for person in run:
-            outcomes[person.index] = apply_record(ctx, source, "volunteer", "upsert", person.data)
+            outcomes[person.index] = apply_record(ctx, source, "volunteer", "upsert", person.data,
+                                                  valid=person.valid)
         paths["one by one"] += len(run)
         paths["refused"] += len(run)
         return

@@ -23,7 +23,9 @@ What an upsert does
     project → update, or :func:`publish_project`; service_record → a correction of the
     stored record (:func:`correct_hours`: the original is kept as status 3, the answer's key
     is the new record), or :func:`record_hours` — every rule across records applies;
-    enrollment, training, commendation, evaluation, complaint → the store's models directly,
+    enrollment → the activities service's reported enrolments
+    (:func:`~gateway.services.activities.create_reported_enrollment`, places following the
+    status); training, commendation, evaluation, complaint → the store's models directly,
     links checked (an unknown link is rejected with a pointer to it, rule
     ``exchange.link_unknown``). Certificates are issued by the gateway and never pushed
     (``exchange.not_pushable``).
@@ -68,7 +70,7 @@ from sqlalchemy.orm import Session
 from gateway import store
 from gateway.privacy import mask_mobile
 from gateway.services import activities, hours, registration
-from gateway.services.context import ServiceContext
+from gateway.services.context import ServiceContext, Valid
 from gateway.services.errors import Conflict, Invalid, NotFound, OutOfScope, ServiceError
 from gateway.standard.issues import Issue
 from gateway.standard.rules.common import parse_date, parse_local_datetime
@@ -78,7 +80,8 @@ from gateway.store.models.common import json_safe
 
 __all__ = [
     "ENTITIES", "Outcome", "Source", "SourcePriority", "Stamp", "VolunteerMerge", "apply_record",
-    "apply_records", "handler", "merge_volunteer", "new_provenance", "translate_links",
+    "apply_records", "handler", "merge_volunteer", "new_provenance", "rejection", "translate_links",
+    "DERIVED",
 ]
 
 log = logging.getLogger("gateway.exchange.upserts")
@@ -174,8 +177,13 @@ def _newer(stamp: Stamp, stored_at: datetime | None) -> bool:
 
 # -- running one record -----------------------------------------------------------------------
 
-def apply_record(ctx: ServiceContext, source: Source, entity: Any, op: Any, data: Any) -> Outcome:
-    """Upsert or delete one record in its own SAVEPOINT; any rule broken → ``rejected``."""
+def apply_record(ctx: ServiceContext, source: Source, entity: Any, op: Any, data: Any, *,
+                 valid: Valid | None = None) -> Outcome:
+    """Upsert or delete one record in its own SAVEPOINT; any rule broken → ``rejected``.
+
+    ``valid``: the volunteer upsert's record as already validated (the bulk path screens
+    every volunteer upsert of a chunk), handed on instead of validating ``data`` again.
+    """
     issues = _shape_issues(entity, op, data)
     if issues:
         return Outcome("rejected", None, issues)
@@ -185,9 +193,9 @@ def apply_record(ctx: ServiceContext, source: Source, entity: Any, op: Any, data
         with session.begin_nested():
             if entity != "volunteer":
                 data = translate_links(ctx, source, data)
-            return apply(ctx, source, data)
+            return apply(ctx, source, valid if valid is not None else data)
     except ServiceError as exc:
-        return Outcome("rejected", None, _issues_of(exc))
+        return rejection(exc)
     except SQLAlchemyError as exc:
         if store.connection_lost(exc):  # the database went away: not this record's fault
             raise
@@ -275,6 +283,11 @@ def _shape_issues(entity: Any, op: Any, data: Any) -> list[Issue]:
         issues.append(Issue("/data", "exchange.data", "data 应为 JSON 对象",
                             "data must be a JSON object"))
     return issues
+
+
+def rejection(exc: ServiceError) -> Outcome:
+    """The ``rejected`` outcome of a record a service refused: its issues under ``/data``."""
+    return Outcome("rejected", None, _issues_of(exc))
 
 
 def _under_data(issue: Issue) -> Issue:
@@ -376,7 +389,9 @@ def _project(ctx: ServiceContext, number: Any, required: bool = True) -> Project
 
 # -- volunteers ----------------------------------------------------------------------------------
 
-_VOLUNTEER_NOT_FIELDS = {"volunteer_no", "source_id", "source_updated_at", "total_hours", "star_level"}
+#: A volunteer's fields the store derives (from service records): never taken from a sender.
+DERIVED = ("total_hours", "star_level")
+_VOLUNTEER_NOT_FIELDS = {"volunteer_no", "source_id", "source_updated_at", *DERIVED}
 
 
 def _person_fields(data: Mapping[str, Any]) -> list[str]:
@@ -429,10 +444,15 @@ def merge_volunteer(source: Source, stamp: Stamp, data: Mapping[str, Any], old: 
     return VolunteerMerge(record, winning, note)
 
 
-def upsert_volunteer(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> Outcome:
-    """Create or update the person (found by document), field by field under the policy."""
+def upsert_volunteer(ctx: ServiceContext, source: Source, data: dict[str, Any] | Valid) -> Outcome:
+    """Create or update the person (found by document), field by field under the policy.
+
+    ``data`` may come validated already (a :class:`Valid`, the bulk path's screening): the
+    record is validated once, here or there, and handed on to the registration service.
+    """
     ctx.caller.require("volunteer", "write")
-    ctx.validate("volunteer", {k: v for k, v in data.items() if k not in ("total_hours", "star_level")})
+    valid = data if isinstance(data, Valid) else ctx.valid("volunteer", _without_derived(data))
+    data = valid.record
     stamp = source.stamp(ctx, data)
     # The record's own region first: the answer to a record outside it must not depend on
     # whether someone elsewhere holds the document (issue 11, finding 3).
@@ -440,18 +460,19 @@ def upsert_volunteer(ctx: ServiceContext, source: Source, data: dict[str, Any]) 
     existing = registration.find_volunteer_by_document(ctx, data["id_type"], data["id_number"],
                                                        in_scope=False)
     if existing is None:
-        status, volunteer = registration.upsert_volunteer(ctx, data, source.client_id,
-                                                          data.get("source_id"))
+        volunteer = registration.create_from_source(ctx, valid, source.client_id,
+                                                    data.get("source_id"))
         volunteer.provenance = new_provenance(stamp, data)
-        return Outcome(status, volunteer.volunteer_no)
+        return Outcome("created", volunteer.volunteer_no)
 
     if not ctx.caller.covers_region(existing.area_code):
         raise registration.duplicate_elsewhere()  # no number, region or state of theirs
     old = registration.volunteer_record(ctx, existing)
     merge = merge_volunteer(source, stamp, data, old, existing.provenance)
     revived = existing.deleted_at is not None
-    status, volunteer = registration.upsert_volunteer(ctx, merge.record, source.client_id,
-                                                      data.get("source_id"))
+    status, volunteer = registration.update_from_source(
+        ctx, existing, old, valid if merge.record == data else merge.record, source.client_id,
+        data.get("source_id"))
     volunteer.provenance = merge.provenance(volunteer.provenance, stamp)
     if revived:
         volunteer.deleted_at = None
@@ -460,6 +481,11 @@ def upsert_volunteer(ctx: ServiceContext, source: Source, data: dict[str, Any]) 
                           area=volunteer.area_code)
         status = "updated"
     return Outcome(status, volunteer.volunteer_no, [], merge.note)
+
+
+def _without_derived(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A volunteer record without the store's derived fields (what is validated and stored)."""
+    return {k: v for k, v in data.items() if k not in DERIVED}
 
 
 def delete_volunteer(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> Outcome:
@@ -526,12 +552,12 @@ def _record_stamp(row: Team | Project) -> Stamp | None:
 def upsert_team(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> Outcome:
     """Register a new team (it waits for review) or update the stored one (record level)."""
     ctx.caller.require("team", "write")
-    ctx.validate("team", data)
+    valid = ctx.valid("team", data)
     ctx.caller.require_region(data["area"], "the team's area")
     stamp = source.stamp(ctx, data)
     team = _find_team(ctx, source, data)
     if team is None:
-        team = registration.register_team(ctx, data, None, source_system=source.client_id)
+        team = registration.register_team(ctx, valid, None, source_system=source.client_id)
         team.source_id = _source_id(data, "team_no")
         team.source_updated_at = stamp.at
         team.provenance = stamp.as_json()
@@ -755,11 +781,6 @@ def _enrollment_links(ctx: ServiceContext, data: Mapping[str, Any]) -> tuple[Vol
     return volunteer, project, post
 
 
-def _enrollment_state(row: Enrollment) -> dict[str, Any]:
-    return json_safe({"status": row.status, "invited": row.invited, "applied_at": row.applied_at,
-                      "decided_at": row.decided_at})
-
-
 def upsert_enrollment(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> Outcome:
     """The sender's enrolment as it reports it; places in the post follow the status."""
     ctx.caller.require("enrollment", "write")
@@ -775,29 +796,17 @@ def upsert_enrollment(ctx: ServiceContext, source: Source, data: dict[str, Any])
     applied = parse_local_datetime(data.get("applied_at"), ctx.tz) or ctx.now
     decided = parse_local_datetime(data.get("decided_at"), ctx.tz)
     if row is None:
-        activities.refuse_duplicate_enrollment(ctx, volunteer, post)
-        if status in activities.ADMITTED:
-            _take_place(ctx, post)
-        row = Enrollment(enrollment_no=ctx.number("E", project.area_code), volunteer_id=volunteer.id,
-                         project_id=project.id, post_id=post.id, status=status,
-                         invited=bool(data.get("invited", False)), applied_at=applied,
-                         decided_at=decided, decided_by=source.client_id if decided else None,
-                         source_system=source.client_id, source_id=sid, source_updated_at=stamp.at,
-                         created_at=ctx.now, updated_at=ctx.now)
-        ctx.session.add(row)
-        ctx.session.flush()
-        ctx.record_change("enrollment", row.enrollment_no, "create", None,
-                          {"volunteer_no": volunteer.volunteer_no, "project_no": project.project_no,
-                           "post_no": post.post_no, "status": status},
-                          note=source.note, source_system=source.client_id,
-                          area=project.area_code, team_no=project.team.team_no)
+        row = activities.create_reported_enrollment(
+            ctx, volunteer, project, post, status=status, invited=bool(data.get("invited", False)),
+            applied_at=applied, decided_at=decided, source_system=source.client_id,
+            source_id=sid, source_updated_at=stamp.at, note=source.note)
         return Outcome("created", row.enrollment_no)
 
     if (row.volunteer_id, row.post_id) != (volunteer.id, post.id):
         raise Invalid("an enrolment's volunteer and post cannot change", [Issue(
             "/volunteer_no", "exchange.link_fixed", "报名的志愿者和岗位不能更改，请删除后重新推送",
             "the volunteer and post of an enrolment cannot change; delete it and push a new one")])
-    before = _enrollment_state(row)
+    before = activities.reported_enrollment_state(row)
     new_state = {"status": status, "invited": bool(data.get("invited", row.invited)),
                  "applied_at": applied if data.get("applied_at") else row.applied_at,
                  "decided_at": decided if data.get("decided_at") else row.decided_at}
@@ -809,22 +818,9 @@ def upsert_enrollment(ctx: ServiceContext, source: Source, data: dict[str, Any])
     if not newer:
         return Outcome("unchanged", row.enrollment_no, [], _stale())
     row.source_updated_at = stamp.at
-    if status in activities.ADMITTED and row.status not in activities.ADMITTED:
-        _take_place(ctx, post)
-    elif row.status in activities.ADMITTED and status not in activities.ADMITTED:
-        activities.free_place(ctx.session, post.id)
-    old_status = row.status
-    row.status, row.invited = status, new_state["invited"]
-    row.applied_at, row.decided_at = new_state["applied_at"], new_state["decided_at"]
-    row.updated_at = ctx.now
-    ctx.record_change("enrollment", row.enrollment_no, "update", {"status": old_status},
-                      {"status": status}, note=source.note, source_system=source.client_id,
-                      area=project.area_code, team_no=project.team.team_no)
+    activities.change_reported_enrollment(ctx, row, post, new_state,
+                                          source_system=source.client_id, note=source.note)
     return Outcome("updated", row.enrollment_no)
-
-
-def _take_place(ctx: ServiceContext, post: Post) -> None:
-    activities.take_place_or_conflict(ctx, post)
 
 
 def delete_enrollment(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> Outcome:
@@ -832,13 +828,8 @@ def delete_enrollment(ctx: ServiceContext, source: Source, data: dict[str, Any])
     row = _for_delete(ctx.session, Enrollment, Enrollment.enrollment_no, source, data, "enrollment_no")
     if not _acts_for(ctx, volunteer=row.volunteer, team=row.project.team):
         raise OutOfScope(f"enrollment {row.enrollment_no} is outside the client's scope")
-    if row.status in activities.ADMITTED:
-        activities.free_place(ctx.session, row.post_id)
-    number, project = row.enrollment_no, row.project
-    ctx.session.delete(row)
-    ctx.record_change("enrollment", number, "delete", {"status": row.status}, None,
-                      note=source.note, source_system=source.client_id,
-                      area=project.area_code, team_no=project.team.team_no)
+    number = activities.remove_reported_enrollment(ctx, row, source_system=source.client_id,
+                                                   note=source.note)
     return Outcome("deleted", number)
 
 

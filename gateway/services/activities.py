@@ -63,6 +63,8 @@ __all__ = [
     "apply", "invite", "approve", "reject", "accept", "decline", "withdraw",
     "get_enrollment", "enrollment_view", "project_enrollments", "volunteer_enrollments",
     "admitted_enrollment", "take_place", "free_place",
+    "reported_enrollment_state", "create_reported_enrollment", "change_reported_enrollment",
+    "remove_reported_enrollment",
 ]
 
 # -- codes ------------------------------------------------------------------------------------
@@ -973,6 +975,77 @@ def withdraw(ctx: ServiceContext, enrollment_no: str, note: str | None = None) -
     """The volunteer withdraws an application or leaves the post (→ 8), freeing a held place."""
     return _change_status(ctx, _volunteer_decision(ctx, enrollment_no), {APPLIED} | ADMITTED, LEFT,
                           "withdraw", note)
+
+
+# -- enrolments a local system reports (the exchange: pushed or pulled) -----------------------------
+
+def reported_enrollment_state(enrollment: Enrollment) -> dict[str, Any]:
+    """What a reported enrolment says, as comparable values (the exchange compares a record
+    with it before deciding, by its conflict policy, whether to write)."""
+    return json_safe({"status": enrollment.status, "invited": enrollment.invited,
+                      "applied_at": enrollment.applied_at, "decided_at": enrollment.decided_at})
+
+
+def create_reported_enrollment(ctx: ServiceContext, volunteer: Volunteer, project: Project,
+                               post: Post, *, status: str, invited: bool, applied_at: datetime,
+                               decided_at: datetime | None, source_system: str,
+                               source_id: str | None, source_updated_at: datetime | None,
+                               note: str | None = None) -> Enrollment:
+    """An enrolment as a local system reports it, in ``status``: the system decided it, so
+    no recruitment rule applies, but a volunteer enrols in a post once and the places follow
+    the status (409 ``enrollment.duplicate`` / ``enrollment.post_full``). The caller checked
+    the permission and that it acts for the volunteer or the team."""
+    refuse_duplicate_enrollment(ctx, volunteer, post)
+    if status in ADMITTED:
+        take_place_or_conflict(ctx, post)
+    row = Enrollment(enrollment_no=ctx.number("E", project.area_code), volunteer_id=volunteer.id,
+                     project_id=project.id, post_id=post.id, status=status, invited=invited,
+                     applied_at=applied_at, decided_at=decided_at,
+                     decided_by=source_system if decided_at else None,
+                     source_system=source_system, source_id=source_id,
+                     source_updated_at=source_updated_at, created_at=ctx.now, updated_at=ctx.now)
+    ctx.session.add(row)
+    ctx.session.flush()
+    ctx.record_change("enrollment", row.enrollment_no, "create", None,
+                      {"volunteer_no": volunteer.volunteer_no, "project_no": project.project_no,
+                       "post_no": post.post_no, "status": status},
+                      note=note, source_system=source_system,
+                      area=project.area_code, team_no=project.team.team_no)
+    return row
+
+
+def change_reported_enrollment(ctx: ServiceContext, enrollment: Enrollment, post: Post,
+                               state: Mapping[str, Any], *, source_system: str,
+                               note: str | None = None) -> None:
+    """Store a reported enrolment's new ``state`` (status, invited, applied_at, decided_at)
+    over the stored one: a place is taken or given back as the status moves into or out of
+    the admitted ones (409 ``enrollment.post_full``), and the history keeps the status."""
+    status = state["status"]
+    if status in ADMITTED and enrollment.status not in ADMITTED:
+        take_place_or_conflict(ctx, post)
+    elif enrollment.status in ADMITTED and status not in ADMITTED:
+        free_place(ctx.session, post.id)
+    old_status = enrollment.status
+    enrollment.status, enrollment.invited = status, state["invited"]
+    enrollment.applied_at, enrollment.decided_at = state["applied_at"], state["decided_at"]
+    enrollment.updated_at = ctx.now
+    project = enrollment.project
+    ctx.record_change("enrollment", enrollment.enrollment_no, "update", {"status": old_status},
+                      {"status": status}, note=note, source_system=source_system,
+                      area=project.area_code, team_no=project.team.team_no)
+
+
+def remove_reported_enrollment(ctx: ServiceContext, enrollment: Enrollment, *,
+                               source_system: str, note: str | None = None) -> str:
+    """Remove an enrolment a local system deleted (its place freed); its number."""
+    if enrollment.status in ADMITTED:
+        free_place(ctx.session, enrollment.post_id)
+    number, project = enrollment.enrollment_no, enrollment.project
+    ctx.session.delete(enrollment)
+    ctx.record_change("enrollment", number, "delete", {"status": enrollment.status}, None,
+                      note=note, source_system=source_system,
+                      area=project.area_code, team_no=project.team.team_no)
+    return number
 
 
 def enrollment_view(ctx: ServiceContext, enrollment: Enrollment) -> dict[str, Any]:

@@ -29,6 +29,20 @@ def _mask_guardian(guardian: Any) -> Any:
     return {k: mask_mobile(v) if k == "mobile" and v is not None else v for k, v in guardian.items()}
 
 
+@dataclass(frozen=True)
+class Valid:
+    """A record the engine found valid as ``entity`` (:meth:`ServiceContext.valid`).
+
+    Validated once and handed on: a service given a ``Valid`` in place of the plain record
+    does not validate it again (ingestion validates a pushed or pulled record when it screens
+    it, then passes this on to the services that store it). It holds a reference, not a copy:
+    whoever makes one leaves the record alone afterwards.
+    """
+
+    entity: str
+    record: dict[str, Any]
+
+
 # Fields whose values are personal data: history keeps them masked.
 PERSONAL_FIELDS = {"id_number": mask_id_number, "mobile": mask_mobile,
                    "contact_mobile": mask_mobile, "guardian": _mask_guardian}
@@ -64,6 +78,16 @@ class ServiceContext:
             raise Invalid(f"the {entity} record breaks {len(report.issues)} rule(s) of the standard",
                           report.issues)
         return report
+
+    def valid(self, entity: str, record: Any) -> Valid:
+        """``record`` validated once as ``entity`` (:meth:`validate`); a :class:`Valid` of
+        ``entity`` is taken as it is."""
+        if isinstance(record, Valid):
+            if record.entity != entity:
+                raise ValueError(f"a valid {record.entity} record is not a {entity} record")
+            return record
+        self.validate(entity, record)
+        return Valid(entity, record)
 
     # -- numbering ----------------------------------------------------------------------------
 

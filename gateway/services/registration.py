@@ -47,7 +47,7 @@ from gateway import timefmt
 from gateway.passwords import check_password, hash_password, needs_rehash
 from gateway.privacy import mask_id_number, mask_mobile
 from gateway.services.aggregates import count_volunteer
-from gateway.services.context import ServiceContext
+from gateway.services.context import ServiceContext, Valid
 from gateway.services.errors import Conflict, Invalid, NotFound, OutOfScope
 from gateway.services.lookups import get_team, get_volunteer
 from gateway.standard.issues import Issue
@@ -58,6 +58,7 @@ from gateway.store.models import Change, Team, TeamMember, Volunteer, VolunteerS
 
 __all__ = [
     "register_volunteer", "upsert_volunteer", "update_volunteer", "volunteer_view",
+    "create_from_source", "update_from_source",
     "build_volunteer", "creation_change_values", "source_row_values", "upsert_writes_nothing",
     "find_volunteer_by_document", "find_volunteers_by_number", "list_volunteers",
     "volunteer_history", "change_view", "volunteer_record", "get_volunteer_for_read",
@@ -303,6 +304,10 @@ def _history_record(record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _validated(ctx: ServiceContext, record: Any) -> dict[str, Any]:
+    """The record without its derived fields, validated — unless it comes as a :class:`Valid`
+    (validated already by whoever made it, derived fields left out)."""
+    if isinstance(record, Valid):
+        return ctx.valid("volunteer", record).record
     record = _without_read_only(record)
     ctx.validate("volunteer", record)
     return record
@@ -438,7 +443,8 @@ def upsert_volunteer(ctx: ServiceContext, record: Any, source_system: str,
     Fields the source sends replace the stored ones (each remembered in ``provenance`` as
     coming from ``source_system``); fields it leaves out are kept (another source may have
     sent them). A person registered outside the caller's region is refused as a duplicate
-    (409, :func:`duplicate_elsewhere`: no number, region or state of theirs).
+    (409, :func:`duplicate_elsewhere`: no number, region or state of theirs). ``record`` may
+    come as a :class:`Valid` (validated already: not again).
     """
     ctx.caller.require("volunteer", "write")
     record = _validated(ctx, record)
@@ -447,16 +453,48 @@ def upsert_volunteer(ctx: ServiceContext, record: Any, source_system: str,
     existing = _by_index(ctx.session, _id_index(ctx, record["id_type"], record["id_number"]))
     if existing is None:
         return "created", _create_volunteer(ctx, record, source_system, source_id)
-    volunteer = existing
-    if not ctx.caller.covers_region(volunteer.area_code):
+    if not ctx.caller.covers_region(existing.area_code):
         raise duplicate_elsewhere()
-    source_no = record.get("volunteer_no")
+    return update_from_source(ctx, existing, volunteer_record(ctx, existing),
+                              Valid("volunteer", record), source_system, source_id)
+
+
+def create_from_source(ctx: ServiceContext, record: Valid, source_system: str,
+                       source_id: str | None = None) -> Volunteer:
+    """A new person from a source's valid record, whom the caller found the store has not
+    (:func:`find_volunteer_by_document`) after checking its permission and the record's
+    region (the exchange's upsert does; :func:`upsert_volunteer` is the whole of it). A
+    person registered concurrently meanwhile is refused as a duplicate."""
+    valid = ctx.valid("volunteer", record).record
+    return _create_volunteer(ctx, valid, source_system, source_id or valid.get("source_id"))
+
+
+def update_from_source(ctx: ServiceContext, volunteer: Volunteer, old: dict[str, Any],
+                       record: Mapping[str, Any] | Valid, source_system: str,
+                       source_id: str | None = None) -> tuple[str, Volunteer]:
+    """Store what ``source_system`` sends about a person the store has, in the caller's
+    region (``old`` = :func:`volunteer_record`): the fields ``record`` has replace the stored
+    ones, the others are kept; ``("updated"|"unchanged", volunteer)``.
+
+    What is stored — the stored person with the record's fields — is validated as a whole
+    when it changes, unless it is the record itself and that came as a :class:`Valid`: each
+    record is validated once. ``record`` may also be one the caller put together from a
+    valid one and stored values (the exchange's conflict policy keeps the fields a
+    higher-priority source provided): then only the result is validated.
+    """
+    valid = record.record if isinstance(record, Valid) else None
+    fields: Mapping[str, Any] = valid if valid is not None else record  # type: ignore[assignment]
+    source_id = source_id or fields.get("source_id")
+    source_no = fields.get("volunteer_no")
     _check_source_free(ctx, source_system, _source_key(source_id, source_no, volunteer.volunteer_no),
                        volunteer)
-    old = volunteer_record(ctx, volunteer)
-    new = {**old, **_standard_fields(record)}
+    sent = _standard_fields(fields)
+    new = {**old, **sent}
     if new != old:
-        ctx.validate("volunteer", new)
+        # The record without its bookkeeping keys (schema properties no rule reads) is valid
+        # when the record is: only a record that is not the one validated is validated.
+        if valid is None or new != sent:
+            ctx.validate("volunteer", new)
         ctx.caller.require_region(_area_of(new), "the volunteer's service area")
     changed = _change_volunteer(ctx, volunteer, old, new, source_system, "update")
     _attach_source(ctx, volunteer, source_system, source_id, source_no)
@@ -707,9 +745,10 @@ def flush_team(ctx: ServiceContext, team: Team) -> None:
 
 def register_team(ctx: ServiceContext, record: Any, join_password: Any = None,
                   source_system: str | None = None) -> Team:
-    """Register a team; it waits for review (status 2) whatever the record says."""
+    """Register a team; it waits for review (status 2) whatever the record says. ``record``
+    may come as a :class:`Valid` (validated already: not again)."""
     ctx.caller.require("team", "write")
-    ctx.validate("team", record)
+    record = ctx.valid("team", record).record
     area = record["area"]
     ctx.caller.require_region(area, "the team's area")
     session = ctx.session

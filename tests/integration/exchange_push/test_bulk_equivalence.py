@@ -204,7 +204,7 @@ def test_a_mixed_chunk_gives_the_same_outcomes_and_store_either_way(store_app, s
     with caplog.at_level(logging.DEBUG, logger="gateway.exchange.bulk"):
         one_by_one, bulk = _both_ways(store_app, items)
     _assert_same(one_by_one, bulk)
-    assert _paths(caplog) == ("28 record(s): 9 new in 4 set(s), 2 unchanged, 17 one by one "
+    assert _paths(caplog) == ("28 record(s): 9 new in 4 set(s), 2 unchanged, 1 invalid, 16 one by one "
                               "(0 of them after a refused set)")
     statuses = [status for status, *_ in bulk[0]]
     assert statuses == [
@@ -284,7 +284,7 @@ def test_a_run_the_database_refuses_is_applied_one_by_one(store_app, caplog):
     with caplog.at_level(logging.DEBUG, logger="gateway.exchange.bulk"):
         one_by_one, bulk = _both_ways(store_app, items)
     assert any("refused by the database" in r.getMessage() for r in caplog.records)
-    assert _paths(caplog) == ("3 record(s): 0 new in 0 set(s), 0 unchanged, 3 one by one "
+    assert _paths(caplog) == ("3 record(s): 0 new in 0 set(s), 0 unchanged, 0 invalid, 3 one by one "
                               "(3 of them after a refused set)")
     _assert_same(one_by_one, bulk)
     outcomes = bulk[0]

@@ -56,384 +56,38 @@ Writing (the adapter is writable)
     Chinese label when the label reads back to the same code (``write_labels``), fields the
     mapping has no column for are left out, text cells are stored as text (never formulas).
     Empty lists and empty objects have no cell: they read back as absent.
+
+The parts
+    :mod:`adapters.spreadsheet.cells` (which field a column maps to, typed by the adapters'
+    field toolkit :mod:`adapters.fields`, and a cell's conversion both ways),
+    :mod:`adapters.spreadsheet.files` (sealed uploads, the folder's files, reading and
+    writing a sheet) and :mod:`adapters.spreadsheet.cursor`; this module is the adapter.
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
 import hashlib
-import json
 import os
-import re
 import shutil
 import tempfile
-import warnings
-from dataclasses import dataclass
-from datetime import date, datetime, time
 from fnmatch import fnmatch
-from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any, Iterator
 
 import schemas
+from adapters.spreadsheet.cells import Field, Problem, cell_json, field_of, from_std, to_std
+from adapters.spreadsheet.cursor import Cursor
+from adapters.spreadsheet.files import (SEALED_SUFFIX, SealedUpload, fingerprint, folder_files,
+                                        read_for_write, save_sheet, sheet_rows, upload_aad)
 from gateway.adapter import (Adapter, AdapterError, AdapterSettingsError, CheckResult, Issue,
                              MappingError, NativeItem, Page, WriteResult, pointer)
+
+__all__ = ["ENTITIES", "SEALED_SUFFIX", "SpreadsheetAdapter"]
 
 # Entities whose records are flat enough for a sheet (the certificate is issued, not kept).
 ENTITIES = tuple(n for n in schemas.schema_names("1") if n not in ("batch", "certificate"))
 
-_SEPARATORS = re.compile(r"[,，、;；\n]")
-_DATE_RE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
-_DATE8_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
-_DT_RE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?"
-                    r"(Z|[+-]\d{2}:\d{2})?$")
-_TRUE = {"是", "true", "yes", "y", "1", "√", "✓"}
-_FALSE = {"否", "false", "no", "n", "0", "×", "✗"}
 _SENSITIVE_KEYS = {"id_number", "mobile"}
-_META = ("_file", "_row", "_columns", "_error")
-_MAX_EXACT_FLOAT = 2 ** 53
-
-
-# -- fields and their types, from the schema --------------------------------------------
-
-@dataclass(frozen=True, slots=True)
-class Field:
-    key: str                          # "name" or "guardian.name"
-    path: tuple[str, ...]
-    kind: str                         # code | codes | number | integer | boolean | date | datetime | string
-    table: str | None                 # code table name
-    enum: frozenset[str] | None
-    title: str
-
-
-def _field(entity: str, key: str) -> Field | str:
-    """The field a column maps to, or why it cannot be mapped."""
-    schema = schemas.load_schema("1", entity)
-    path = tuple(key.split("."))
-    node: dict = schema
-    for step in path:
-        props = node.get("properties") if node.get("type") == "object" else None
-        if not props or step not in props:
-            return f"{key!r} is not a field of {entity}"
-        node = props[step]
-    kind, table, enum = "string", None, None
-    if node.get("type") == "array":
-        items = node.get("items", {})
-        if items.get("type") != "string":
-            return f"{key!r} is a list of objects, which has no single cell"
-        kind, table = "codes", items.get("x-code-table")
-        enum = frozenset(items["enum"]) if "enum" in items else None
-    elif node.get("type") == "object":
-        return f"{key!r} is an object: map its members ({key}.name …)"
-    elif "enum" in node:
-        kind, table, enum = "code", node.get("x-code-table"), frozenset(node["enum"])
-    elif node.get("type") in ("number", "integer", "boolean"):
-        kind = node["type"]
-    elif node.get("format") == "date":
-        kind = "date"
-    elif node.get("x-format") == "local-date-time":
-        kind = "datetime"
-    return Field(key, path, kind, table, enum, node.get("title", key))
-
-
-@lru_cache(maxsize=None)
-def _labels(table: str | None) -> tuple[dict[str, str], dict[str, str]]:
-    """(label → code, code → label) of a code table; an ambiguous label reads as the
-    longest code (``军官证`` → ``06``, not the legacy ``6``)."""
-    if not table:
-        return {}, {}
-    try:
-        codes = schemas.code_table(table)
-    except FileNotFoundError:
-        return {}, {}
-    by_label: dict[str, str] = {}
-    for code, label in sorted(codes.items(), key=lambda kv: len(kv[0])):
-        by_label[label] = code
-    return by_label, dict(codes)
-
-
-# -- cells ---------------------------------------------------------------------------------
-
-def _cell_json(value: Any) -> Any:
-    """A cell value as JSON: dates and times as text, everything else as it is."""
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, time):
-        return value.strftime("%H:%M:%S")
-    if isinstance(value, str):
-        return value.strip()
-    return value
-
-
-def _excel_serial(value: float) -> datetime | None:
-    if 1 <= value < 2958466:
-        from openpyxl.utils.datetime import from_excel
-        try:
-            result = from_excel(value)
-        except (ValueError, OverflowError):
-            return None
-        return result if isinstance(result, datetime) else datetime.combine(result, time())
-    return None
-
-
-class _Problem(Exception):
-    def __init__(self, rule: str, zh: str, en: str):
-        self.rule, self.zh, self.en = rule, zh, en
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _code(f: Field, value: Any, values: dict[str, str]) -> str:
-    if _is_number(value):
-        if isinstance(value, float) and not value.is_integer():
-            raise _Problem("mapping.unknown_code", f"「{value}」不是{f.title}的代码",
-                           f"{value!r} is not a code of {f.key}")
-        value = str(int(value))
-    text = str(value).strip()
-    if text in values:
-        return values[text]
-    by_label, _ = _labels(f.table)
-    if f.enum is None or text in f.enum:
-        return text
-    if text in by_label:
-        return by_label[text]
-    if text.isdigit():
-        for width in (2, 3, 4):
-            if text.zfill(width) in f.enum:
-                return text.zfill(width)   # Excel dropped the leading zero
-    raise _Problem("mapping.unknown_code", f"「{text}」不是{f.title}的代码或名称",
-                   f"{text!r} is not a code or label of {f.key}")
-
-
-def _to_std(f: Field, value: Any, values: dict[str, str]) -> Any:
-    """A cell's value as the standard's; raises :class:`_Problem`."""
-    if f.kind == "code":
-        return _code(f, value, values)
-    if f.kind == "codes":
-        if _is_number(value):
-            value = str(int(value)) if float(value).is_integer() else str(value)
-        parts = [p.strip() for p in _SEPARATORS.split(str(value))]
-        return [_code(f, p, values) for p in parts if p]
-    if f.kind in ("number", "integer"):
-        number: float | int | None = None
-        if _is_number(value):
-            number = value
-        elif isinstance(value, str):
-            try:
-                number = float(value.replace(",", ""))
-            except ValueError:
-                number = None
-            if number is not None and number.is_integer() and "." not in value:
-                number = int(number)
-        if number is None or (f.kind == "integer" and not float(number).is_integer()):
-            raise _Problem("mapping.invalid", f"{f.title}应为{'整数' if f.kind == 'integer' else '数值'}",
-                           f"{f.key} must be {'an integer' if f.kind == 'integer' else 'a number'}")
-        return int(number) if f.kind == "integer" else number
-    if f.kind == "boolean":
-        if isinstance(value, bool):
-            return value
-        text = str(int(value) if _is_number(value) else value).strip().lower()
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-        raise _Problem("mapping.invalid", f"{f.title}应为“是”或“否”", f"{f.key} must be yes or no")
-    if f.kind == "date":
-        if _is_number(value):
-            serial = _excel_serial(float(value))
-            if serial is not None:
-                return serial.date().isoformat()
-        text = str(value).strip()
-        match = _DATE_RE.match(text) or _DATE8_RE.match(text)
-        if match is None:
-            dt = _DT_RE.match(text)
-            if dt and int(dt.group(4)) == 0 and dt.group(5) == "00" and (dt.group(6) or "00") == "00":
-                match = dt                 # an Excel date cell: midnight
-        if match:
-            try:
-                return date(int(match.group(1)), int(match.group(2)), int(match.group(3))).isoformat()
-            except ValueError:
-                pass
-        raise _Problem("mapping.invalid", f"{f.title}不是有效日期（如 2024-05-01）",
-                       f"{f.key} is not a valid date (e.g. 2024-05-01)")
-    if f.kind == "datetime":
-        if _is_number(value):
-            serial = _excel_serial(float(value))
-            if serial is not None:
-                return serial.replace(microsecond=0).isoformat()
-        match = _DT_RE.match(str(value).strip())
-        if match:
-            y, mo, d, h, mi, s, tz = match.groups()
-            try:
-                moment = datetime(int(y), int(mo), int(d), int(h), int(mi), int(s or 0))
-            except ValueError:
-                moment = None
-            if moment is not None:
-                return moment.isoformat() + (tz or "")
-        raise _Problem("mapping.invalid", f"{f.title}不是有效的日期时间（如 2024-05-01 09:00:00）",
-                       f"{f.key} is not a valid date-time (e.g. 2024-05-01 09:00:00)")
-    # text
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if _is_number(value):
-        if isinstance(value, float) and not value.is_integer():
-            return repr(value)
-        if abs(value) >= _MAX_EXACT_FLOAT:
-            raise _Problem("mapping.invalid", f"{f.title}以数值形式保存，Excel 已丢失末几位数字，请把该列设为文本",
-                           f"{f.key} was stored as a number and Excel lost its last digits; "
-                           "format the column as text")
-        return str(int(value))
-    return str(value)
-
-
-def _from_std(f: Field, value: Any, labels_out: dict[str, str], write_labels: bool) -> Any:
-    """A standard value as a cell; raises :class:`_Problem`."""
-    if f.kind in ("code", "codes"):
-        items = value if f.kind == "codes" else [value]
-        if f.kind == "codes" and not isinstance(value, list):
-            raise _Problem("mapping.invalid", f"{f.title}应为代码数组", f"{f.key} must be a list of codes")
-        cells = []
-        for code in items:
-            if not isinstance(code, str) or (f.enum is not None and code not in f.enum):
-                raise _Problem("mapping.unknown_code", f"「{code}」不是{f.title}的代码",
-                               f"{code!r} is not a code of {f.key}")
-            by_label, by_code = _labels(f.table)
-            if code in labels_out:
-                cells.append(labels_out[code])
-            elif write_labels and by_code.get(code) and by_label.get(by_code[code]) == code:
-                cells.append(by_code[code])
-            else:
-                cells.append(code)
-        return ",".join(cells) if f.kind == "codes" else cells[0]
-    if f.kind == "boolean":
-        if not isinstance(value, bool):
-            raise _Problem("mapping.invalid", f"{f.title}应为布尔值", f"{f.key} must be true or false")
-        return "是" if value else "否"
-    if f.kind in ("number", "integer"):
-        if not _is_number(value):
-            raise _Problem("mapping.invalid", f"{f.title}应为数值", f"{f.key} must be a number")
-        return value
-    if f.kind == "datetime" and isinstance(value, str):
-        return value.replace("T", " ", 1)
-    if not isinstance(value, str):
-        raise _Problem("mapping.invalid", f"{f.title}应为文本", f"{f.key} must be text")
-    return value
-
-
-# -- files ----------------------------------------------------------------------------------
-
-#: An upload received through the gateway is kept as ``<name><SEALED_SUFFIX>``: sealed with
-#: the personal-data keys (AES-256-GCM, the file's name authenticated), read like ``<name>``.
-SEALED_SUFFIX = ".vgw-sealed"
-
-
-def _upload_aad(name: str) -> bytes:
-    return b"vgw-upload:" + name.encode("utf-8")
-
-
-class _SealedUpload:
-    """A sealed upload, read as the plain file it holds (decrypted in memory, never on disk):
-    the ``name``, ``suffix``, ``stat()`` and ``open()`` the readers use of a Path."""
-
-    def __init__(self, path: Path, sealer) -> None:
-        self.path = path
-        self.name = path.name[:-len(SEALED_SUFFIX)]
-        self.suffix = Path(self.name).suffix
-        self._sealer = sealer
-
-    def stat(self):
-        return self.path.stat()
-
-    def open(self, mode: str = "r", encoding: str | None = None, newline: str | None = None):
-        import io
-
-        data = io.BytesIO(self._sealer.open(self.path.read_bytes(), _upload_aad(self.name)))
-        return data if "b" in mode else io.TextIOWrapper(data, encoding=encoding, newline=newline)
-
-
-def _fingerprint(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()[:20]
-
-
-def _csv_encoding(path: Path, forced: str | None) -> str:
-    if forced:
-        return forced
-    with path.open("rb") as fh:
-        head = fh.read(3)
-        if head == codecs.BOM_UTF8:
-            return "utf-8-sig"
-        fh.seek(0)
-        decoder = codecs.getincrementaldecoder("utf-8")()
-        try:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return "gb18030"
-    return "utf-8"
-
-
-def _sheet_rows(path: Path, sheet: str | None, encoding: str | None) -> Iterator[list[Any]]:
-    """Every row of the file's sheet as a list of cell values (row 1 first)."""
-    if path.suffix.lower() == ".csv":
-        enc = _csv_encoding(path, encoding)
-        with path.open(encoding=enc, newline="") as fh:
-            yield from csv.reader(fh)
-        return
-    import openpyxl
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # openpyxl's style warnings on foreign files
-        workbook = openpyxl.load_workbook(path.open("rb") if isinstance(path, _SealedUpload)
-                                          else path, read_only=True, data_only=True)
-    try:
-        if sheet is not None:
-            if sheet not in workbook.sheetnames:
-                raise _Problem("mapping.unreadable_file", f"文件中没有名为「{sheet}」的工作表",
-                               f"the workbook has no sheet named {sheet!r}")
-            ws = workbook[sheet]
-        else:
-            ws = workbook.worksheets[0]
-        for row in ws.iter_rows(values_only=True):
-            yield list(row)
-    finally:
-        workbook.close()
-
-
-# -- cursor ---------------------------------------------------------------------------------
-
-@dataclass
-class _Cursor:
-    done: dict[str, str]
-    file: str | None = None
-    row: int = 0
-    digest: str | None = None       # of the current file when its position was taken
-
-    @classmethod
-    def parse(cls, text: str | None) -> "_Cursor":
-        if text is None:
-            return cls({})
-        try:
-            data = json.loads(text)
-            done = {str(k): str(v) for k, v in data["done"].items()}
-            at = data.get("at")
-            return cls(done, str(at[0]), int(at[1]), str(at[2])) if at else cls(done)
-        except (ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
-            raise AdapterError(f"not a spreadsheet adapter cursor: {text[:80]!r}") from err
-
-    def text(self) -> str:
-        data: dict[str, Any] = {"done": dict(sorted(self.done.items()))}
-        if self.file is not None:
-            data["at"] = [self.file, self.row, self.digest]
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 # -- the adapter ---------------------------------------------------------------------------
@@ -499,7 +153,7 @@ class SpreadsheetAdapter(Adapter):
         self.fields: dict[str, Field] = {}          # header → field
         targets: dict[str, str] = {}
         for header, key in s["columns"].items():
-            found = _field(self.entity, key)
+            found = field_of(self.entity, key)
             if isinstance(found, str):
                 raise AdapterSettingsError(self.name, pointer("columns", header), found)
             if key in targets:
@@ -559,7 +213,7 @@ class SpreadsheetAdapter(Adapter):
         try:
             with handle:
                 if self.sealer is not None:  # kept sealed: personal data never in clear at rest
-                    handle.write(self.sealer.seal(data.read(), _upload_aad(name)))
+                    handle.write(self.sealer.seal(data.read(), upload_aad(name)))
                 else:
                     shutil.copyfileobj(data, handle, 1 << 16)
             kept = self.folder / (name + SEALED_SUFFIX if self.sealer is not None else name)
@@ -580,7 +234,7 @@ class SpreadsheetAdapter(Adapter):
             token = path.read_bytes()
             if self.sealer.sealed_under_newest(token):
                 continue
-            aad = _upload_aad(path.name[:-len(SEALED_SUFFIX)])
+            aad = upload_aad(path.name[:-len(SEALED_SUFFIX)])
             fd, tmp = tempfile.mkstemp(prefix=".upload-", dir=self.folder)
             try:
                 with os.fdopen(fd, "wb") as out:
@@ -594,33 +248,17 @@ class SpreadsheetAdapter(Adapter):
 
     # -- reading --------------------------------------------------------------------------
 
-    def _files(self) -> Iterator[Path | _SealedUpload]:
-        if not self.folder.is_dir():
-            return
-        paths = sorted(self.folder.iterdir(), key=lambda p: p.name)
-        sealed = {p.name[:-len(SEALED_SUFFIX)] for p in paths if p.name.endswith(SEALED_SUFFIX)}
-        for path in paths:
-            name = path.name
-            if name.startswith((".", "~$")) or not path.is_file():
-                continue
-            if name.endswith(SEALED_SUFFIX):
-                if self.sealer is None:
-                    continue  # no keys here: left for a run that has them
-                path = _SealedUpload(path, self.sealer)
-                name = path.name
-            elif name in sealed:
-                continue  # the sealed upload replaced it
-            if any(fnmatch(name, pat) for pat in self.patterns):
-                yield path
+    def _files(self) -> Iterator[Path | SealedUpload]:
+        return folder_files(self.folder, self.patterns, self.sealer)
 
     def _fingerprint(self, path: Path) -> str:
         stat = path.stat()
         key = (path.name, stat.st_size, stat.st_mtime_ns)
         if key not in self._fingerprints:
-            self._fingerprints[key] = _fingerprint(path)
+            self._fingerprints[key] = fingerprint(path)
         return self._fingerprints[key]
 
-    def _events(self, cursor: _Cursor) -> Iterator[tuple]:
+    def _events(self, cursor: Cursor) -> Iterator[tuple]:
         """("row", file, row, native) for every unread row and ("eof", file, digest) after
         every file, from the cursor's position."""
         for path in self._files():
@@ -643,7 +281,7 @@ class SpreadsheetAdapter(Adapter):
         try:
             from openpyxl.utils import get_column_letter  # 1 -> A, 27 -> AA (CSV files too)
 
-            rows = _sheet_rows(path, self.settings.get("sheet"), self.settings.get("encoding"))
+            rows = sheet_rows(path, self.settings.get("sheet"), self.settings.get("encoding"))
             columns: dict[str, str] = {}
             headers: list[str | None] = []
             for number, row in enumerate(rows, start=1):
@@ -654,13 +292,13 @@ class SpreadsheetAdapter(Adapter):
                     columns = {h: get_column_letter(i + 1) for i, h in enumerate(headers)
                                if h is not None and h in self.fields}
                     if not columns:
-                        raise _Problem("mapping.unreadable_file",
+                        raise Problem("mapping.unreadable_file",
                                        f"第{self.header_row}行没有任何已配置的列名",
                                        f"row {self.header_row} has none of the configured headers")
                     continue
                 if number <= start:
                     continue
-                values = [_cell_json(v) for v in row]
+                values = [cell_json(v) for v in row]
                 if all(v is None or v == "" for v in values):
                     continue
                 native: dict[str, Any] = {}
@@ -670,9 +308,9 @@ class SpreadsheetAdapter(Adapter):
                 native.update({"_file": name, "_row": number, "_columns": columns})
                 yield ("row", name, number, native)
             if not headers and start < self.header_row:
-                raise _Problem("mapping.unreadable_file", f"文件没有第{self.header_row}行（表头）",
+                raise Problem("mapping.unreadable_file", f"文件没有第{self.header_row}行（表头）",
                                f"the file has no header row {self.header_row}")
-        except _Problem as problem:
+        except Problem as problem:
             yield ("row", name, 0, {"_file": name, "_row": 0,
                                     "_error": {"rule": problem.rule, "zh": problem.zh,
                                                "en": problem.en}})
@@ -689,8 +327,8 @@ class SpreadsheetAdapter(Adapter):
             value = native.get(header)
             if value not in (None, ""):
                 try:
-                    text = _to_std(self.fields[header], value, self.values_in.get(self.key, {}))
-                except _Problem:
+                    text = to_std(self.fields[header], value, self.values_in.get(self.key, {}))
+                except Problem:
                     text = None
                 if isinstance(text, str) and text:
                     return _identity(self.key, text)
@@ -700,7 +338,7 @@ class SpreadsheetAdapter(Adapter):
         self.require_entity(entity)
         if page_size < 1:
             raise AdapterError("page_size must be at least 1")
-        state = _Cursor.parse(cursor)
+        state = Cursor.parse(cursor)
         events, peeked = self._take_open(cursor)
         if events is None:
             events, peeked = self._events(state), None
@@ -773,8 +411,8 @@ class SpreadsheetAdapter(Adapter):
             if value is None or value == "" or value == []:
                 continue
             try:
-                converted = _to_std(f, value, self.values_in.get(f.key, {}))
-            except _Problem as problem:
+                converted = to_std(f, value, self.values_in.get(f.key, {}))
+            except Problem as problem:
                 issues.append(self._issue(header, row, columns, problem.rule, problem.zh, problem.en))
                 continue
             if f.kind == "codes" and not converted:
@@ -823,8 +461,8 @@ class SpreadsheetAdapter(Adapter):
             if node is None:
                 continue
             try:
-                native[header] = _from_std(f, node, self.values_out.get(f.key, {}), self.write_labels)
-            except _Problem as problem:
+                native[header] = from_std(f, node, self.values_out.get(f.key, {}), self.write_labels)
+            except Problem as problem:
                 issues.append(Issue(pointer(*f.path), problem.rule, problem.zh, problem.en))
         for key in schemas.load_schema("1", self.entity).get("required", ()):
             if key in self.header_of and key not in record:
@@ -856,8 +494,8 @@ class SpreadsheetAdapter(Adapter):
             if cell in (None, ""):
                 continue
             try:
-                value = _to_std(key_field, _cell_json(cell), self.values_in.get(self.key, {}))
-            except _Problem:
+                value = to_std(key_field, cell_json(cell), self.values_in.get(self.key, {}))
+            except Problem:
                 continue
             index.setdefault(_identity(self.key, str(value)), i)
         results: list[WriteResult] = []
@@ -892,60 +530,17 @@ class SpreadsheetAdapter(Adapter):
         return results
 
     def _load_for_write(self, path: Path) -> tuple[list[list[Any]], list[str], list[list[Any]]]:
-        if not path.exists():
-            preamble: list[list[Any]] = [[] for _ in range(self.header_row - 1)]
-            return preamble, [], []
         try:
-            all_rows = list(_sheet_rows(path, self.settings.get("sheet"), self.settings.get("encoding")))
-        except _Problem as problem:
+            return read_for_write(path, self.header_row, self.settings.get("sheet"),
+                                  self.settings.get("encoding"))
+        except Problem as problem:
             raise AdapterError(f"{path.name}: {problem.en}") from None
         except Exception as err:  # noqa: BLE001
             raise AdapterError(f"{path.name} cannot be read: {err}") from err
-        preamble = [list(r) for r in all_rows[: self.header_row - 1]]
-        header_row = all_rows[self.header_row - 1] if len(all_rows) >= self.header_row else []
-        header = [str(h).strip() if h not in (None, "") else "" for h in header_row]
-        rows = [[_cell_json(v) for v in r] for r in all_rows[self.header_row:]
-                if any(v not in (None, "") for v in r)]
-        return preamble, header, rows
 
     def _save(self, path: Path, preamble, header, rows) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".~vgw-", suffix=path.suffix, dir=self.folder)
-        os.close(fd)
-        try:
-            if path.suffix.lower() == ".csv":
-                with open(tmp, "w", encoding=self.settings.get("encoding", "utf-8-sig"), newline="") as fh:
-                    writer = csv.writer(fh)
-                    for row in [*preamble, header, *rows]:
-                        writer.writerow(["" if v is None else v for v in row])
-            else:
-                self._save_xlsx(tmp, preamble, header, rows)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-
-    def _save_xlsx(self, target: str, preamble, header, rows) -> None:
-        import openpyxl
-        from openpyxl.cell import WriteOnlyCell
-        workbook = openpyxl.Workbook(write_only=True)
-        ws = workbook.create_sheet(self.settings.get("sheet") or self.entity)
-
-        def cells(values):
-            out = []
-            for value in values:
-                cell = WriteOnlyCell(ws, value=value)
-                if isinstance(value, str):
-                    cell.data_type = "s"        # text stays text: never a formula
-                out.append(cell)
-            return out
-
-        for row in preamble:
-            ws.append(cells(row))
-        ws.append(cells(header))
-        for row in rows:
-            ws.append(cells(row))
-        workbook.save(target)
+        save_sheet(path, preamble, header, rows, encoding=self.settings.get("encoding", "utf-8-sig"),
+                   sheet=self.settings.get("sheet") or self.entity)
 
 
 def _identity(key: str, value: str) -> str:
