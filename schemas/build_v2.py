@@ -55,6 +55,32 @@ CONDITIONAL = frozenset("albe0004 albe0007 albe0008 albe0011 albe0023 albe0044 a
                         "albe0057 albe0058 albe0059 albe0061 albe0063 albe0065 albe0067".split())
 
 
+# Personal or secret v2-only members (``x-personal: true``): the store keeps them encrypted
+# (``national_enc``, see gateway/exchange/national.py) and the feed sends them only to a client
+# with full personal-data access. Codes whose meaning the front-end does not show are counted
+# here too: nothing says they are not personal.
+PERSONAL = frozenset("""
+albp0011 albp0012 albp0015 albp0019 albp0027 albp0030 albp0052 albp0064 albp0065 albp0066
+albp0067 albp0068 albp0069 albp0071 albp0072 albp0083 albp0084 albp0098 albp0099
+albe0021 albe0022 albe0023 albe0024 albe0025 albe0029 albe0042 albe0043 albe0044 albe0045
+albe0049 albe0050 albe0051 albe0091
+albx0017 albx0030 albx0041 albx0067 albx0071 albx0076 albx0084 albx0086 albx0289 albx0290
+albx0295 albx0296 albx0313 albx0315 albx0316 albx0351 albx0355 albx0356 albx0357
+""".split())
+# What the national team form requires by team type (albe0003), beyond what v1's rules
+# team.uscc_required / team.approving_unit_required already ask of both versions: an
+# ``allOf`` of ``if``/``then`` in v2's team schema, marked ``x-national-required``
+# (NATIONAL_REQUIRED = warn turns them into warnings like the other national flags).
+# (entity, team types, keys required, why)
+BY_TYPE: list[tuple[str, tuple[str, ...], tuple[str, ...], str]] = [
+    ("team", ("1",), ("group_type",),
+     "a type 1 team (志愿服务团体, not registered) gives its group type (albe0065)"),
+    ("team", ("2", "3"), ("parent_org_name", "registration_dept_name"),
+     "a registered organisation or legal person (types 2, 3) gives its parent or host "
+     "organisation (albe0004) and registration department (albe0007)"),
+]
+
+
 def prop(kind: str, title: str, description: str, code: str | None = None) -> dict[str, Any]:
     """One property of ``kind``: text[:N] date datetime region mobile phone int num lng lat
     flag nid code:<table> codes:<table>[:max] object/array (filled by the caller)."""
@@ -103,6 +129,8 @@ def prop(kind: str, title: str, description: str, code: str | None = None) -> di
         raise ValueError(kind)
     if code and code in NATIONAL_REQUIRED:
         p["x-national-required"] = True
+    if code and code in PERSONAL:
+        p["x-personal"] = True
     return p
 
 
@@ -449,6 +477,13 @@ def build(entity: str) -> dict:
     schema["required"] = required
     if entity in ANY_OF:
         schema["anyOf"] = ANY_OF[entity]
+    conditions = [{"if": {"required": ["team_type"],
+                          "properties": {"team_type": {"enum": list(types)}}},
+                   "then": {"required": list(keys)},
+                   "x-national-required": True, "description": why}
+                  for ent, types, keys, why in BY_TYPE if ent == entity]
+    if conditions:
+        schema["allOf"] = conditions
     _mark_product(props)
     return schema
 

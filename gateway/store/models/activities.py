@@ -10,8 +10,8 @@ from sqlalchemy import (Boolean, CheckConstraint, Date, ForeignKey, Index, Integ
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.store.base import Base
-from gateway.store.models.common import (BigId, Json, RegionColumns, SourceRef, Timestamps,
-                                         UTCDateTime)
+from gateway.store.models.common import (BigId, Json, NationalColumns, RegionColumns,
+                                         SourceRef, Timestamps, UTCDateTime)
 from gateway.store.models.people import Team, Volunteer
 
 
@@ -23,7 +23,7 @@ _COVER = {"postgresql_include": ["ends_on", "recruit_scope", "team_id"]}
 _COVER_STATUS = {"postgresql_include": ["ends_on", "status", "recruit_scope", "team_id"]}
 
 
-class Project(Timestamps, SourceRef, RegionColumns, Base):
+class Project(Timestamps, SourceRef, NationalColumns, RegionColumns, Base):
     """A volunteer service project published by a team (project_status codes)."""
 
     __tablename__ = "projects"
@@ -82,7 +82,7 @@ class Post(Base):
     project: Mapped[Project] = relationship(back_populates="posts")
 
 
-class Enrollment(Timestamps, SourceRef, Base):
+class Enrollment(Timestamps, SourceRef, NationalColumns, Base):
     """A volunteer's application or invitation to a post (enrollment_status codes).
 
     Admitted statuses (hold a place): 2 审批加入, 3 邀请加入, 5 免审加入, 6 本团体加入.

@@ -1,0 +1,106 @@
+"""Schema v2 members kept beside the v1 columns, and records read back in v2.
+
+The store's columns hold the v1 properties. A v2 record pushed to the gateway is applied as
+its v1 projection (:func:`schemas.versions.v1_projection`, the services' rules as for any
+record); what the projection cannot hold — the national field codes only v2 carries, the
+"remainder" (:func:`schemas.versions.v2_remainder`) — is kept on the record's row
+(migration 0009_national2):
+
+* ``national``: the members in clear (JSON / JSONB);
+* ``national_enc``: the personal ones (``x-personal`` in schemas/v2: registration data,
+  the person in charge, complainants, contact handles, passwords, and every code whose
+  meaning the national front-end does not show), as JSON encrypted with the personal-data
+  vault (AES-256-GCM field tokens, like ``id_number_enc``; ``vgw pii rotate`` re-encrypts
+  the column with the others).
+
+A v2 upsert replaces the kept remainder as a whole (a member left out is gone); a v1 upsert
+leaves it as it is (it says nothing about v2's members). A record read in v2
+(:func:`as_v2`: the change feed with ``schema_version=2``, the API's ``national`` member)
+is its v1 form with the remainder put back.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+
+from gateway.privacy import Vault
+from gateway.services.context import ServiceContext
+from gateway.store.models import (Commendation, Complaint, Enrollment, Evaluation, Project,
+                                  ServiceRecord, Team, Training, Volunteer)
+from schemas.versions import join_parts, split_personal, to_v2
+
+__all__ = ["ROWS", "as_v2", "keep", "remainder_of"]
+
+#: The model and number column of each entity that keeps a remainder.
+ROWS: dict[str, tuple[Any, Any]] = {
+    "volunteer": (Volunteer, Volunteer.volunteer_no),
+    "team": (Team, Team.team_no),
+    "project": (Project, Project.project_no),
+    "enrollment": (Enrollment, Enrollment.enrollment_no),
+    "service_record": (ServiceRecord, ServiceRecord.record_no),
+    "training": (Training, Training.training_no),
+    "commendation": (Commendation, Commendation.commendation_no),
+    "evaluation": (Evaluation, Evaluation.evaluation_no),
+    "complaint": (Complaint, Complaint.complaint_no),
+}
+
+
+def remainder_of(vault: Vault, row: Any, personal: bool = True) -> dict[str, Any]:
+    """The v2 members kept on ``row`` (without the personal ones unless ``personal``)."""
+    sealed = None
+    if personal and getattr(row, "national_enc", None):
+        sealed = json.loads(vault.decrypt(row.national_enc))
+    return join_parts(getattr(row, "national", None), sealed)
+
+
+def _place(entity: str, row: Any) -> tuple[str | None, str | None]:
+    """The change's region and team for the feed's scope (None: decided by the record)."""
+    if entity == "volunteer":
+        return row.area_code, None
+    if entity == "team":
+        return row.area_code, row.team_no
+    if entity == "project":
+        return row.area_code, row.team.team_no
+    if entity in ("enrollment", "service_record"):
+        return row.project.area_code, (row.team.team_no if entity == "service_record"
+                                       else row.project.team.team_no)
+    return None, None
+
+
+def keep(ctx: ServiceContext, entity: str, key: str, remainder: dict[str, Any],
+         record_change: bool = False, note: str | None = None) -> bool:
+    """Keep ``remainder`` as the v2 members of ``entity`` ``key``; whether it changed.
+
+    With ``record_change`` a change is recorded when it did (the record's v1 form was
+    unchanged, so nothing else told the change feed); its history names the v2 keys that
+    changed, never their values.
+    """
+    if entity not in ROWS:
+        return False
+    model, column = ROWS[entity]
+    row = ctx.session.execute(select(model).where(column == key)).scalar_one_or_none()
+    if row is None:
+        return False
+    old = remainder_of(ctx.vault, row)
+    if old == remainder:
+        return False
+    plain, sealed = split_personal(entity, remainder)
+    row.national = plain or None
+    row.national_enc = (ctx.vault.encrypt(json.dumps(sealed, ensure_ascii=False, sort_keys=True))
+                        if sealed else None)
+    if record_change:
+        changed = sorted(k for k in set(old) | set(remainder) if old.get(k) != remainder.get(k))
+        area, team_no = _place(entity, row)
+        ctx.record_change(entity, key, "update", {"schema_v2": None}, {"schema_v2": changed},
+                          note=note, source_system=ctx.caller.client_id, area=area,
+                          team_no=team_no)
+    return True
+
+
+def as_v2(vault: Vault, entity: str, record: dict[str, Any], row: Any,
+          personal: bool = True) -> dict[str, Any]:
+    """The v1 ``record`` of ``row`` in v2's form, with the kept v2 members put back."""
+    return to_v2(entity, record, remainder_of(vault, row, personal))
