@@ -71,11 +71,12 @@ def _volunteer_v2(i: int) -> dict:
 
 def _team_v2(i: int) -> dict:
     return dict(h.team(i, team_no=factories.OMIT), registration_authority="110105000000000000",
-                parent_org_name="北京市朝阳区志愿服务联合会", registration_dept_name="北京市朝阳区民政局",
+                supervisor_name="北京市朝阳区民政局", registration_dept_name="北京市朝阳区民政局",
+                has_liaison="1", uscc_scan="/upload/t/2.pdf",
                 leader={"name": "李主任", "id_number": h.citizen_id(i + 500),
                         "mobile": factories.mobile(i + 500)},
                 contact_qq="10001", public="1", website="https://example.org",
-                links={"parent": "nid:8a8a0001"}, albe0025="g")
+                links={"parent": "nid:8a8a0001", "liaison": "nid:8a8a0009"}, albe0025="g")
 
 
 def _project_v2(team_no: str) -> dict:
