@@ -10,6 +10,7 @@ from marshmallow import Schema, fields, validate
 
 from gateway.api.common import Blueprint, BEARER, read_json_body, DecisionSchema, PageArgs, PageMeta, service_context
 from gateway.errors import Problem
+from gateway.exchange import national
 from gateway.services import hours
 
 blp = Blueprint("hours", __name__, url_prefix="/api/v1",
@@ -65,6 +66,7 @@ class ServiceRecordSchema(Schema):
 
 class ServiceRecordDetailSchema(ServiceRecordSchema):
     history = fields.List(fields.Nested(ServiceRecordHistorySchema))
+    national = fields.Dict(metadata={"description": national.NATIONAL_FIELD})
 
 
 class ServiceRecordPageSchema(PageMeta):
@@ -187,7 +189,9 @@ class ServiceRecord(MethodView):
     @blp.alt_response(404, description="No such record visible to the caller (problem+json)")
     def get(self, record_no: str):
         """One record with its correction chain (corrects / superseded_by) and history."""
-        return hours.get_record(service_context(), record_no)
+        ctx = service_context()
+        view = hours.get_record(ctx, record_no)
+        return national.with_national(ctx, "service_record", record_no, view)
 
     @blp.doc(security=BEARER)
     @blp.arguments(HoursReasonSchema)

@@ -32,7 +32,7 @@ from gateway.store.models import (Commendation, Complaint, Enrollment, Evaluatio
                                   ServiceRecord, Team, Training, Volunteer)
 from schemas.versions import join_parts, split_personal, to_v2
 
-__all__ = ["ROWS", "as_v2", "keep", "remainder_of"]
+__all__ = ["NATIONAL_FIELD", "ROWS", "as_v2", "keep", "remainder_of", "with_national"]
 
 #: The model and number column of each entity that keeps a remainder.
 ROWS: dict[str, tuple[Any, Any]] = {
@@ -104,3 +104,24 @@ def as_v2(vault: Vault, entity: str, record: dict[str, Any], row: Any,
           personal: bool = True) -> dict[str, Any]:
     """The v1 ``record`` of ``row`` in v2's form, with the kept v2 members put back."""
     return to_v2(entity, record, remainder_of(vault, row, personal))
+
+
+#: How the API's item views describe the ``national`` member (:func:`with_national`).
+NATIONAL_FIELD = ("The record's schema v2 members beyond what the v1 fields hold, with v2's keys "
+                  "and whole v2 values (a project's posts as v2 has them), as last pushed in v2; "
+                  "absent when none. The record in v2 is the v1 fields with these put over them "
+                  "(docs/protocol.md). Personal ones (x-personal) only for a caller with full "
+                  "personal-data access.")
+
+
+def with_national(ctx: ServiceContext, entity: str, key: str, view: dict[str, Any]) -> dict[str, Any]:
+    """An API item ``view`` of ``entity`` ``key`` with its ``national`` member, if any is kept."""
+    model, column = ROWS[entity]
+    row = ctx.session.execute(select(model).where(column == key)).scalar_one_or_none()
+    kept = remainder_of(ctx.vault, row, personal=ctx.caller.pii_full) if row is not None else {}
+    if not kept:
+        return view
+    from gateway.exchange.feed import conform  # the feed builds on this module
+
+    whole = to_v2(entity, conform(view, ctx.engine.schema(entity)), kept)
+    return {**view, "national": {k: whole[k] for k in kept if k in whole}}

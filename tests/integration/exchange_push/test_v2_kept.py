@@ -223,3 +223,31 @@ def test_project_posts_keep_their_v2_members_by_post_number(store_app, server, s
 def vault_decrypt(app, token: str) -> str:
     with app.app_context():
         return vault().decrypt(token)
+
+
+def test_the_api_item_views_carry_the_kept_v2_members(store_app, server, seeder, caller):
+    keys, _ = _client(store_app, "national-full", "full")
+    volunteer, project = _volunteer_v2(91), _project_v2(seeder.approved_team())
+    results = _v2_push(server, keys, [h.item("volunteer", volunteer), h.item("project", project)])
+    assert [r["status"] for r in results] == ["created", "created"], results
+    http = store_app.test_client()
+    full = caller(store_app, "api-full", region="11", perms={"*": ["read"]}, pii="full")
+    masked = caller(store_app, "api-masked", region="11", perms={"*": ["read"]})
+
+    view = http.get(f"/api/v1/volunteers/{results[0]['key']}", headers=full).get_json()
+    v1_keys = store_app.extensions["standard.engine"].schema("volunteer")["properties"]
+    as_v2 = {**{k: v for k, v in view.items() if k in v1_keys and v is not None},
+             **view["national"]}
+    assert _without(as_v2, NORMALISED["volunteer"]) == _without(volunteer, NORMALISED["volunteer"])
+
+    seen = http.get(f"/api/v1/volunteers/{results[0]['key']}", headers=masked).get_json()["national"]
+    assert "registration" not in seen and "wechat" not in seen and seen["native_place"] == "北京"
+
+    got = http.get(f"/api/v1/projects/{results[1]['key']}", headers=full).get_json()["national"]
+    assert [p["conditions"] for p in got["posts"]] == ["身体健康"] * len(project["posts"])
+    assert got["checkin_points"] == project["checkin_points"]
+    assert got["contact"]["email"] == "contact@example.org"
+    assert got["service_categories"] == ["0001", "1101"] and got["links"] == project["links"]
+
+    v1_only = seeder.approved_team()
+    assert "national" not in http.get(f"/api/v1/teams/{v1_only}", headers=full).get_json()
