@@ -26,13 +26,16 @@ from typing import Any
 
 from sqlalchemy import select
 
+from gateway.exchange.upserts import Outcome, Source, apply_records, is_stale
 from gateway.privacy import Vault
 from gateway.services.context import ServiceContext
+from gateway.standard.issues import Issue
 from gateway.store.models import (Commendation, Complaint, Enrollment, Evaluation, Project,
                                   ServiceRecord, Team, Training, Volunteer)
-from schemas.versions import join_parts, split_personal, to_v2
+from schemas.versions import join_parts, split_personal, to_v2, v1_projection, v2_remainder
 
-__all__ = ["NATIONAL_FIELD", "ROWS", "as_v2", "keep", "remainder_of", "with_national"]
+__all__ = ["NATIONAL_FIELD", "ROWS", "apply_in_version", "as_v2", "keep", "keep_after",
+           "remainder_of", "split_v2", "with_national"]
 
 #: The model and number column of each entity that keeps a remainder.
 ROWS: dict[str, tuple[Any, Any]] = {
@@ -125,3 +128,49 @@ def with_national(ctx: ServiceContext, entity: str, key: str, view: dict[str, An
 
     whole = to_v2(entity, conform(view, ctx.engine.schema(entity)), kept)
     return {**view, "national": {k: whole[k] for k in kept if k in whole}}
+
+
+def split_v2(entity: str, record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A valid v2 ``record`` as (its v1 projection, to apply; the remainder, to keep)."""
+    return v1_projection(entity, record)[0], v2_remainder(entity, record)
+
+
+def keep_after(ctx: ServiceContext, source: Source, entity: str, outcome: Outcome,
+               remainder: dict[str, Any]) -> Outcome:
+    """Keep a v2 record's members beyond v1 with the record it was applied to (``outcome``);
+    a record whose v1 form was unchanged but whose v2 members changed is ``updated``. A
+    rejected record, or one that lost to the stored record, keeps nothing."""
+    if outcome.status not in ("created", "updated", "unchanged") or not outcome.key or (
+            outcome.status == "unchanged" and is_stale(outcome)):
+        return outcome
+    changed = keep(ctx, entity, outcome.key, remainder,
+                   record_change=outcome.status == "unchanged", note=source.note)
+    return outcome._replace(status="updated") if changed and outcome.status == "unchanged" else outcome
+
+
+def apply_in_version(ctx: ServiceContext, source: Source, version: str,
+                     items: list[tuple[Any, Any, Any]]) -> list[Outcome]:
+    """:func:`apply_records` for ``(entity, op, data)`` items of schema ``version``: a v2
+    upsert is validated against v2 (rejected with the pointers under ``/data``), applied as
+    its v1 projection and its remainder kept (:func:`keep_after`); deletes and v1 as they are.
+    Sync runs of an adapter whose ``schema_version`` is 2 go through here."""
+    if version == "1":
+        return apply_records(ctx, source, items)
+    rule_ctx = ctx.engine.context(ctx.now)
+    done: dict[int, Outcome] = {}
+    remainders: dict[int, dict[str, Any]] = {}
+    todo: list[tuple[int, tuple[Any, Any, Any]]] = []
+    for i, (entity, op, data) in enumerate(items):
+        if op == "upsert" and isinstance(data, dict) and entity in ROWS:
+            report = ctx.engine.validate(entity, data, version, rule_ctx)
+            if not report.valid:
+                done[i] = Outcome("rejected", None, [
+                    Issue("/data" + x.pointer, x.rule, x.message_zh, x.message_en)
+                    for x in report.issues])
+                continue
+            data, remainders[i] = split_v2(entity, data)
+        todo.append((i, (entity, op, data)))
+    applied = apply_records(ctx, source, [item for _i, item in todo])
+    for (i, (entity, _op, _data)), outcome in zip(todo, applied):
+        done[i] = keep_after(ctx, source, entity, outcome, remainders[i]) if i in remainders else outcome
+    return [done[i] for i in range(len(items))]

@@ -72,7 +72,7 @@ from gateway.caller import Caller
 from gateway.errors import Problem, input_problem
 from gateway.exchange import message_log, national
 from gateway.exchange.signatures import SignedRequest, SpooledBody
-from gateway.exchange.upserts import Outcome, Source, SourcePriority, apply_records, is_stale
+from gateway.exchange.upserts import Outcome, Source, SourcePriority, apply_records
 from gateway.services.context import ServiceContext
 from gateway.standard.engine import BATCH, Engine
 from gateway.standard.issues import Issue, pointer
@@ -630,8 +630,6 @@ def _from_version(ctx: ServiceContext, version: str, item: _Item
     turned into the store's form (v1) in place; a rejection, the note naming the warnings,
     and the v2 members the v1 form cannot hold (kept by :func:`national.keep` once the
     record is applied)."""
-    from schemas.versions import v1_projection, v2_remainder
-
     value = item.value
     entity, data = value.get("entity"), value.get("data")
     if value.get("op") != "upsert" or not isinstance(data, dict) or not isinstance(entity, str):
@@ -639,25 +637,13 @@ def _from_version(ctx: ServiceContext, version: str, item: _Item
     report = ctx.engine.validate_item(value, version, ctx.engine.context(ctx.now))
     if not report.valid:
         return Outcome("rejected", None, report.issues), None, None
-    projected, _dropped = v1_projection(entity, data)
+    projected, remainder = national.split_v2(entity, data)
     item.value = {**value, "data": projected}
     note = None
     if report.warnings:
         note = "schema v2 warnings: " + ", ".join(
             f"{w.pointer} ({w.rule})" for w in report.warnings)
-    return None, note, v2_remainder(entity, data)
-
-
-def _keep_v2(ctx: ServiceContext, source: Source, entity: str, outcome: Outcome,
-             remainder: dict[str, Any]) -> Outcome:
-    """Keep a v2 record's members beyond v1 with the record it was applied to; a record
-    whose v1 form was unchanged but whose v2 members changed is ``updated``."""
-    if outcome.status not in ("created", "updated", "unchanged") or not outcome.key or (
-            outcome.status == "unchanged" and is_stale(outcome)):
-        return outcome
-    changed = national.keep(ctx, entity, outcome.key, remainder,
-                            record_change=outcome.status == "unchanged", note=source.note)
-    return outcome._replace(status="updated") if changed and outcome.status == "unchanged" else outcome
+    return None, note, remainder
 
 
 class _Pace:
@@ -727,7 +713,8 @@ def _apply_all(app, ctx: ServiceContext, source: Source, incoming: Incoming, hea
         for i, (item, outcome) in enumerate(group):
             outcome = outcome or next(applied)
             if i in remainders:
-                outcome = _keep_v2(ctx, source, item.value["entity"], outcome, remainders[i])
+                outcome = national.keep_after(ctx, source, item.value["entity"], outcome,
+                                             remainders[i])
             if i in notes and outcome.status != "rejected":
                 outcome = outcome._replace(note="; ".join(n for n in (outcome.note, notes[i]) if n))
             counts.add(outcome.status)
