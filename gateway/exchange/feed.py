@@ -497,13 +497,11 @@ def _unfit_members(record: Mapping[str, Any], issues: Sequence[Any], schema: Map
                    ) -> set[str]:
     """The optional top-level members of ``record`` that v2's schema refuses (by the issues'
     pointers); none when anything else is wrong (the record is then not sent at all)."""
-    required = set(schema.get("required", ()))
-    members = {i.pointer.split("/")[1] for i in issues
-               if i.rule.startswith(("schema.", "code.")) and i.pointer.count("/") >= 1
-               and i.pointer != ""}
-    if not members or len(members) != len({i.pointer.split("/")[1] for i in issues if i.pointer}):
+    if not issues or any(not i.pointer or not i.rule.startswith(("schema.", "code."))
+                         for i in issues):
         return set()
-    if members & required or any(not i.pointer for i in issues) or not members <= set(record):
+    members = {i.pointer.split("/")[1] for i in issues}
+    if members & set(schema.get("required", ())) or not members <= set(record):
         return set()
     return members
 

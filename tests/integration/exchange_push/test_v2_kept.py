@@ -135,6 +135,10 @@ def test_a_v2_record_pushed_comes_back_from_the_feed_in_v2_as_pushed_and_in_v1_a
         assert set(old) <= v1_keys, set(old) - v1_keys
         assert store_app.extensions["standard.engine"].validate(entity, old).valid
     assert _latest(v2, "project", keys_of["project"])["service_category"] == "0001"
+    # a team kept in v1 with a free-text registration authority (v2: the 18-digit area id)
+    # is sent in v2 without it, never with a wrong value
+    assert "registration_authority" in _latest(v1, "team", team_for_project)
+    assert "registration_authority" not in _latest(v2, "team", team_for_project)
     # the v1 rendering: local codes v1's table lacks are left out, the v2 list is whole in v2
     assert _latest(v1, "volunteer", keys_of["volunteer"])["service_categories"] == ["0001"]
     assert _latest(v2, "volunteer", keys_of["volunteer"])["service_categories"] == ["0001", "1101"]
