@@ -602,6 +602,10 @@ class NationalAdapter(Adapter):
     def version(self) -> str:
         return self.settings.get("schema_version", "1")
 
+    @property
+    def schema_version(self) -> str:
+        return self.version
+
     def _store(self, entity: str) -> _Store:
         self.require_entity(entity)
         return _Store(self.settings["path"], entity)

@@ -48,11 +48,67 @@ albx0025 albx0026 albx0072 albx0074 albx0075 albx0077 albx0282 albx0284 albx0285
 albx0288 albx0289 albx0291 albx0292 albx0293 albx0296 albx0352 albx0353 albx0354 albx0355
 albx0356 albx0362 albx0363 albx0463 albx0464 albx0465 albx0508 albx5604 albx5606
 """.split())
-# Required by the national forms only for some team types (kept as rules, not in ``required``):
-# albe0004 / albe0007 / albe0008 (type ≠ 1), albe0057–0061 / albe0065 (type 1), albe0011,
-# albe0023, albe0044 / albe0045 / albe0063 / albe0067 (scans, liaison), albe0049.
-CONDITIONAL = frozenset("albe0004 albe0007 albe0008 albe0011 albe0023 albe0044 albe0045 albe0049 "
-                        "albe0057 albe0058 albe0059 albe0061 albe0063 albe0065 albe0067".split())
+# Required by the national forms only for some team types: BY_TYPE below.
+
+# Personal or secret v2-only members (``x-personal: true``): the store keeps them encrypted
+# (``national_enc``, see gateway/exchange/national.py) and the feed sends them only to a client
+# with full personal-data access. Codes whose meaning the front-end does not show are counted
+# here too: nothing says they are not personal.
+PERSONAL = frozenset("""
+albp0011 albp0012 albp0015 albp0019 albp0027 albp0030 albp0052 albp0064 albp0065 albp0066
+albp0067 albp0068 albp0069 albp0071 albp0072 albp0083 albp0084 albp0098 albp0099
+albe0021 albe0022 albe0023 albe0024 albe0025 albe0029 albe0042 albe0043 albe0044 albe0045
+albe0049 albe0050 albe0051 albe0091
+albx0017 albx0030 albx0041 albx0067 albx0071 albx0076 albx0084 albx0086 albx0289 albx0290
+albx0295 albx0296 albx0313 albx0315 albx0316 albx0351 albx0355 albx0356 albx0357
+""".split())
+# What the national team form requires by team type (albe0003) — the front-end's
+# formTeamTypeOwnRulesHook (src/.../teamTypeOwn hooks at b48b333) — as an ``allOf`` of
+# ``if``/``then`` in v2's team schema, each marked ``x-national-required`` (NATIONAL_REQUIRED
+# = warn turns them into warnings like the other national flags). v1's rules
+# team.uscc_required / team.approving_unit_required keep asking what they ask of both
+# versions. (description, if, then)
+_T1 = {"required": ["team_type"], "properties": {"team_type": {"const": "1"}}}
+_T23 = {"required": ["team_type"], "properties": {"team_type": {"enum": ["2", "3"]}}}
+_NO_DIRECT = {"required": ["has_direct_parent"], "properties": {"has_direct_parent": {"const": "0"}}}
+
+
+def _flag(key: str, value: str) -> dict[str, Any]:
+    return {"required": [key], "properties": {key: {"const": value}}}
+
+
+def _needs(*keys: str, **nested: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {"required": list(keys) + sorted(nested)}
+    if nested:
+        out["properties"] = {k: {"required": v} for k, v in sorted(nested.items())}
+    return out
+
+
+BY_TYPE: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+    ("type 1 (志愿服务团体): whether it has a direct parent (albe0065), the approving unit's "
+     "name (albe0057) and the application scan (albe0044)",
+     _T1, _needs("has_direct_parent", "application_scan", approving_unit=["name"])),
+    ("type 1 with a direct parent (albe0065 = 1): the parent (albe0066)",
+     {"allOf": [_T1, _flag("has_direct_parent", "1")]}, _needs(links=["parent"])),
+    ("type 1 without a direct parent (albe0065 = 0): whether it has a liaison organisation "
+     "(albe0063) and the approving unit's type (albe0005)",
+     {"allOf": [_T1, _NO_DIRECT]}, _needs("has_liaison", "unit_type")),
+    ("type 1 with a liaison organisation and no direct parent: the liaison organisation (albe0004)",
+     {"allOf": [_T1, _NO_DIRECT, _flag("has_liaison", "1")]}, _needs(links=["liaison"])),
+    ("type 1 with neither: the registration authority (albe0009) and the approving unit's "
+     "credit code, contact and phone (albe0061, albe0058, albe0059)",
+     {"allOf": [_T1, _NO_DIRECT, _flag("has_liaison", "0")]},
+     _needs("registration_authority", approving_unit=["uscc", "contact", "phone"])),
+    ("types 2 and 3 (registered organisation, legal person): the supervising unit (albe0011), "
+     "whether it has a liaison organisation (albe0063), unit type (albe0005), registration "
+     "department and authority (albe0006, albe0009), credit code and its scan (albe0008, albe0067)",
+     _T23, _needs("supervisor_name", "has_liaison", "unit_type", "registration_dept",
+                  "registration_authority", "uscc", "uscc_scan")),
+    ("types 2 and 3 with a liaison organisation (albe0063 = 1): the liaison organisation (albe0004)",
+     {"allOf": [_T23, _flag("has_liaison", "1")]}, _needs(links=["liaison"])),
+]
+# Required by the form only by team type, so not in NATIONAL_REQUIRED (BY_TYPE asks them).
+BY_TYPE_CODES = frozenset("albe0005 albe0006 albe0009".split())
 
 
 def prop(kind: str, title: str, description: str, code: str | None = None) -> dict[str, Any]:
@@ -101,8 +157,10 @@ def prop(kind: str, title: str, description: str, code: str | None = None) -> di
             p["maxItems"] = int(most)
     else:
         raise ValueError(kind)
-    if code and code in NATIONAL_REQUIRED:
+    if code and code in NATIONAL_REQUIRED - BY_TYPE_CODES:
         p["x-national-required"] = True
+    if code and code in PERSONAL:
+        p["x-personal"] = True
     return p
 
 
@@ -153,7 +211,8 @@ ADD: dict[str, list[tuple[str, str, str | None, str, str]]] = {
     ],
     "team": [
         ("albe0041", "team_no", None, "", ""),      # v1 key, now with its national code
-        ("albe0004", "parent_org_name", "text:100", "上级/挂靠组织", "Parent or host organisation (type ≠ 1)."),
+        ("albe0004", "links.liaison", "nid", "联络组织",
+         "Internal id of the liaison organisation (a team), when has_liaison is 1."),
         ("albe0007", "registration_dept_name", "text:100", "登记部门名称", "Registration department as shown."),
         ("albe0011", "supervisor_name", "text:100", "主管单位名称", "Supervising unit."),
         ("albe0012", "area", None, "", ""),
@@ -183,8 +242,10 @@ ADD: dict[str, list[tuple[str, str, str | None, str, str]]] = {
         unknown("albe0050"),
         unknown("albe0051"),
         ("albe0056", "member_count", "int", "队伍人数", "Number of members (derived nationally)."),
-        ("albe0063", "has_liaison", "flag", "有无联络组织", "0 / 1."),
-        ("albe0065", "group_type", "text:8", "团体类型", "Group type for type-1 teams (a code of the national front-end)."),
+        ("albe0063", "has_liaison", "flag", "有无联络组织",
+         "0 / 1: the team has a liaison organisation (links.liaison, albe0004)."),
+        ("albe0065", "has_direct_parent", "flag", "是否有直属组织",
+         "0 / 1: a type 1 team has a direct parent organisation (links.parent, albe0066)."),
         ("albe0066", "links.parent", "nid", "直属上级组织", "Internal id of the direct parent organisation."),
         ("albe0067", "uscc_scan", "text:500", "统一社会信用代码证", "File reference."),
         ("albe0069", "total_hours", "num", "队伍服务时长", "Team's service hours (derived nationally)."),
@@ -406,7 +467,7 @@ def build(entity: str) -> dict:
         container, last = _container(schema, key)
         if kind is None:                              # a v1 property gains its national code
             container[last]["x-national-code"] = code
-            if code in NATIONAL_REQUIRED:
+            if code in NATIONAL_REQUIRED - BY_TYPE_CODES:
                 container[last]["x-national-required"] = True
         else:
             container[last] = prop(kind, title, description, code)
@@ -449,13 +510,16 @@ def build(entity: str) -> dict:
     schema["required"] = required
     if entity in ANY_OF:
         schema["anyOf"] = ANY_OF[entity]
+    if entity == "team":
+        schema["allOf"] = [{"description": why, "x-national-required": True, "if": when,
+                            "then": then} for why, when, then in BY_TYPE]
     _mark_product(props)
     return schema
 
 
 def _mark_required(props: dict) -> None:
     for p in props.values():
-        if p.get("x-national-code") in NATIONAL_REQUIRED:
+        if p.get("x-national-code") in NATIONAL_REQUIRED - BY_TYPE_CODES:
             p["x-national-required"] = True
         inner = p.get("items") if p.get("type") == "array" else p
         if isinstance(inner, dict) and "properties" in inner:

@@ -71,7 +71,8 @@ from gateway import logs, metrics
 from gateway.errors import store_unavailable
 from gateway.adapter import Adapter, AdapterError, AdapterUnavailable, MappingError, NativeItem, load_adapter
 from gateway.exchange import feed, message_log
-from gateway.exchange.upserts import Outcome, Source, SourcePriority, apply_records
+from gateway.exchange.national import apply_in_version
+from gateway.exchange.upserts import Outcome, Source, SourcePriority
 from gateway.services.context import ServiceContext
 from gateway.standard.issues import Issue
 from gateway.standard.rules.common import parse_local_datetime
@@ -442,7 +443,9 @@ class Run:
                mapped: list[tuple[NativeItem, dict[str, Any]]],
                dead: list[tuple[NativeItem, list[Issue]]]) -> list[Outcome]:
         """Apply the mapped items; rejected ones are retried (if the reason may pass) or dead."""
-        outcomes = apply_records(ctx, source, [(entity, item.op, data) for item, data in mapped])
+        version = self.adapter.schema_version
+        outcomes = apply_in_version(ctx, source, version,
+                                    [(entity, item.op, data) for item, data in mapped])
         final: list[Outcome] = []
         retry: list[tuple[NativeItem, dict[str, Any]]] = []
         for (item, data), outcome in zip(mapped, outcomes):
@@ -455,7 +458,8 @@ class Run:
         for attempt in range(2, self.config["SYNC_RECORD_ATTEMPTS"] + 1):
             if not retry:
                 break
-            again = apply_records(ctx, source, [(entity, item.op, data) for item, data in retry])
+            again = apply_in_version(ctx, source, version,
+                                     [(entity, item.op, data) for item, data in retry])
             still = []
             for (item, data), outcome in zip(retry, again):
                 if outcome.status != "rejected":

@@ -42,6 +42,11 @@ class ChangesArgs(Schema):
                        "answer. Leave it out to read from the start."})
     entity = fields.String(load_default=None, validate=validate.OneOf(feed.FEED_ENTITIES), metadata={
         "description": "Only changes of this entity (default: every entity the client may read)."})
+    schema_version = fields.String(load_default="1", validate=validate.OneOf(feed.FEED_VERSIONS),
+                                   metadata={"description": "The schema version the records "
+                                             "are rendered in: 1 (default) or 2 (every national "
+                                             "field code the record carries). Cursors are the "
+                                             "same in both."})
     limit = fields.Integer(load_default=feed.DEFAULT_LIMIT,
                            validate=validate.Range(min=1, max=feed.MAX_LIMIT),
                            metadata={"description": f"Most changes in the page (1–{feed.MAX_LIMIT})."})
@@ -62,7 +67,8 @@ class ChangeSchema(Schema):
                        "whose pull brought it. A gateway federating both ways skips what it "
                        "wrote itself (no echo)"})
     data = fields.Dict(allow_none=True, metadata={
-        "description": "The record as it is now, in the standard's form (schemas/v1/<entity>), "
+        "description": "The record as it is now, in the standard's form (schemas/v1/<entity>, "
+                       "or schemas/v2/<entity> with schema_version=2), "
                        "personal data masked unless the client's pii_access is full; null for a "
                        "delete"})
 
@@ -104,7 +110,8 @@ def _log_outbound(ctx, response: Response, page: feed.FeedPage, args: dict[str, 
                  "skipped_invalid": page.skipped_invalid,
                  "skipped_out_of_scope": page.skipped_out_of_scope,
                  "since": args.get("since"), "entity": args.get("entity"),
-                 "limit": args.get("limit"), "next_cursor": page.next_cursor,
+                 "limit": args.get("limit"), "schema_version": args.get("schema_version"),
+                 "next_cursor": page.next_cursor,
                  "has_more": page.has_more})
 
 
@@ -124,7 +131,8 @@ class Changes(MethodView):
         """The changes this client may see since a cursor (region, teams, read permissions)."""
         ctx = service_context()
         page = feed.read_changes(ctx, since=args["since"], entity=args["entity"],
-                                 limit=args["limit"], stats=feed_stats())
+                                 limit=args["limit"], stats=feed_stats(),
+                                 version=args["schema_version"])
         if page.skipped_invalid:
             log.warning("change feed: %d change(s) for client %s not sent (records failing the "
                         "published schema)", page.skipped_invalid, ctx.caller.client_id)

@@ -11,6 +11,7 @@ from marshmallow import Schema, fields, validate
 from gateway.api.common import (Blueprint, BEARER, read_json_object, DecisionSchema, PageArgs, PageMeta,
                                 service_context)
 from gateway.services import disputes, hours
+from gateway.exchange import national
 
 PROBLEMS = {403: "Outside the caller's scope (problem+json)",
             404: "No such record visible to the caller (problem+json)",
@@ -102,6 +103,7 @@ class ServiceRecordDetailSchema(ServiceRecordSchema):
     history = fields.List(fields.Nested(ServiceRecordHistorySchema))
     disputes = fields.List(fields.Nested(DisputeSchema), metadata={
         "description": "objections raised against this record (办法 2020 Art. 13)"})
+    national = fields.Dict(metadata={"description": national.NATIONAL_FIELD})
 
 
 class ServiceRecordPageSchema(PageMeta):
@@ -214,7 +216,8 @@ class ServiceRecord(MethodView):
         """One record with its correction chain (corrects / superseded_by), history and disputes."""
         ctx = service_context()
         ctx.caller.require(hours.ENTITY, "read")
-        return _detail(ctx, hours.load_record(ctx, record_no))
+        view = _detail(ctx, hours.load_record(ctx, record_no))
+        return national.with_national(ctx, "service_record", record_no, view)
 
     @blp.doc(security=BEARER)
     @blp.arguments(HoursReasonSchema)

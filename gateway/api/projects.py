@@ -13,6 +13,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 import schemas
 from gateway.api.common import Blueprint, BEARER, read_json_body, DecisionSchema, PageArgs, PageMeta, page_of, service_context
+from gateway.exchange import national
 from gateway.services import activities
 
 blp = Blueprint("projects", __name__, url_prefix="/api/v1",
@@ -143,6 +144,7 @@ class ProjectViewSchema(ProjectSummarySchema):
     source_project_no = fields.String(metadata={"description": "the project_no the source sent"})
     created_at = fields.String()
     updated_at = fields.String()
+    national = fields.Dict(metadata={"description": national.NATIONAL_FIELD})
 
 
 class ProjectPageSchema(PageMeta):
@@ -161,6 +163,7 @@ class EnrollmentSchema(Schema):
     applied_at = fields.String()
     decided_at = fields.String()
     decided_by = fields.String()
+    national = fields.Dict(metadata={"description": national.NATIONAL_FIELD})
 
 
 class EnrollmentPageSchema(PageMeta):
@@ -220,7 +223,8 @@ class ProjectItem(MethodView):
     def get(self, project_no: str):
         """One project with its posts, headcounts and places taken (project:read)."""
         ctx = service_context()
-        return activities.project_view(ctx, activities.read_project(ctx, project_no))
+        view = activities.project_view(ctx, activities.read_project(ctx, project_no))
+        return national.with_national(ctx, "project", project_no, view)
 
 
     @blp.doc(security=BEARER, requestBody={
@@ -346,7 +350,8 @@ class EnrollmentItem(MethodView):
     def get(self, enrollment_no: str):
         """One enrolment, for the volunteer's system or the team (enrollment:read)."""
         ctx = service_context()
-        return activities.enrollment_view(ctx, activities.get_enrollment(ctx, enrollment_no))
+        view = activities.enrollment_view(ctx, activities.get_enrollment(ctx, enrollment_no))
+        return national.with_national(ctx, "enrollment", enrollment_no, view)
 
 
 _ACTIONS = {

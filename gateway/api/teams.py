@@ -7,6 +7,7 @@ from marshmallow import Schema, fields, validate
 
 from gateway.api.common import (Blueprint, BEARER, REGION, DecisionSchema, PageArgs, PageMeta, page_of,
                                 read_json_body, service_context)
+from gateway.exchange import national
 from gateway.services import registration as reg
 
 PROBLEMS = {
@@ -75,6 +76,7 @@ class TeamSchema(Schema):
         "description": "the unit a dissolved team's records passed to"})
     created_at = fields.String(metadata={"format": "date-time"})
     updated_at = fields.String(metadata={"format": "date-time"})
+    national = fields.Dict(metadata={"description": national.NATIONAL_FIELD})
 
 
 class TeamPageSchema(PageMeta):
@@ -167,7 +169,8 @@ class TeamItem(MethodView):
     def get(self, team_no: str):
         """One team of the caller's region."""
         ctx = service_context()
-        return reg.team_view(ctx, reg.get_team_for_read(ctx, team_no))
+        view = reg.team_view(ctx, reg.get_team_for_read(ctx, team_no))
+        return national.with_national(ctx, "team", team_no, view)
 
 
     @blp.doc(security=BEARER, requestBody={

@@ -15,6 +15,7 @@ from marshmallow import Schema, fields, validate
 from gateway.api.common import (Blueprint, BEARER, REGION, read_json_body, PageArgs, PageMeta,
                                 not_blank, page_of, service_context)
 from gateway.errors import Problem
+from gateway.exchange import national
 from gateway.services import registration as reg
 
 PROBLEMS = {
@@ -108,6 +109,7 @@ class VolunteerSchema(Schema):
     sources = fields.List(fields.Nested(VolunteerSourceSchema))
     created_at = fields.String(metadata={"format": "date-time"})
     updated_at = fields.String(metadata={"format": "date-time"})
+    national = fields.Dict(metadata={"description": national.NATIONAL_FIELD})
 
 
 class VolunteerPageSchema(PageMeta):
@@ -238,7 +240,8 @@ class VolunteerItem(MethodView):
     def get(self, volunteer_no: str):
         """One volunteer of the caller's region."""
         ctx = service_context()
-        return reg.volunteer_view(ctx, reg.get_volunteer_for_read(ctx, volunteer_no))
+        view = reg.volunteer_view(ctx, reg.get_volunteer_for_read(ctx, volunteer_no))
+        return national.with_national(ctx, "volunteer", volunteer_no, view)
 
     @blp.doc(security=BEARER, requestBody=PATCH_BODY)
     @blp.response(200, VolunteerSchema)

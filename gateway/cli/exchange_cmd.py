@@ -245,6 +245,8 @@ def _write_cursor(path: Path, cursor: str | None) -> None:
 @click.option("--entity", default=None, help="Only changes of this entity.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=500, show_default=True,
               help="Changes per page.")
+@click.option("--schema-version", type=click.Choice(["1", "2"]), default="1", show_default=True,
+              help="The schema version of the records (2: every national field code kept).")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the changes to this NDJSON file (0600) instead of standard output: "
                    "replaced atomically, only when the pull succeeds with changes; a run with "
@@ -256,8 +258,8 @@ def _write_cursor(path: Path, cursor: str | None) -> None:
 @_no_verify
 @_timeout
 def pull(url: str, client_id: str, key_id: str, key_file: Path, since: str | None,
-         entity: str | None, limit: int, out_file: Path | None, cursor_file: Path | None,
-         jwks_file: Path | None, no_verify: bool, timeout: float) -> None:
+         entity: str | None, limit: int, schema_version: str, out_file: Path | None,
+         cursor_file: Path | None, jwks_file: Path | None, no_verify: bool, timeout: float) -> None:
     """Pull the changes this client may see from the gateway at URL, all pages, as NDJSON.
 
     Every answer's gateway signature is verified (JWK set fetched from the gateway, or
@@ -286,7 +288,8 @@ def pull(url: str, client_id: str, key_id: str, key_file: Path, since: str | Non
     count = 0
     failure: str | None = None
     try:
-        for change in client.pull(since=since, entity=entity, limit=limit):
+        for change in client.pull(since=since, entity=entity, limit=limit,
+                                  schema_version=schema_version):
             out.write(orjson.dumps(change) + b"\n")
             count += 1
     except GatewayClientError as exc:

@@ -710,9 +710,10 @@ class GatewayClient:
     # -- pull -------------------------------------------------------------------------------------
 
     def changes_page(self, since: str | None = None, entity: str | None = None,
-                     limit: int = 500) -> ChangesPage:
+                     limit: int = 500, schema_version: str = "1") -> ChangesPage:
         """One page of the change feed after ``since`` (the building block of :meth:`pull_pages`;
-        a caller that stores the cursor itself, such as an adapter, reads page by page)."""
+        a caller that stores the cursor itself, such as an adapter, reads page by page), its
+        records in ``schema_version`` (1 by default, or 2)."""
         if not 1 <= limit <= 1000:
             raise ValueError("limit must be between 1 and 1000")
         params: dict[str, Any] = {"limit": limit}
@@ -720,6 +721,8 @@ class GatewayClient:
             params["since"] = since
         if entity:
             params["entity"] = entity
+        if schema_version != "1":  # left out by default: exactly the request of before
+            params["schema_version"] = schema_version
         response = self._send("GET", CHANGES_PATH, params=params)
         try:
             answer = orjson.loads(self._verified_body(response))
@@ -729,12 +732,12 @@ class GatewayClient:
             raise GatewayClientError(f"the change feed's answer cannot be read: {exc}") from exc
 
     def pull_pages(self, since: str | None = None, entity: str | None = None,
-                   limit: int = 500) -> Iterator[ChangesPage]:
+                   limit: int = 500, schema_version: str = "1") -> Iterator[ChangesPage]:
         """Pages of the change feed from ``since`` until ``has_more`` is false."""
         cursor = since
         self.last_cursor = since
         while True:
-            page = self.changes_page(cursor, entity, limit)
+            page = self.changes_page(cursor, entity, limit, schema_version)
             yield page
             if page.next_cursor is not None:
                 self.last_cursor = page.next_cursor
@@ -746,7 +749,7 @@ class GatewayClient:
             cursor = page.next_cursor
 
     def pull(self, since: str | None = None, entity: str | None = None,
-             limit: int = 500) -> Iterator[dict[str, Any]]:
+             limit: int = 500, schema_version: str = "1") -> Iterator[dict[str, Any]]:
         """Every change after ``since`` (oldest first), page after page.
 
         :attr:`last_cursor` follows the changes you are done with: it moves to a change's
@@ -754,7 +757,7 @@ class GatewayClient:
         end. Save it and pass it as ``since`` next time (if you stop in the middle, the change
         you stopped at comes again: at least once, never skipped).
         """
-        for page in self.pull_pages(since, entity, limit):
+        for page in self.pull_pages(since, entity, limit, schema_version):
             for change in page.changes:
                 yield change
                 if change.get("cursor") is not None:

@@ -83,6 +83,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from gateway import timefmt
 from gateway.caller import Caller
+from gateway.exchange import national
 from gateway.services import activities, certificates, hours, registration
 from gateway.services.context import ServiceContext
 from gateway.services.errors import OutOfScope, ServiceError
@@ -91,7 +92,8 @@ from gateway.store.models import (Certificate, Change, Enrollment, Project, Serv
                                   Volunteer)
 
 __all__ = [
-    "CURSOR_VERSION", "DEFAULT_LIMIT", "DELETE_ACTIONS", "FEED_ENTITIES", "MAX_LIMIT", "START",
+    "CURSOR_VERSION", "DEFAULT_LIMIT", "DELETE_ACTIONS", "FEED_ENTITIES", "FEED_VERSIONS",
+    "MAX_LIMIT", "START",
     "Cursor", "FeedPage", "FeedStats", "InvalidCursor", "pg_horizon", "read_changes",
 ]
 
@@ -106,6 +108,8 @@ DELETE_ACTIONS = frozenset({"delete", "tombstone"})
 TEAM_DELETED = "4"     # team_status 逻辑删除
 PROJECT_VOIDED = "9"   # project_status 作废
 DEFAULT_LIMIT, MAX_LIMIT = 500, 1000
+#: The schema versions a reader may ask the records in (``schema_version``; default 1).
+FEED_VERSIONS = ("1", "2")
 CURSOR_VERSION = "v1"
 _CURSOR_TEXT = re.compile(r"^v1:(0|[1-9][0-9]{0,18}):(0|[1-9][0-9]{0,18})$")
 _BASE64URL = re.compile(r"^[A-Za-z0-9_-]{1,96}$")
@@ -418,6 +422,7 @@ class _Renderer:
     ctx: ServiceContext
     rule_ctx: RuleContext
     full_ctx: ServiceContext
+    version: str = "1"
     current: dict[tuple[str, str], Any] = field(default_factory=dict)
     done: dict[tuple[str, str], Any] = field(default_factory=dict)
     out_of_scope: set[tuple[str, str]] = field(default_factory=set)
@@ -457,9 +462,54 @@ class _Renderer:
                         "(%s)", spec.name, key,
                         ", ".join(f"{i.pointer or '/'} {i.rule}" for i in report.issues[:10]))
             return _SKIP
+        if self.version != "1":
+            return self._in_version(spec, key, obj, checked)
         if spec.personal and self.full_ctx is not self.ctx:
             checked = conform(spec.render(self.ctx, obj), schema)  # masked the service's way
         return ("upsert", checked, True)
+
+    def _in_version(self, spec: _Entity, key: str, obj: Any, checked: dict[str, Any]) -> Any:
+        """The record (valid in v1) in v2's form: the kept v2 members put back
+        (:mod:`gateway.exchange.national`), checked against v2 without asking what only the
+        national forms require (records kept before may lack it), then masked: the personal
+        v2 members go only to a client with full personal-data access."""
+        schema = self.ctx.engine.schema(spec.name, self.version)
+        record = conform(national.as_v2(self.ctx.vault, spec.name, checked, obj), schema)
+        report = self.ctx.engine.validate(spec.name, record, self.version, ctx=self.rule_ctx,
+                                          lenient=True)
+        unfit = _unfit_members(record, report.issues,
+                               self.ctx.engine.lenient_schema(spec.name, self.version))
+        if unfit:
+            # A v1 value that v2 gives another form (a free-text registration authority where
+            # v2 has the 18-digit area id) is left out of the v2 rendering, never sent wrong.
+            record = {k: v for k, v in record.items() if k not in unfit}
+            report = self.ctx.engine.validate(spec.name, record, self.version,
+                                              ctx=self.rule_ctx, lenient=True)
+        if not report.valid:
+            log.warning("change feed: %s %s not sent in schema v%s: it fails the published "
+                        "schema or rules (%s)", spec.name, key, self.version,
+                        ", ".join(f"{i.pointer or '/'} {i.rule}" for i in report.issues[:10]))
+            return _SKIP
+        if self.full_ctx is not self.ctx:
+            masked = (conform(spec.render(self.ctx, obj), self.ctx.engine.schema(spec.name))
+                      if spec.personal else checked)
+            record = {k: v for k, v in conform(national.as_v2(
+                self.ctx.vault, spec.name, masked, obj, personal=False), schema).items()
+                if k not in unfit}
+        return ("upsert", record, True)
+
+
+def _unfit_members(record: Mapping[str, Any], issues: Sequence[Any], schema: Mapping[str, Any]
+                   ) -> set[str]:
+    """The optional top-level members of ``record`` that v2's schema refuses (by the issues'
+    pointers); none when anything else is wrong (the record is then not sent at all)."""
+    if not issues or any(not i.pointer or not i.rule.startswith(("schema.", "code."))
+                         for i in issues):
+        return set()
+    members = {i.pointer.split("/")[1] for i in issues}
+    if members & set(schema.get("required", ())) or not members <= set(record):
+        return set()
+    return members
 
 
 def _changed_at(ctx: ServiceContext, at: datetime | None) -> str | None:
@@ -467,9 +517,12 @@ def _changed_at(ctx: ServiceContext, at: datetime | None) -> str | None:
 
 
 def read_changes(ctx: ServiceContext, since: str | None = None, entity: str | None = None,
-                 limit: int = DEFAULT_LIMIT, stats: FeedStats | None = None) -> FeedPage:
+                 limit: int = DEFAULT_LIMIT, stats: FeedStats | None = None,
+                 version: str = "1") -> FeedPage:
     """One page of the feed for ``ctx.caller``: changes after ``since`` (an opaque cursor;
-    None = from the start), of ``entity`` or of every entity the caller may read.
+    None = from the start), of ``entity`` or of every entity the caller may read, each
+    record in schema ``version`` (1, or 2: the kept national members put back). Cursors do
+    not depend on the version: a reader may change versions between pages.
 
     ``next_cursor`` is the cursor of the last change *read*, sent or skipped (so a page
     whose records were all skipped still moves on), or ``since`` when nothing was read.
@@ -479,6 +532,8 @@ def read_changes(ctx: ServiceContext, since: str | None = None, entity: str | No
     start = Cursor.decode(since) if since is not None else START
     if not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise ServiceError(f"limit must be between 1 and {MAX_LIMIT}")
+    if version not in FEED_VERSIONS:
+        raise ServiceError(f"schema_version must be one of {', '.join(FEED_VERSIONS)}")
     caller = ctx.caller
     entities = _entities_for(caller, entity)
 
@@ -487,7 +542,7 @@ def read_changes(ctx: ServiceContext, since: str | None = None, entity: str | No
     rows = rows[:limit]
     full_ctx = ctx if caller.pii_full else dataclasses.replace(
         ctx, caller=dataclasses.replace(caller, pii_full=True))
-    renderer = _Renderer(ctx, ctx.engine.context(ctx.now), full_ctx)
+    renderer = _Renderer(ctx, ctx.engine.context(ctx.now), full_ctx, version)
     renderer.load(rows)
 
     changes: list[dict[str, Any]] = []

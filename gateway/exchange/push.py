@@ -70,7 +70,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway import jsonio, logs, metrics, timefmt
 from gateway.caller import Caller
 from gateway.errors import Problem, input_problem
-from gateway.exchange import message_log
+from gateway.exchange import message_log, national
 from gateway.exchange.signatures import SignedRequest, SpooledBody
 from gateway.exchange.upserts import Outcome, Source, SourcePriority, apply_records
 from gateway.services.context import ServiceContext
@@ -621,28 +621,26 @@ def _item_problem(item: _Item) -> Outcome | None:
     return None
 
 
-def _from_version(ctx: ServiceContext, version: str, item: _Item) -> tuple[Outcome | None, str | None]:
+def _from_version(ctx: ServiceContext, version: str, item: _Item
+                  ) -> tuple[Outcome | None, str | None, dict[str, Any] | None]:
     """A record of a batch in schema ``version`` (2): validated against that version, then
-    turned into the store's form (v1) in place; a rejection, or the note naming what the
-    store does not keep."""
-    from schemas.versions import v1_projection
-
+    turned into the store's form (v1) in place; a rejection, the note naming the warnings,
+    and the v2 members the v1 form cannot hold (kept by :func:`national.keep` once the
+    record is applied)."""
     value = item.value
     entity, data = value.get("entity"), value.get("data")
     if value.get("op") != "upsert" or not isinstance(data, dict) or not isinstance(entity, str):
-        return None, None
+        return None, None, None
     report = ctx.engine.validate_item(value, version, ctx.engine.context(ctx.now))
     if not report.valid:
-        return Outcome("rejected", None, report.issues), None
-    projected, dropped = v1_projection(entity, data)
+        return Outcome("rejected", None, report.issues), None, None
+    projected, remainder = national.split_v2(entity, data)
     item.value = {**value, "data": projected}
-    notes = []
+    note = None
     if report.warnings:
-        notes.append("schema v2 warnings: " + ", ".join(
-            f"{w.pointer} ({w.rule})" for w in report.warnings))
-    if dropped:
-        notes.append("schema v2 fields not kept by the store (it keeps v1): " + ", ".join(dropped))
-    return None, "; ".join(notes) or None
+        note = "schema v2 warnings: " + ", ".join(
+            f"{w.pointer} ({w.rule})" for w in report.warnings)
+    return None, note, remainder
 
 
 class _Pace:
@@ -695,19 +693,25 @@ def _apply_all(app, ctx: ServiceContext, source: Source, incoming: Incoming, hea
     def apply_group() -> None:
         started = time.monotonic()
         notes: dict[int, str] = {}
+        remainders: dict[int, dict[str, Any]] = {}
         if version != "1":
             for i, (item, outcome) in enumerate(group):
                 if outcome is None:
-                    outcome, note = _from_version(ctx, version, item)
+                    outcome, note, remainder = _from_version(ctx, version, item)
                     group[i] = (item, outcome)
                     if note:
                         notes[i] = note
+                    if remainder is not None:
+                        remainders[i] = remainder
         records = [(item.value.get("entity"), item.value.get("op"), item.value.get("data"))
                    for item, outcome in group if outcome is None]
         applied = iter(apply_records(ctx, source, records))
         _Pace.applied(len(group), time.monotonic() - started)
         for i, (item, outcome) in enumerate(group):
             outcome = outcome or next(applied)
+            if i in remainders:
+                outcome = national.keep_after(ctx, source, item.value["entity"], outcome,
+                                             remainders[i])
             if i in notes and outcome.status != "rejected":
                 outcome = outcome._replace(note="; ".join(n for n in (outcome.note, notes[i]) if n))
             counts.add(outcome.status)

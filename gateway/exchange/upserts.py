@@ -80,8 +80,8 @@ from gateway.store.models.common import json_safe
 
 __all__ = [
     "ENTITIES", "Outcome", "Source", "SourcePriority", "Stamp", "VolunteerMerge", "apply_record",
-    "apply_records", "handler", "merge_volunteer", "new_provenance", "rejection", "translate_links",
-    "DERIVED",
+    "apply_records", "handler", "is_stale", "merge_volunteer", "new_provenance", "rejection",
+    "translate_links", "DERIVED",
 ]
 
 log = logging.getLogger("gateway.exchange.upserts")
@@ -354,9 +354,16 @@ def _for_delete(session: Session, model, column, source: Source, data: Mapping[s
     return row
 
 
+_STALE = "the stored record is newer or comes from a higher-priority source; kept"
+
+
 def _stale(note: str = "") -> str:
-    return ("the stored record is newer or comes from a higher-priority source; kept"
-            + (f" ({note})" if note else ""))
+    return _STALE + (f" ({note})" if note else "")
+
+
+def is_stale(outcome: Outcome) -> bool:
+    """Whether ``outcome`` says the write lost to the stored record (nothing was taken)."""
+    return outcome.status == "unchanged" and (outcome.note or "").startswith(_STALE)
 
 
 def _volunteer(ctx: ServiceContext, number: Any, field_name: str = "volunteer_no",

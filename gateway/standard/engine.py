@@ -62,6 +62,10 @@ class Engine:
         self._compiled: dict[tuple[str, str], _Compiled] = {}
         # (version, entity) -> the nationally required fields taken out of ``required``
         self._relaxed: dict[tuple[str, str], list[tuple[str, str, bool, str]]] = {}
+        # (version, entity) -> the conditional national requirements (``allOf`` if/then
+        # marked x-national-required, e.g. by team type) taken out, compiled on their own
+        self._relaxed_conditions: dict[tuple[str, str], Any] = {}
+        self._lenient_compiled: dict[tuple[str, str], _Compiled] = {}
         for version in versions:
             for name in schemas.schema_names(version):
                 schema = schemas.load_schema(version, name)
@@ -69,6 +73,10 @@ class Engine:
                     schema, relaxed = relax_national_required(schema)
                     if relaxed:
                         self._relaxed[(version, name)] = relaxed
+                    schema, conditions = relax_national_conditions(schema)
+                    if conditions:
+                        self._relaxed_conditions[(version, name)] = jsonschema_rs.validator_for(
+                            {"allOf": conditions})
                 self._compiled[(version, name)] = self._compile(name, schema)
         self.versions = tuple(versions)
 
@@ -117,14 +125,46 @@ class Engine:
                            hours_policy=self.hours_policy, same_day=self.same_day,
                            consent_required=self.consent_required)
 
+    def _lenient(self, entity: str, version: str) -> _Compiled:
+        """The entity's schema without the national required flags (compiled once, on use)."""
+        key = (version, entity)
+        found = self._lenient_compiled.get(key)
+        if found is None:
+            schema, _ = relax_national_required(self._get(entity, version).schema)
+            schema, _ = relax_national_conditions(schema)
+            found = self._lenient_compiled[key] = self._compile(entity, schema)
+        return found
+
+    def lenient_schema(self, entity: str, version: str = "1") -> dict:
+        """The schema ``validate(..., lenient=True)`` checks against."""
+        return self._lenient(entity, version).schema
+
     def validate(self, entity: str, record: Any, version: str = "1",
-                 ctx: RuleContext | None = None) -> Report:
-        """Every schema and rule error of one record (an empty report means valid)."""
+                 ctx: RuleContext | None = None, lenient: bool = False) -> Report:
+        """Every schema and rule error of one record (an empty report means valid).
+
+        ``lenient``: what the national forms require (``x-national-required``) is not asked,
+        whatever NATIONAL_REQUIRED says, and not warned of either: for records the gateway
+        sends, kept before v2 asked for it (the change feed in v2).
+        """
+        if lenient:
+            compiled = self._lenient(entity, version)
+            report = Report(entity)
+            if not compiled.fast.is_valid(record):
+                report.issues.extend(schema_issues(compiled, record))
+            if isinstance(record, dict):
+                ctx = ctx or self.context()
+                for rule in compiled.rules:
+                    report.issues.extend(rule.fn(record, ctx))
+            return report
         compiled = self._get(entity, version)
         report = Report(entity)
         relaxed = self._relaxed.get((version, entity))
         if relaxed and isinstance(record, dict):
             report.warnings.extend(national_required_warnings(record, relaxed))
+        conditions = self._relaxed_conditions.get((version, entity))
+        if conditions is not None and isinstance(record, dict):
+            report.warnings.extend(national_condition_warnings(conditions, record))
         schema_valid = compiled.fast.is_valid(record)
         if not schema_valid:
             report.issues.extend(schema_issues(compiled, record))
@@ -205,6 +245,35 @@ def relax_national_required(schema: dict) -> tuple[dict, list[tuple[str, str, bo
 
     strip(schema, "", False)
     return schema, taken
+
+
+def relax_national_conditions(schema: dict) -> tuple[dict, list[dict]]:
+    """``schema`` without its conditional national requirements (the members of ``allOf``
+    marked ``x-national-required``: what the national forms require by team type), and them."""
+    taken = [c for c in schema.get("allOf", []) if c.get("x-national-required")]
+    if not taken:
+        return schema, []
+    schema = dict(schema)
+    kept = [c for c in schema["allOf"] if not c.get("x-national-required")]
+    if kept:
+        schema["allOf"] = kept
+    else:
+        del schema["allOf"]
+    return schema, taken
+
+
+def national_condition_warnings(validator: Any, record: dict) -> list[Issue]:
+    """A warning per conditionally required field that ``record`` lacks (NATIONAL_REQUIRED = warn)."""
+    found = []
+    for error in validator.iter_errors(record):
+        if error.kind.name != "required":
+            continue
+        key = error.kind.property
+        found.append(Issue(pointer(*error.instance_path, key), "national.required",
+                           f"国家系统要求填写「{key}」（按队伍类型；本网关按设置仅作提示）",
+                           f"the national system requires {key} for this team type; accepted "
+                           "with a warning (NATIONAL_REQUIRED = warn)"))
+    return sorted(found, key=lambda i: i.pointer)
 
 
 def _has_national_required(prop: dict) -> bool:

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from gateway.store.base import Base
 from gateway.store.grams import name_grams
-from gateway.store.models.common import (BigId, Grams, Json, RegionColumns, SourceRef, Timestamps,
-                                         UTCDateTime)
+from gateway.store.models.common import (BigId, Grams, Json, NationalColumns, RegionColumns,
+                                         SourceRef, Timestamps, UTCDateTime)
 from gateway.store.models.people import Team, Volunteer
 
 
@@ -24,7 +24,7 @@ _COVER = {"postgresql_include": ["ends_on", "recruit_scope", "team_id"]}
 _COVER_STATUS = {"postgresql_include": ["ends_on", "status", "recruit_scope", "team_id"]}
 
 
-class Project(Timestamps, SourceRef, RegionColumns, Base):
+class Project(Timestamps, SourceRef, NationalColumns, RegionColumns, Base):
     """A volunteer service project published by a team (project_status codes)."""
 
     __tablename__ = "projects"
@@ -95,7 +95,7 @@ class Post(Base):
     project: Mapped[Project] = relationship(back_populates="posts")
 
 
-class Enrollment(Timestamps, SourceRef, Base):
+class Enrollment(Timestamps, SourceRef, NationalColumns, Base):
     """A volunteer's application or invitation to a post (enrollment_status codes).
 
     Admitted statuses (hold a place): 2 审批加入, 3 邀请加入, 5 免审加入, 6 本团体加入.

@@ -49,6 +49,19 @@ class Timestamps:
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+class NationalColumns:
+    """A v2 record's members that the v1 columns cannot hold (migration 0009_national2).
+
+    ``national``: those in clear (JSON); ``national_enc``: the personal ones (the v2 schema's
+    ``x-personal``), as JSON encrypted with the personal-data vault like every ``*_enc``
+    column (``vgw pii rotate`` re-encrypts it). Written and read by
+    gateway/exchange/national.py; both None for a record never pushed in v2.
+    """
+
+    national: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    national_enc: Mapped[str | None] = mapped_column(Text)
+
+
 class SourceRef:
     """Where a record came from: the sending system and its own id for the record."""
 

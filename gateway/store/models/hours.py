@@ -11,11 +11,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.store.base import Base
 from gateway.store.models.activities import Project
-from gateway.store.models.common import BigId, Json, SourceRef, Timestamps, UTCDateTime
+from gateway.store.models.common import (BigId, Json, NationalColumns, SourceRef, Timestamps,
+                                         UTCDateTime)
 from gateway.store.models.people import Team, Volunteer
 
 
-class ServiceRecord(Timestamps, SourceRef, Base):
+class ServiceRecord(Timestamps, SourceRef, NationalColumns, Base):
     """One stretch of service (hours_status: only 2 已生效 counts towards totals).
 
     A correction never edits a record in place: the original is set to 3 (已删除) with
@@ -63,7 +64,7 @@ class ServiceRecord(Timestamps, SourceRef, Base):
     team: Mapped[Team] = relationship()
 
 
-class _Attached(Timestamps, SourceRef):
+class _Attached(Timestamps, SourceRef, NationalColumns):
     """Common shape of the smaller records: a number, links, and the standard's fields.
 
     Records are retained (《志愿服务记录与证明出具办法（试行）》 2020, Art. 13: keep the history):

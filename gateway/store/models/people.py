@@ -11,11 +11,11 @@ from sqlalchemy import (Date, ForeignKey, Index, Integer, Numeric, String, Text,
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.store.base import Base
-from gateway.store.models.common import (BigId, Json, RegionColumns, SourceRef, Timestamps,
-                                         UTCDateTime)
+from gateway.store.models.common import (BigId, Json, NationalColumns, RegionColumns,
+                                         SourceRef, Timestamps, UTCDateTime)
 
 
-class Volunteer(Timestamps, SourceRef, RegionColumns, Base):
+class Volunteer(Timestamps, SourceRef, NationalColumns, RegionColumns, Base):
     """A registered volunteer: one row per person, whichever systems sent them.
 
     The person is identified by ``id_index`` (keyed blind index of document type + number);
@@ -72,7 +72,7 @@ class VolunteerSource(Base):
     volunteer: Mapped[Volunteer] = relationship(back_populates="sources")
 
 
-class Team(Timestamps, SourceRef, RegionColumns, Base):
+class Team(Timestamps, SourceRef, NationalColumns, RegionColumns, Base):
     """A volunteer team or organisation. New registrations wait for review (status '2').
 
     Status codes (team_status): 2 待审 pending, 1 已审 approved, 0 审批不通过 rejected,

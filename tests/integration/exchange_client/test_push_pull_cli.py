@@ -175,3 +175,22 @@ def test_the_commands_build_no_app_and_need_no_store(server, city, key_file, sto
     assert len(pull.stdout.splitlines()) == 2
     assert count_volunteers(store_app) == 2
     assert not (tmp_path / "instance").exists()
+
+
+def test_pull_in_schema_version_2_gives_back_what_a_v2_push_kept(vgw, server, city, tmp_path):
+    records = [dict(v, service_fields=["0003", "1301"], native_place="北京") for v in volunteers(2)]
+    envelope = {"schema_version": "2", "sender": "city-01", "batch_id": "city-cli-v2",
+                "records": [{"entity": "volunteer", "op": "upsert", "data": r} for r in records]}
+    path = write_json(tmp_path / "batch.json", envelope)
+    assert vgw("push", str(path), "--to", server.url).exit_code == 0
+    wait_for_feed(server.url, city, 2)
+
+    v2 = vgw("pull", "--from", server.url, "--entity", "volunteer", "--schema-version", "2")
+    assert v2.exit_code == 0, v2.output
+    changes = [json.loads(line) for line in v2.stdout.splitlines()]
+    assert [c["data"]["service_fields"] for c in changes] == [["0003", "1301"]] * 2
+    assert {c["data"]["native_place"] for c in changes} == {"北京"}
+    v1 = vgw("pull", "--from", server.url, "--entity", "volunteer")
+    assert [c["cursor"] for c in map(json.loads, v1.stdout.splitlines())] == [
+        c["cursor"] for c in changes]
+    assert not any("service_fields" in json.loads(line)["data"] for line in v1.stdout.splitlines())

@@ -1,6 +1,6 @@
 """A batch in schema version 2 (envelope ``schema_version: "2"``): each record is validated
 against v2 (every national code, the national required flags), stored in the store's form
-(v1), and the answer names the v2 fields the store does not keep — never silently."""
+(v1) with the v2 members v1 cannot hold kept beside it (gateway/exchange/national.py)."""
 
 from __future__ import annotations
 
@@ -28,21 +28,15 @@ def test_a_v2_batch_is_validated_against_v2_and_kept_as_v1(store_app, server, ci
     assert results[1]["status"] == "rejected"
     assert {(e["pointer"], e["rule"]) for e in results[1]["errors"]} == {
         ("/data/service_area", "schema.required")}
-    # the first passes v2 but is kept as v1: a local service category (1101) is not in v1's
-    # table, so the store refuses it with the v1 rule, by pointer
-    assert results[0]["status"] == "rejected"
-    assert ("/data/service_categories/1", "code.unknown") in {
-        (e["pointer"], e["rule"]) for e in results[0]["errors"]}
-
-    kept = _v2(h.volunteer(23), service_fields=["0003"], wechat="wx_23")
-    answer = h.push(server, city, dict(h.envelope([h.item("volunteer", kept)]), schema_version="2"))
-    [result] = answer.json()["results"]
-    assert result["status"] == "created", result
-    assert "not kept by the store" in result["note"]
-    assert "service_fields" in result["note"] and "wechat" in result["note"]
-    (count,), = h.rows(store_app, select(Volunteer.volunteer_no).where(
-        Volunteer.volunteer_no == result["key"]))
-    assert count
+    # the first passes v2 and is kept: the v1 columns hold its v1 projection (the local
+    # service category 1101, which v1's table lacks, left out there) and the rest of it is
+    # kept beside them (test_v2_kept.py reads it back)
+    assert results[0]["status"] == "created", results[0]
+    assert "note" not in results[0]
+    (national,), = h.rows(store_app, select(Volunteer.national).where(
+        Volunteer.volunteer_no == results[0]["key"]))
+    assert national["service_categories"] == ["0001", "1101"]
+    assert national["service_fields"] == ["0003", "1301"]
 
 
 def test_a_v2_batch_with_relaxed_national_requirements_reports_warnings(store_app, server, city):
