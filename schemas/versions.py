@@ -71,7 +71,7 @@ def v1_projection(entity: str, record: dict[str, Any]) -> tuple[dict[str, Any], 
     return out, dropped
 
 
-# -- what the store keeps beside the v1 form (migration 0009_national2) ----------------------
+# -- what the store keeps beside the v1 form (migration 0013_national2) ----------------------
 #
 # A v2 record's members that its v1 projection cannot hold (the "remainder") are kept with
 # the record, so that a v2 record read back in v2 is the one pushed. The remainder mirrors

@@ -4,7 +4,7 @@ The store's columns hold the v1 properties. A v2 record pushed to the gateway is
 its v1 projection (:func:`schemas.versions.v1_projection`, the services' rules as for any
 record); what the projection cannot hold — the national field codes only v2 carries, the
 "remainder" (:func:`schemas.versions.v2_remainder`) — is kept on the record's row
-(migration 0009_national2):
+(migration 0013_national2):
 
 * ``national``: the members in clear (JSON / JSONB);
 * ``national_enc``: the personal ones (``x-personal`` in schemas/v2: registration data,

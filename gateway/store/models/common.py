@@ -50,7 +50,7 @@ class Timestamps:
 
 
 class NationalColumns:
-    """A v2 record's members that the v1 columns cannot hold (migration 0009_national2).
+    """A v2 record's members that the v1 columns cannot hold (migration 0013_national2).
 
     ``national``: those in clear (JSON); ``national_enc``: the personal ones (the v2 schema's
     ``x-personal``), as JSON encrypted with the personal-data vault like every ``*_enc``

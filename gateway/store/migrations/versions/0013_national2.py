@@ -8,16 +8,16 @@ gateway/exchange/national.py.
 
 Hand-written; runs on SQLite and PostgreSQL.
 
-Revision ID: 0009_national2
-Revises: 0008_verbs
+Revision ID: 0013_national2
+Revises: 0012_pullspeed
 Create Date: 2026-12-03
 """
 from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-revision = "0009_national2"
-down_revision = "0008_verbs"
+revision = "0013_national2"
+down_revision = "0012_pullspeed"
 branch_labels = None
 depends_on = None
 
