@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable
 
@@ -195,65 +196,85 @@ def _p95(times: list[float]) -> float:
 
 # -- main -------------------------------------------------------------------------------------------
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(doc: str, argv: list[str] | None) -> argparse.Namespace:
+    """The options both search benchmarks take."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--pg-url", default=DEFAULT_PG, help="admin URL of the PostgreSQL server")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+@contextmanager
+def loaded_projects(pg_url: str, count: int, label: str, themes: list[str] | None = None):
+    """A throw-away database, migrated, with ``count`` generated projects (and their teams)
+    COPYed in; yields ``(ctx, projects, note)`` inside the app's context — ``ctx`` a service
+    context reading projects, ``note`` what was loaded and how long it took. The database is
+    dropped at the end, whatever happens."""
     from gateway import create_app, store
     from gateway.caller import Caller
     from gateway.privacy import vault
     from gateway.services.context import ServiceContext
     from gateway.standard import engine
 
-    admin = create_engine(args.pg_url, isolation_level="AUTOCOMMIT")
-    name = f"vgw_bench_projects_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    name = f"vgw_bench_{label}_{uuid.uuid4().hex[:10]}"
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(args.pg_url).set(database=name).render_as_string(hide_password=False)
+    url = make_url(pg_url).set(database=name).render_as_string(hide_password=False)
     app = None
     try:
         with tempfile.TemporaryDirectory() as keys:
             app = create_app({"DATABASE_URL": url, "KEYS_DIR": keys, "LOG_LEVEL": "WARNING"})
             started = time.perf_counter()
             store.upgrade(app)
-            teams, projects = generate(args.count)
+            teams, projects = generate(count, themes=themes)
             load(url, teams, projects)
-            print(f"database {name}: migrated, {len(projects):,} projects and {len(teams):,} teams "
-                  f"loaded with COPY in {time.perf_counter() - started:.1f} s; {args.repeat} runs each "
-                  "(count + page of 20 + teams), times in ms\n")
+            note = (f"database {name}: migrated, {len(projects):,} projects and {len(teams):,} "
+                    f"teams loaded with COPY in {time.perf_counter() - started:.1f} s")
             with app.app_context():
                 session = app.extensions["store.sessionmaker"]()
-                ctx = ServiceContext(session=session, caller=Caller("benchmark"), engine=engine(),
-                                     vault=vault(), config=app.config)
-                header = (f"{'search':40} {'matches':>7} {'median':>7} {'p95':>7} "
-                          f"{'naive med':>9} {'naive p95':>9} {'ratio':>6}")
-                print(header)
-                print("-" * len(header))
-                details = []
-                for label, search, *scope in searches(projects):
-                    ctx.caller = Caller("benchmark", region_prefix=scope[0] if scope else "",
-                                        permissions={"project": frozenset({"read"})})
-                    fast = measure(ctx, search, args.repeat, naive=False)
-                    slow = measure(ctx, search, args.repeat, naive=True)
-                    assert fast["total"] == slow["total"] and fast["rows"] == slow["rows"], label
-                    print(f"{label:40} {fast['total']:>7,} {fast['median']:>7.2f} {fast['p95']:>7.2f} "
-                          f"{slow['median']:>9.2f} {slow['p95']:>9.2f} "
-                          f"{slow['median'] / fast['median']:>5.1f}x")
-                    details.append((label, fast, slow))
-                session.close()
-                print("\nplans (page query | count query):")
-                for label, fast, slow in details:
-                    print(f"  {label}\n    indexed: {fast['plan']}  |  {fast['count_plan']}"
-                          f"\n    naive:   {slow['plan']}  |  {slow['count_plan']}")
+                try:
+                    yield (ServiceContext(session=session, engine=engine(), vault=vault(),
+                                          config=app.config,
+                                          caller=Caller("benchmark",
+                                                        permissions={"project": frozenset({"read"})})),
+                           projects, note)
+                finally:
+                    session.close()
     finally:
         if app is not None:
             app.extensions["store.engine"].dispose()
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = arguments(__doc__, argv)
+    from gateway.caller import Caller
+
+    with loaded_projects(args.pg_url, args.count, "projects") as (ctx, projects, note):
+        print(f"{note}; {args.repeat} runs each (count + page of 20 + teams), times in ms\n")
+        header = (f"{'search':40} {'matches':>7} {'median':>7} {'p95':>7} "
+                  f"{'naive med':>9} {'naive p95':>9} {'ratio':>6}")
+        print(header)
+        print("-" * len(header))
+        details = []
+        for label, search, *scope in searches(projects):
+            ctx.caller = Caller("benchmark", region_prefix=scope[0] if scope else "",
+                                permissions={"project": frozenset({"read"})})
+            fast = measure(ctx, search, args.repeat, naive=False)
+            slow = measure(ctx, search, args.repeat, naive=True)
+            assert fast["total"] == slow["total"] and fast["rows"] == slow["rows"], label
+            print(f"{label:40} {fast['total']:>7,} {fast['median']:>7.2f} {fast['p95']:>7.2f} "
+                  f"{slow['median']:>9.2f} {slow['p95']:>9.2f} "
+                  f"{slow['median'] / fast['median']:>5.1f}x")
+            details.append((label, fast, slow))
+        print("\nplans (page query | count query):")
+        for label, fast, slow in details:
+            print(f"  {label}\n    indexed: {fast['plan']}  |  {fast['count_plan']}"
+                  f"\n    naive:   {slow['plan']}  |  {slow['count_plan']}")
     return 0
 
 
