@@ -99,6 +99,16 @@ def public_base_url() -> str:
     return current_app.config["PUBLIC_BASE_URL"] or request.host_url.rstrip("/")
 
 
+def _issued_answer(issued):
+    """201 for a certificate just issued: its number, code, links (no-store: the code is secret)."""
+    no = issued.certificate.certificate_no
+    body = {"certificate_no": no, "verification_code": issued.verification_code,
+            "verification_url": _verification_url(no, issued.verification_code),
+            "signed": issued.signed, "pdf_url": _pdf_url(no)}
+    return body, 201, {"Location": url_for("certificates.CertificateItem", certificate_no=no),
+                       "Cache-Control": "no-store"}
+
+
 def _verification_url(certificate_no: str, code: str) -> str:
     return verification_url(public_base_url(), certificate_no, code)
 
@@ -153,12 +163,7 @@ class Certificates(MethodView):
             contact=args["contact"], notes=args.get("notes"),
             keyring=current_app.extensions["signing.keyring"])
         ctx.session.commit()
-        no = issued.certificate.certificate_no
-        body = {"certificate_no": no, "verification_code": issued.verification_code,
-                "verification_url": _verification_url(no, issued.verification_code),
-                "signed": issued.signed, "pdf_url": _pdf_url(no)}
-        return body, 201, {"Location": url_for("certificates.CertificateItem", certificate_no=no),
-                           "Cache-Control": "no-store"}
+        return _issued_answer(issued)
 
 
 @blp.route("/certificates/<string:certificate_no>")
@@ -251,12 +256,7 @@ class VolunteerCertificates(MethodView):
             ctx, volunteer_no, args["team_no"], args["period_from"], args["period_to"],
             notes=args.get("notes"), keyring=current_app.extensions["signing.keyring"])
         ctx.session.commit()
-        no = issued.certificate.certificate_no
-        body = {"certificate_no": no, "verification_code": issued.verification_code,
-                "verification_url": _verification_url(no, issued.verification_code),
-                "signed": issued.signed, "pdf_url": _pdf_url(no)}
-        return body, 201, {"Location": url_for("certificates.CertificateItem", certificate_no=no),
-                           "Cache-Control": "no-store"}
+        return _issued_answer(issued)
 
     @blp.doc(security=BEARER)
     @blp.arguments(PageArgs, location="query", as_kwargs=True)

@@ -232,17 +232,22 @@ def _post_window_issues(ctx: ServiceContext, posts: Sequence[Mapping[str, Any]],
                              "(starts_on to ends_on)")
 
 
+def _sealed_contact(ctx: ServiceContext, contact: Mapping[str, Any]) -> dict[str, Any]:
+    """A project's contact as stored: the mobile number sealed and masked, never in clear."""
+    contact = dict(contact)
+    mobile = contact.pop("mobile", None)
+    if mobile is not None:
+        contact["mobile_enc"] = ctx.vault.encrypt(mobile)
+        contact["mobile_masked"] = mask_mobile(mobile)
+    return contact
+
+
 def _project_data(ctx: ServiceContext, record: Mapping[str, Any], given_no: str | None) -> dict[str, Any]:
     data = {key: record.get(key) for key in ("service_objects", "guarantees", "address",
                                              "funding_source", "checkin_points")}
     contact = record.get("contact")
     if contact:
-        contact = dict(contact)
-        mobile = contact.pop("mobile", None)
-        if mobile is not None:
-            contact["mobile_enc"] = ctx.vault.encrypt(mobile)
-            contact["mobile_masked"] = mask_mobile(mobile)
-        data["contact"] = contact
+        data["contact"] = _sealed_contact(ctx, contact)
     data["source_project_no"] = given_no
     return json_safe(data)
 
@@ -436,13 +441,7 @@ def apply_project_changes(ctx: ServiceContext, project: Project, old: Mapping[st
         stored_data[name] = new.get(name)
     contact = new.get("contact")
     if contact != old.get("contact"):
-        if contact:
-            contact = dict(contact)
-            mobile = contact.pop("mobile", None)
-            if mobile is not None:
-                contact["mobile_enc"] = ctx.vault.encrypt(mobile)
-                contact["mobile_masked"] = mask_mobile(mobile)
-        stored_data["contact"] = contact
+        stored_data["contact"] = _sealed_contact(ctx, contact) if contact else contact
     project.data = json_safe(stored_data)
     for post in posts_in:
         row = stored.get(post["post_no"])
