@@ -109,13 +109,37 @@ def alembic_config(url: str):
     return config
 
 
+@contextmanager
+def _migration_connection(app: Flask):
+    """An Alembic config on one connection of the app's engine, in one transaction.
+
+    On SQLite, foreign keys are not enforced while the migrations run (as Alembic advises for
+    batch mode): a table rebuilt by ``batch_alter_table`` is dropped and renamed, which would
+    otherwise fail as soon as rows of another table reference it. The pragma is only taken
+    outside a transaction, so it is set before and restored after it.
+    """
+    config = alembic_config(app.config["DATABASE_URL"])
+    engine = app.extensions["store.engine"]
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                yield config
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
+
+
 def upgrade(app: Flask, revision: str = "head") -> None:
     """Bring the store's schema up to ``revision`` using the app's engine."""
     from alembic import command
 
-    config = alembic_config(app.config["DATABASE_URL"])
-    with app.extensions["store.engine"].begin() as connection:
-        config.attributes["connection"] = connection
+    with _migration_connection(app) as config:
         command.upgrade(config, revision)
 
 
@@ -123,9 +147,7 @@ def downgrade(app: Flask, revision: str) -> None:
     """Take the store's schema back to ``revision``."""
     from alembic import command
 
-    config = alembic_config(app.config["DATABASE_URL"])
-    with app.extensions["store.engine"].begin() as connection:
-        config.attributes["connection"] = connection
+    with _migration_connection(app) as config:
         command.downgrade(config, revision)
 
 

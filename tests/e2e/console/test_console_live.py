@@ -26,8 +26,10 @@ def _latest(page) -> dict[str, str]:
 def test_a_running_run_updates_its_page_without_a_reload(console_app, pages):
     app = console_app
     add_admin(app, "ops", "operator")
-    # 10 volunteers, 2 a page, 0.8 s a request: 6 pages in 5 s or more
-    platform = sim.Zyh365Platform(step_seconds=3600, delay_seconds=0.8).seed(volunteers=10)
+    # 10 volunteers, 2 a page, 1.5 s a request: 6 pages in 9 s or more. A run commits the
+    # pages in hand when the next one is over 1 s late (SYNC_PAGES_PER_TRANSACTION), so a
+    # platform this slow shows its progress page by page.
+    platform = sim.Zyh365Platform(step_seconds=3600, delay_seconds=1.5).seed(volunteers=10)
     page = pages.new()
     log_in(page, "ops")
     with sim.running(platform) as base_url:
