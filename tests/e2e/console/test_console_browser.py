@@ -137,7 +137,10 @@ def test_an_operator_sees_failures_replays_revokes_and_no_page_errs(console_app,
         page.goto(path)
         pages.shot(page, label)
     page.goto("/console/messages?sender=city-portal")
-    page.locator("#messages tbody a").first.click()
+    # the button is htmx's: wait until the message's page (and htmx with it) has loaded, or a
+    # click on a loaded machine can come before htmx has bound it and do nothing
+    with page.expect_navigation(wait_until="load"):
+        page.locator("#messages tbody a").first.click()
     page.get_by_role("button", name="重新验证证据").click()
     page.wait_for_selector("#verdict")
     assert "验证通过" in page.locator("#verdict").inner_text()
