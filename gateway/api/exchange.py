@@ -32,6 +32,8 @@ NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl
 #: 1-128 visible ASCII characters, U+0021-U+007E (docs/protocol.md, Push, "Idempotency and
 #: retries"); the client (gateway/exchange/client.py) and vgw-conformance check the same.
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
+#: The alphabet of IDEMPOTENCY_KEY, as problems describe it.
+KEY_ALPHABET = "1-128 visible ASCII characters (U+0021-U+007E, no spaces)"
 
 
 class PushErrorSchema(Schema):
@@ -94,8 +96,7 @@ def _idempotency_key() -> str:
     key = request.headers.get("Idempotency-Key")
     if key is None or not IDEMPOTENCY_KEY.match(key):
         raise Problem(400, "idempotency-key-required", "Idempotency-Key required",
-                      "a push needs an Idempotency-Key field of 1-128 visible ASCII characters "
-                      "(U+0021-U+007E, no spaces); "
+                      f"a push needs an Idempotency-Key field of {KEY_ALPHABET}; "
                       "send the same key (and the same body) to retry safely")
     return key
 

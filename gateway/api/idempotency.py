@@ -27,7 +27,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from gateway.api.auth import current_caller
-from gateway.api.exchange import IDEMPOTENCY_KEY
+from gateway.api.exchange import IDEMPOTENCY_KEY, KEY_ALPHABET
 from gateway.errors import Problem, problem_response
 from gateway.exchange import message_log
 from gateway.store.models import IdempotencyKey, utcnow
@@ -63,7 +63,7 @@ def _before() -> Response | None:
     if not IDEMPOTENCY_KEY.match(key):
         return problem_response(Problem(
             400, "idempotency-key-required", "Idempotency-Key malformed",
-            "an Idempotency-Key is 1-128 visible ASCII characters (U+0021-U+007E, no spaces); "
+            f"an Idempotency-Key is {KEY_ALPHABET}; "
             "leave the field out to have the request processed without one"))
     try:
         caller = current_caller()
