@@ -950,20 +950,23 @@ def require_team_active(team: Team, pointer: str = "/team_no") -> None:
     rule). A dissolved team's problem names its successor (``successor_team_no``)."""
     if team.dissolved_at is not None:
         successor = team.successor.team_no if team.successor is not None else None
-        raise Conflict(f"team {team.team_no} was dissolved; its records passed to {successor}",
-                       [Issue(pointer, "team.not_active",
-                              f"队伍已解散，其记录已由 {successor} 承接，不能再记录服务时间或出具证明",
-                              f"the team was dissolved and its records passed to {successor}: it "
-                              "cannot record service hours or issue certificates")],
-                       team_status=team.status, successor_team_no=successor)
+        raise _not_active(team, pointer, f"was dissolved; its records passed to {successor}",
+                          f"队伍已解散，其记录已由 {successor} 承接，不能再记录服务时间或出具证明",
+                          f"the team was dissolved and its records passed to {successor}: it "
+                          "cannot record service hours or issue certificates",
+                          successor_team_no=successor)
     state = TEAM_INACTIVE.get(team.status)
     if state is not None:
-        raise Conflict(f"team {team.team_no} is {state} (team status {team.status})",
-                       [Issue(pointer, "team.not_active",
-                              f"队伍已停用、注销或锁定（队伍状态 {team.status}），不能记录服务时间或出具证明",
-                              f"the team is {state} (team status {team.status}): it cannot record "
-                              "service hours or issue certificates")],
-                       team_status=team.status)
+        raise _not_active(team, pointer, f"is {state} (team status {team.status})",
+                          f"队伍已停用、注销或锁定（队伍状态 {team.status}），不能记录服务时间或出具证明",
+                          f"the team is {state} (team status {team.status}): it cannot record "
+                          "service hours or issue certificates")
+
+
+def _not_active(team: Team, pointer: str, detail: str, zh: str, en: str, **extra: Any) -> Conflict:
+    """The 409 ``team.not_active`` of :func:`require_team_active` / :func:`require_team_issuing`."""
+    return Conflict(f"team {team.team_no} {detail}", [Issue(pointer, "team.not_active", zh, en)],
+                    team_status=team.status, **extra)
 
 
 # Team statuses that never issued: 0 审批不通过 (rejected), 2 待审 (waiting for review).
@@ -979,12 +982,10 @@ def require_team_issuing(team: Team, pointer: str = "/team_no") -> None:
     require_team_active(team, pointer)
     state = TEAM_NOT_ISSUING.get(team.status)
     if state is not None:
-        raise Conflict(f"team {team.team_no} is {state} (team status {team.status})",
-                       [Issue(pointer, "team.not_active",
-                              f"队伍未通过审核或尚在审核中（队伍状态 {team.status}），不能出具证明",
-                              f"the team is {state} (team status {team.status}): it cannot "
-                              "issue certificates")],
-                       team_status=team.status)
+        raise _not_active(team, pointer, f"is {state} (team status {team.status})",
+                          f"队伍未通过审核或尚在审核中（队伍状态 {team.status}），不能出具证明",
+                          f"the team is {state} (team status {team.status}): it cannot "
+                          "issue certificates")
 
 
 def dissolve_team(ctx: ServiceContext, team_no: str, successor_team_no: Any,
