@@ -78,6 +78,23 @@ def start_up_lines(config, origins: dict[str, str], font: str) -> list[str]:
     ]
 
 
+def page_lines(app, host: str, port: int) -> list[str]:
+    """Where the people's pages are once it serves: the console, the API reference (with the
+    OpenAPI document it shows) and the docs, each a full URL on the address served (issue 12,
+    item 3 of search3); a page this installation does not serve says so instead of a link."""
+    from gateway.api import landing
+
+    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    base = f"http://{shown}:{port}"
+    with app.test_request_context("/"):
+        openapi = landing._openapi_url()
+    console = (f"console: {base}/console/" if "console" in app.blueprints
+               else "console: not served (the console is not part of this installation)")
+    docs = (f"docs: {base}/docs/" if landing.DOCS_DIR.is_dir()
+            else "docs: not served (docs/ is not beside this installation; see the source distribution)")
+    return [console, f"API reference: {base}/api/docs (OpenAPI document: {base}{openapi})", docs]
+
+
 def _say(config, message: str, *, warning: bool = False) -> None:
     """A start-up line on stderr: plain text, or a JSON log line like the workers' own when
     LOG_FORMAT is json (so a log collector reads every line the process writes)."""
@@ -148,5 +165,7 @@ def serve(host: str, port: int, workers: int, access_log: bool) -> None:
                                                                   current_app.instance_path), workers)
     if warning:
         _say(config, warning.removeprefix("warning: "), warning=True)
-    _say(config, f"serving the gateway on http://{host}:{port} (OpenAPI: /api/openapi.json)")
+    for line in page_lines(current_app, host, port):
+        _say(config, line)
+    _say(config, f"serving the gateway on http://{host}:{port}")
     os.execv(gunicorn, args)

@@ -86,3 +86,50 @@ def test_serve_refuses_to_start_when_the_font_cannot_be_embedded(tmp_path):
     assert proc.returncode == 1
     assert "cannot serve: certificates cannot be printed" in proc.stderr
     assert "fonts-wqy-microhei" in proc.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_serve_says_where_the_console_the_api_reference_and_the_docs_are_and_each_answers(tmp_path):
+    """The start lines name the console, /api/docs (with its OpenAPI document) and /docs/ as
+    full URLs on the port served; each URL printed is fetched from the running server."""
+    import re
+    import urllib.request
+
+    port = _free_port()
+    env = _env(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    subprocess.run([sys.executable, "-m", "gateway.cli", "db", "upgrade"], cwd=ROOT, env=env,
+                   check=True, capture_output=True)
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "--port", str(port),
+                                 "--workers", "1", "--no-access-log"], cwd=ROOT, env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None and "Listening at" not in log.read_text():
+            time.sleep(0.1)
+        output = log.read_text()
+        assert "Listening at" in output, output
+        base = f"http://127.0.0.1:{port}"
+        assert f"vgw serve: console: {base}/console/\n" in output, output
+        assert (f"vgw serve: API reference: {base}/api/docs "
+                f"(OpenAPI document: {base}/api/openapi.json)\n") in output, output
+        assert f"vgw serve: docs: {base}/docs/\n" in output, output
+        # Next to the store and settings lines, before the server says it serves.
+        lines = [line for line in output.splitlines() if line.startswith("vgw serve: ")]
+        names = [line.split(": ")[1].split(" ")[0] for line in lines]
+        assert names.index("store") < names.index("console") < names.index("API") < names.index("serving")
+        printed = re.findall(rf"{re.escape(base)}/[^\s)]*", "\n".join(lines))
+        assert len(printed) >= 4, printed
+        for url in printed:
+            with urllib.request.urlopen(url, timeout=30) as answer:  # follows the console's login redirect
+                assert answer.status == 200, url
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
