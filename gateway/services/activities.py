@@ -11,9 +11,10 @@ Projects
 Search
     :func:`search_projects` filters on the indexed region columns (a province code finds every
     county in it through the ``province`` column, not a LIKE), service category, an
-    overlapping date range, status and a keyword on the name (PostgreSQL: one or two
-    characters by the name's grams on the GIN index ``ix_projects_name_grams``, longer ones by
-    ``ILIKE`` on the pg_trgm index ``ix_projects_name_trgm``; gateway/store/grams.py). Recruitment is public information: any
+    overlapping date range, status and a keyword on the name (one or two characters by the
+    name's grams in the table ``project_grams``, a short keyword alone counted and paged from
+    its primary key without reading a project row; longer ones on PostgreSQL by ``ILIKE`` on
+    the pg_trgm index ``ix_projects_name_trgm``; gateway/store/grams.py). Recruitment is public information: any
     caller with ``project:read`` finds every project except the not-public ones
     (recruit_scope 4), which only callers acting for the organising team see.
 
@@ -34,8 +35,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, Iterable, Mapping, Sequence
 
-from sqlalchemy import Select, Text, and_, false, func, or_, select, true, type_coerce, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Select, and_, false, func, or_, select, true, update
 from sqlalchemy.sql import operators
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
@@ -51,7 +51,7 @@ from gateway.standard.issues import Issue, pointer
 from gateway.standard.regions import CITY, PROVINCE
 from gateway.standard.rules.common import parse_date, parse_local_datetime
 from gateway.store.grams import keyword_gram
-from gateway.store.models import Enrollment, Post, Project, Team, Volunteer
+from gateway.store.models import Enrollment, Post, Project, ProjectGram, Team, Volunteer
 from gateway.store.models.common import json_safe
 
 __all__ = [
@@ -627,18 +627,36 @@ def _visibility_condition(ctx: ServiceContext):
 
 
 def _keyword_condition(dialect: str, keyword: str):
-    """A keyword in the name, case-insensitive. PostgreSQL: one or two characters by the
-    name's grams (``name_grams @> ARRAY[kw]``, the GIN index ``ix_projects_name_grams``:
-    pg_trgm extracts no trigram under three characters), longer ones by ``ILIKE`` on the
-    trigram index ``ix_projects_name_trgm``. SQLite: ``LIKE`` (a scan; docs/operations.md)."""
+    """A keyword in the name, case-insensitive. One or two characters: the project is among
+    the gram's entries in ``project_grams`` (both stores; pg_trgm extracts no trigram under
+    three characters). Longer keywords: PostgreSQL ``ILIKE`` on the trigram index
+    ``ix_projects_name_trgm``; SQLite ``LIKE`` (a scan; docs/operations.md)."""
     gram = keyword_gram(keyword)
-    if dialect == "postgresql" and gram is not None:
-        return type_coerce(Project.name_grams, ARRAY(Text())).contains([gram])
+    if gram is not None:
+        return Project.id.in_(select(ProjectGram.project_id).where(ProjectGram.gram == gram))
     escaped = keyword.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     pattern = f"%{escaped}%"
     if dialect == "postgresql":
         return Project.name.ilike(pattern, escape="\\")  # served by ix_projects_name_trgm
     return Project.name.like(pattern, escape="\\")  # SQLite: LIKE is case-insensitive for ASCII
+
+
+#: Sorts a short keyword's page is read in from project_grams' primary key alone.
+GRAM_SORTS = {
+    "-starts_on": (ProjectGram.starts_on.desc(), ProjectGram.project_id.desc()),
+    "starts_on": (ProjectGram.starts_on.asc(), ProjectGram.project_id.asc()),
+}
+
+
+def _gram_only(search: ProjectSearch, conditions: list, visible) -> str | None:
+    """The gram when ``search`` is a short keyword and nothing else (no other filter, no
+    visibility restriction, a sort by start date): then the count and the page's ids come
+    from project_grams' primary key alone. Any other combination searches projects with the
+    keyword as one condition among the others (the same matches)."""
+    gram = keyword_gram(search.q) if search.q else None
+    if gram is None or conditions or visible is not None or search.sort not in GRAM_SORTS:
+        return None
+    return gram
 
 
 def search_statements(ctx: ServiceContext, search: ProjectSearch,
@@ -650,8 +668,9 @@ def search_statements(ctx: ServiceContext, search: ProjectSearch,
 
 def _statements(ctx: ServiceContext, search: ProjectSearch,
                 dialect: str | None = None) -> tuple[Select, Select, Select | None]:
-    """:func:`search_statements` and, for a short keyword on PostgreSQL, the page's ids with
-    the total beside each (one pass over the matches instead of two)."""
+    """:func:`search_statements` and, for a short keyword (alone: both stores, from
+    project_grams; with other filters: PostgreSQL), the page's ids with the total beside
+    each (one pass over the matches instead of two)."""
     dialect = dialect or ctx.session.get_bind().dialect.name
     conditions = []
     if search.region:
@@ -668,13 +687,26 @@ def _statements(ctx: ServiceContext, search: ProjectSearch,
         conditions.append(Project.starts_on <= search.date_to)
     if search.date_from is not None:
         conditions.append(Project.ends_on >= search.date_from)
+    visible = _visibility_condition(ctx)
+    order = SORTS[search.sort]
+    gram = _gram_only(search, conditions, visible)
+    if gram is not None:
+        # The gram's entries, in the page's order, from the primary key (an index-only scan
+        # on PostgreSQL): the count, and the page's ids with the total beside each.
+        entries = ProjectGram.gram == gram
+        gram_order = GRAM_SORTS[search.sort]
+        offset = (search.page - 1) * search.per_page
+        ids = (select(ProjectGram.project_id).where(entries).order_by(*gram_order)
+               .offset(offset).limit(search.per_page))
+        counted = (select(ProjectGram.project_id.label("id"), func.count().over().label("total"))
+                   .where(entries).order_by(*gram_order).offset(offset).limit(search.per_page))
+        page = select(Project).where(Project.id.in_(ids)).order_by(*order)
+        return page, select(func.count()).select_from(ProjectGram).where(entries), counted
     if search.q:
         conditions.append(_keyword_condition(dialect, search.q))
-    visible = _visibility_condition(ctx)
     if visible is not None:
         conditions.append(visible)
     where = and_(true(), *conditions)
-    order = SORTS[search.sort]
     # Deferred join: the page's ids first, from the index alone (an index-only scan on
     # PostgreSQL even deep into the results), then only those rows.
     ids = (select(Project.id).where(where).order_by(*order)

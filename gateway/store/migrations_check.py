@@ -24,9 +24,6 @@ MIGRATION_ONLY_INDEXES = {
     # 0002: a PostgreSQL trigram index for project name search (no SQLAlchemy spelling
     # that SQLite would accept)
     "ix_projects_name_trgm",
-    # 0009: the GIN index on projects.name_grams (1- and 2-character keywords), PostgreSQL
-    # only, like the trigram index
-    "ix_projects_name_grams",
     # 0004: (source_system, source_id) look-ups of the push path, one per pushed entity
     *(f"ix_{table}_source" for table in ("teams", "projects", "enrollments", "service_records",
                                           "trainings", "evaluations", "commendations",

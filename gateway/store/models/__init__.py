@@ -1,6 +1,6 @@
 """The central store's models, one module per domain; import from here."""
 
-from gateway.store.models.activities import Enrollment, Post, Project
+from gateway.store.models.activities import Enrollment, Post, Project, ProjectGram
 from gateway.store.models.clients import Client, ClientToken
 from gateway.store.models.console import (Alert, AlertRule, ConsoleAccount,
                                            ConsoleAudit)
@@ -18,7 +18,7 @@ from gateway.store.models.stats import (HoursProvinceTotal, HoursTotal, PendingA
 __all__ = [
     "BlobChunk", "Certificate", "Change", "Client", "ClientKey", "ClientToken", "Commendation", "Complaint", "Dispute",
     "Enrollment", "Evaluation", "GatewayMeta", "HoursTotal", "IdempotencyKey", "MessageLog",
-    "NumberSequence", "Post", "Project",
+    "NumberSequence", "Post", "Project", "ProjectGram",
     "RequestNonce", "ServiceRecord", "Team", "TeamMember", "Training", "UTCDateTime", "Volunteer",
     "VolunteerCount", "VolunteerSource", "split_region", "utcnow",
     "HoursProvinceTotal", "VolunteerProvinceCount", "PendingAggregate",

@@ -6,11 +6,11 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint)
-from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+                        UniqueConstraint, delete, event, insert, inspect)
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, validates
 
 from gateway.store.base import Base
-from gateway.store.grams import name_grams
+from gateway.store.grams import GRAM_MAX, name_grams
 from gateway.store.models.common import (BigId, Grams, Json, NationalColumns, RegionColumns,
                                          SourceRef, Timestamps, UTCDateTime)
 from gateway.store.models.people import Team, Volunteer
@@ -40,7 +40,8 @@ class Project(Timestamps, SourceRef, NationalColumns, RegionColumns, Base):
         # PostgreSQL only, made by migration 0002: ix_projects_name_trgm, a pg_trgm GIN index
         # on name for keyword search (ILIKE '%kw%'), three characters and more; and by
         # migration 0009_verbs2: ix_projects_name_grams, a GIN index on name_grams for
-        # keywords of one or two characters (gateway/store/grams.py).
+        # keywords of one or two characters (gateway/store/grams.py), replaced in
+        # 0014_search3 by the table project_grams (ProjectGram, below).
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -73,6 +74,51 @@ class Project(Timestamps, SourceRef, NationalColumns, RegionColumns, Base):
         """Every write of the name writes its grams too (one place for the search column)."""
         self.name_grams = name_grams(value)
         return value
+
+
+class ProjectGram(Base):
+    """One 1- or 2-character gram of a project's name, with the project's start date: the
+    index a short keyword is searched on (gateway/store/grams.py, migration 0014_search3).
+
+    The primary key (gram, starts_on, project_id) is the search itself: a keyword's count
+    is an index-only scan of its gram's entries, and its first page by start date (the
+    default sort, either direction, ``project_id`` the tie-break like ``projects.id``) is
+    the first entries of that range, without reading a project row. Written with the
+    project in the same flush (:func:`_keep_project_grams`); a project's deletion deletes
+    its grams (ON DELETE CASCADE)."""
+
+    __tablename__ = "project_grams"
+    __table_args__ = (Index("ix_project_grams_project", "project_id"),)
+
+    gram: Mapped[str] = mapped_column(String(GRAM_MAX), primary_key=True)
+    starts_on: Mapped[date] = mapped_column(Date, primary_key=True)
+    project_id: Mapped[int] = mapped_column(BigId, ForeignKey("projects.id", ondelete="CASCADE"),
+                                            primary_key=True, autoincrement=False)
+
+
+#: The project columns ProjectGram holds or is computed from.
+_GRAM_SOURCES = ("name", "starts_on")
+
+
+@event.listens_for(Session, "after_flush")
+def _keep_project_grams(session: Session, _context: object) -> None:
+    """Rewrite the grams of every project inserted, renamed or moved in date by this flush,
+    in its transaction, from :func:`name_grams` (the one place grams are computed), so that
+    project_grams is exact whichever service or exchange path wrote the project. Deleted
+    projects lose theirs by the foreign key's cascade. Bulk loaders that bypass the ORM
+    (benchmarks, test fixtures) fill the table themselves."""
+    changed = [obj for obj in session.new if isinstance(obj, Project)]
+    moved = [obj for obj in session.dirty if isinstance(obj, Project)
+             and any(inspect(obj).attrs[key].history.has_changes() for key in _GRAM_SOURCES)]
+    if not changed and not moved:
+        return
+    connection = session.connection()
+    if moved:
+        connection.execute(delete(ProjectGram).where(ProjectGram.project_id.in_([p.id for p in moved])))
+    rows = [{"gram": gram, "starts_on": project.starts_on, "project_id": project.id}
+            for project in changed + moved for gram in name_grams(project.name) or ()]
+    if rows:
+        connection.execute(insert(ProjectGram), rows)
 
 
 class Post(Base):
