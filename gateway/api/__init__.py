@@ -42,7 +42,8 @@ class GatewayApi(Api):
 
     def __init__(self, app=None, *, spec_kwargs=None, **kwargs):
         # Every error response in the document is problem+json (gateway/api/openapi.py).
-        spec_kwargs = {**(spec_kwargs or {}), "extra_plugins": [openapi.ProblemResponses()]}
+        spec_kwargs = {**(spec_kwargs or {}), "extra_plugins": [openapi.IdempotencyKeys(),
+                                                                openapi.ProblemResponses()]}
         super().__init__(app, spec_kwargs=spec_kwargs, **kwargs)
 
     def _register_responses(self):

@@ -40,9 +40,15 @@ FIELD = "Idempotency-Key"
 RETRY_AFTER_SECONDS = 2
 
 
+def accepts_key(method: str, path: str) -> bool:
+    """Whether a request (or an operation of the OpenAPI document, by its path template)
+    honours the optional key: the one rule, for the requests and for the document
+    (gateway/api/openapi.py IdempotencyKeys)."""
+    return method.upper() == "POST" and path.startswith(PREFIX) and not path.startswith(NOT_HERE)
+
+
 def _applies() -> bool:
-    return (request.method == "POST" and FIELD in request.headers
-            and request.path.startswith(PREFIX) and not request.path.startswith(NOT_HERE))
+    return FIELD in request.headers and accepts_key(request.method, request.path)
 
 
 def _digest() -> str:

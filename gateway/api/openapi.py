@@ -6,6 +6,12 @@ each operation repeating that, :class:`ProblemResponses` (an apispec plugin) rew
 :class:`ProblemSchema`, and :func:`register_problem_responses` does the same for the shared
 response components flask-smorest registers (``UNPROCESSABLE_ENTITY``, ``DEFAULT_ERROR`` …).
 An operation documents an error with just ``blp.alt_response(status, description=...)``.
+
+:class:`IdempotencyKeys` declares the services' optional ``Idempotency-Key`` header
+(gateway/api/idempotency.py) on exactly the operations the key is honoured on — decided by
+the same rule the requests are (``idempotency.accepts_key``) — with its pattern, the
+``Idempotent-Replayed`` header of a replayed success and the 409 problems of a reused key
+or one still in progress.
 """
 
 from __future__ import annotations
@@ -52,6 +58,57 @@ def _is_error(code: Any) -> bool:
 
 def problem_content() -> dict[str, Any]:
     return {PROBLEM_JSON: {"schema": dict(PROBLEM_REF)}}
+
+
+REPLAYED_HEADER = {
+    "description": "Present (``true``) when this is the stored answer of an earlier request "
+                   "with the same Idempotency-Key, method, path and body: nothing was done again.",
+    "schema": {"type": "string", "enum": ["true"]},
+}
+
+
+def idempotency_key_parameter() -> dict[str, Any]:
+    """The optional header, with the pattern and alphabet of a push's key."""
+    from gateway.api.exchange import IDEMPOTENCY_KEY, KEY_ALPHABET
+
+    return {"in": "header", "name": "Idempotency-Key", "required": False,
+            "schema": {"type": "string", "minLength": 1, "maxLength": 128,
+                       "pattern": IDEMPOTENCY_KEY.pattern},
+            "description": f"Optional, {KEY_ALPHABET}, the client's own. The same key again for "
+                           "the same method, path and body gets the first (successful) answer "
+                           "again with Idempotent-Replayed: true, nothing done twice; with another "
+                           "method, path or body it is refused (409 /problems/idempotency-key-reused); "
+                           "a malformed key is refused (400 /problems/idempotency-key-required). "
+                           "docs/protocol.md, \"Idempotency-Key on the services' API\"."}
+
+
+class IdempotencyKeys(BasePlugin):
+    """apispec plugin: the services' optional Idempotency-Key where it is honoured."""
+
+    def operation_helper(self, path=None, operations=None, **kwargs) -> None:
+        from gateway.api.idempotency import accepts_key
+
+        for method, operation in (operations or {}).items():
+            if not isinstance(operation, dict) or not accepts_key(method, path or ""):
+                continue
+            operation.setdefault("parameters", []).append(idempotency_key_parameter())
+            responses = operation.setdefault("responses", {})
+            for code, response in responses.items():
+                if str(code).startswith("2") and isinstance(response, dict) and "$ref" not in response:
+                    response.setdefault("headers", {})["Idempotent-Replayed"] = dict(REPLAYED_HEADER)
+            reused = ("The Idempotency-Key was used with another method, path or body "
+                      "(/problems/idempotency-key-reused), or its first request is still being "
+                      "processed (/problems/idempotency-in-progress, with Retry-After)")
+            if "409" in responses and isinstance(responses["409"], dict):
+                responses["409"]["description"] = f"{responses['409'].get('description', '')}; or: {reused}".lstrip("; ")
+            else:
+                responses["409"] = {"description": reused}
+            bad = responses.get("400")
+            if isinstance(bad, dict) and "idempotency" not in bad.get("description", "").lower():
+                bad["description"] = f"{bad.get('description', '')}; or a malformed Idempotency-Key".lstrip("; ")
+            elif bad is None:
+                responses["400"] = {"description": "A malformed Idempotency-Key "
+                                                   "(/problems/idempotency-key-required)"}
 
 
 class ProblemResponses(BasePlugin):
