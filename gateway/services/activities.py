@@ -698,8 +698,9 @@ def _statements(ctx: ServiceContext, search: ProjectSearch,
         offset = (search.page - 1) * search.per_page
         ids = (select(ProjectGram.project_id).where(entries).order_by(*gram_order)
                .offset(offset).limit(search.per_page))
-        counted = (select(ProjectGram.project_id.label("id"), func.count().over().label("total"))
-                   .where(entries).order_by(*gram_order).offset(offset).limit(search.per_page))
+        counted: Select | None = (
+            select(ProjectGram.project_id.label("id"), func.count().over().label("total"))
+            .where(entries).order_by(*gram_order).offset(offset).limit(search.per_page))
         page = select(Project).where(Project.id.in_(ids)).order_by(*order)
         return page, select(func.count()).select_from(ProjectGram).where(entries), counted
     if search.q:
