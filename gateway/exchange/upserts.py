@@ -451,6 +451,27 @@ def merge_volunteer(source: Source, stamp: Stamp, data: Mapping[str, Any], old: 
     return VolunteerMerge(record, winning, note)
 
 
+#: How a v2 member kept beside the v1 columns (gateway.exchange.national) is named in a
+#: person's provenance: apart from the v1 field names, whatever v2 calls it.
+V2_PROVENANCE_PREFIX = "v2:"
+
+
+def merge_volunteer_v2(source: Source, stamp: Stamp, remainder: Mapping[str, Any],
+                       old: Mapping[str, Any], provenance: Mapping[str, Any] | None
+                       ) -> tuple[dict[str, Any], VolunteerMerge]:
+    """A v2 upsert's members beyond v1 (``remainder``) over the kept ones (``old``), under
+    the same field-by-field policy as the v1 fields (:func:`merge_volunteer`, their names
+    prefixed with :data:`V2_PROVENANCE_PREFIX` in the provenance): a member whose stored
+    stamp wins keeps its value, a member not stored yet is taken, a member left out is kept
+    (as a v1 field left out is). ``(the members to keep, the merge)``; the merge's
+    ``provenance`` puts this write's stamp on the members it now provides."""
+    p = V2_PROVENANCE_PREFIX
+    merge = merge_volunteer(source, stamp, {p + k: v for k, v in remainder.items()},
+                            {p + k: v for k, v in old.items()}, provenance)
+    kept = {**old, **{k[len(p):]: v for k, v in merge.record.items()}}
+    return kept, merge
+
+
 def upsert_volunteer(ctx: ServiceContext, source: Source, data: dict[str, Any] | Valid) -> Outcome:
     """Create or update the person (found by document), field by field under the policy.
 
