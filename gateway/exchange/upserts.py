@@ -732,11 +732,7 @@ def upsert_service_record(ctx: ServiceContext, source: Source, data: dict[str, A
         new = hours.record_hours(ctx, data, source_system=source.client_id)
         new.source_id = sid
         new.source_updated_at = stamp.at
-        note = None
-        if new.late_working_days is not None:
-            note = (f"recorded late: {new.late_working_days} working days after the activity "
-                    f"ended (办法 2020 Art. 11: within {ctx.config.get('RECORDING_DEADLINE_DAYS', 10)})")
-        return Outcome("created", new.record_no, [], note)
+        return Outcome("created", new.record_no, [], _late_note(ctx, new))
 
     ctx.validate(hours.ENTITY, data)
     if (data["volunteer_no"], data["project_no"]) != (row.volunteer.volunteer_no, row.project.project_no):
@@ -768,7 +764,15 @@ def upsert_service_record(ctx: ServiceContext, source: Source, data: dict[str, A
         "person_in_charge": data.get("person_in_charge"),
         "reason": f"updated by {source.client_id} ({source.note})"})
     new.source_system, new.source_id, new.source_updated_at = source.client_id, sid, stamp.at
-    return Outcome("updated", new.record_no)
+    return Outcome("updated", new.record_no, [], _late_note(ctx, new))
+
+
+def _late_note(ctx: ServiceContext, record: ServiceRecord) -> str | None:
+    """The answer's note for a record made later than 办法 (2020) Art. 11 allows (reported)."""
+    if record.late_working_days is None:
+        return None
+    return (f"recorded late: {record.late_working_days} working days after the activity "
+            f"ended (办法 2020 Art. 11: within {ctx.config.get('RECORDING_DEADLINE_DAYS', 10)})")
 
 
 def delete_service_record(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> Outcome:
