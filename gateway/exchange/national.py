@@ -153,8 +153,9 @@ def keep_after(ctx: ServiceContext, source: Source, entity: str, outcome: Outcom
     if outcome.status not in ("created", "updated", "unchanged") or not outcome.key or (
             outcome.status == "unchanged" and is_stale(outcome)):
         return outcome
+    key = outcome.key
     if entity == "volunteer":
-        row = ctx.session.execute(select(Volunteer).where(Volunteer.volunteer_no == outcome.key)
+        row = ctx.session.execute(select(Volunteer).where(Volunteer.volunteer_no == key)
                                   ).scalar_one_or_none()
         if row is not None:
             stamp = stamp or Stamp(source.client_id, None)
@@ -166,7 +167,7 @@ def keep_after(ctx: ServiceContext, source: Source, entity: str, outcome: Outcom
             if merge.note:
                 outcome = outcome._replace(
                     note=f"{outcome.note}; {merge.note}" if outcome.note else merge.note)
-    changed = keep(ctx, entity, outcome.key, remainder,
+    changed = keep(ctx, entity, key, remainder,
                    record_change=outcome.status == "unchanged", note=source.note)
     return outcome._replace(status="updated") if changed and outcome.status == "unchanged" else outcome
 
