@@ -360,7 +360,10 @@ SETTINGS: tuple[Setting, ...] = (
             "later record is kept and marked (late_working_days on the record and its API view, "
             "a note on the push's answer, late_records in the statistics overview); refuse: it is refused (rule "
             "service_record.recorded_late) — except past the years the calendar package knows, "
-            "where the count is an estimate and only reported.", _recording_deadline),
+            "where the count is an estimate and only reported. Measured for a team's entry "
+            "(REST, push, sync pull, upload), an approved application (to the day of approval) "
+            "and a correction (to the day the service was first recorded; refused only when it "
+            "makes the record later): docs/rules.md, Art. 11.", _recording_deadline),
     Setting("RECORDING_DEADLINE_DAYS", int, 10,
             "Working days after the activity ends within which a service record is made "
             "(办法 2020 Art. 11: 10).", _positive),

@@ -27,9 +27,30 @@ ALSO = {("commendation(+complaint reuse)", "albx0355"): "complaint",
         ("commendation(+complaint reuse)", "albx0356"): "complaint"}
 
 
-def _rows(name: str) -> list[dict[str, str]]:
+#: The first column of a comment row of national_fields.tsv that keeps the shared list's
+#: label of the code above it, which the product's copy corrects: ``# corrected``, the code,
+#: the shared list's label, why (docs/data-elements.md, "Coverage of the national field codes").
+CORRECTED = "# corrected"
+
+
+def _read(name: str) -> list[dict[str, str]]:
     with (schemas.ROOT / "national" / name).open(encoding="utf-8", newline="") as fh:
         return list(csv.DictReader(fh, delimiter="\t"))
+
+
+def _rows(name: str) -> list[dict[str, str]]:
+    """The rows of a table of schemas/national, without its comment rows (``#`` first)."""
+    return [r for r in _read(name) if not r[next(iter(r))].startswith("#")]
+
+
+def corrections() -> dict[str, tuple[str, str]]:
+    """``{code: (the shared list's label, why)}``: the labels the product's copy of the
+    front-end's field list corrects (its ``# corrected`` comment rows)."""
+    out: dict[str, tuple[str, str]] = {}
+    for r in _read("national_fields.tsv"):
+        if r["entity"] == CORRECTED:
+            out[r["national_code"]] = (r["label_zh"], r["mapped_to_in_product_2026_12"])
+    return out
 
 
 @lru_cache(maxsize=None)
@@ -104,11 +125,15 @@ def coverage_markdown() -> str:
     lines.append(f"| **all** | | {total[0]} | {total[1]} | {total[2]} | {total[3]} |")
     lines += ["", "| group | code | 前端标签 | schema v1 | schema v2 / why not carried |",
               "|---|---|---|---|---|"]
+    fixed = corrections()
     for r in rows():
         where = f"`{r['entity']}.{r['v2']}`" if r["v2"] and "/" not in r["v2"] else (
             f"`{r['v2']}`" if r["v2"] else f"not carried: {r['reason']}")
         in_v1 = f"`{r['v1']}`" if r["v1"] else ""
-        label = r["label"].replace("|", "\\|")
+        label = r["label"]
+        if r["code"] in fixed:
+            label += f" (corrected; shared list: {fixed[r['code']][0]})"
+        label = label.replace("|", "\\|")
         lines.append(f"| {r['group']} | {r['code']} | {label} | {in_v1} | {where} |")
     return "\n".join(lines) + "\n"
 

@@ -1,6 +1,7 @@
 """Records shaped as the national system's front-end has them (zql1228/nvsi-antdv-vue3 at
 b48b333: its forms' ``formParam`` objects and its tables' ``dataIndex`` fields), three per
-entity: field codes as keys, ``YYYY-MM-DD HH:mm:ss.0`` date-times, 18-digit area ids,
+entity (four teams: one of type 1 besides three of type 2): field codes as keys,
+``YYYY-MM-DD HH:mm:ss.0`` date-times, 18-digit area ids,
 comma-separated multi-codes (with local service-category codes such as ``1101``), internal
 record ids (albx0011 / albx0176 / albx0177 …) apart from the national numbers (albe0041 /
 albx0013), posts (``lbx03``) and check-in points (``lbx56``) nested as arrays.
@@ -68,6 +69,14 @@ NATIVE = {
          "albe0012": "440305000000000000", "albe0013": "南山区", "albe0017": "0013",
          "albe0022": "陈明", "albe0024": "13612345678",
          "albe0011": "深圳市南山区蓝天应急志愿服务中心", "albe0063": "0", "albe0067": "/upload/t/4.pdf"},
+        # a type 1 team (志愿服务团体) without a direct parent or a liaison organisation: the
+        # approving unit's fields (albe0057–albe0061) the type 2 teams above do not have
+        {"albe0041": "T1101050003", "albe0002": "建外街道大望路社区志愿服务队", "albe0003": "1",
+         "albe0065": "0", "albe0063": "0", "albe0005": "09", "albe0009": "110105000000000000",
+         "albe0044": "/upload/t/5.pdf", "albe0057": "北京市朝阳区建外街道大望路社区居民委员会",
+         "albe0058": "赵敏", "albe0059": "13911116666", "albe0061": "52110105MJ00123422",
+         "albe0018": "赵敏", "albe0019": "13911116666", "albe0012": "110105001000000000",
+         "albe0013": "大望路社区", "albe0017": "0001", "albe0022": "赵敏", "albe0024": "13911116666"},
     ],
     "project": [
         {"albx0013": "P110105202404001", "albx0011": "8a8a0001", "albx0002": "建外街道社区助老志愿服务",

@@ -13,8 +13,13 @@ record); what the projection cannot hold — the national field codes only v2 ca
   vault (AES-256-GCM field tokens, like ``id_number_enc``; ``vgw pii rotate`` re-encrypts
   the column with the others).
 
-A v2 upsert replaces the kept remainder as a whole (a member left out is gone); a v1 upsert
-leaves it as it is (it says nothing about v2's members). A record read in v2
+A v2 upsert of a volunteer merges its remainder with the kept one field by field, under the
+conflict policy its v1 fields follow (SOURCE_PRIORITY, then the newer source_updated_at;
+each member's stamp in the person's provenance as ``v2:<key>``): a member a winning source
+provided stays against a losing sender, a member not kept yet is taken, a member left out is
+kept, as for v1 fields. Other entities' v2 upserts replace the kept remainder as a whole (a
+member left out is gone), as their policy is per record. A v1 upsert leaves it as it is (it
+says nothing about v2's members). A record read in v2
 (:func:`as_v2`: the change feed with ``schema_version=2``, the API's ``national`` member)
 is its v1 form with the remainder put back.
 """
@@ -26,7 +31,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gateway.exchange.upserts import Outcome, Source, apply_records, is_stale
+from gateway.exchange.upserts import (Outcome, Source, Stamp, apply_records, is_stale,
+                                      merge_volunteer_v2)
 from gateway.privacy import Vault
 from gateway.services.context import ServiceContext
 from gateway.standard.issues import Issue
@@ -136,14 +142,32 @@ def split_v2(entity: str, record: dict[str, Any]) -> tuple[dict[str, Any], dict[
 
 
 def keep_after(ctx: ServiceContext, source: Source, entity: str, outcome: Outcome,
-               remainder: dict[str, Any]) -> Outcome:
+               remainder: dict[str, Any], stamp: Stamp | None = None) -> Outcome:
     """Keep a v2 record's members beyond v1 with the record it was applied to (``outcome``);
     a record whose v1 form was unchanged but whose v2 members changed is ``updated``. A
-    rejected record, or one that lost to the stored record, keeps nothing."""
+    rejected record, or one that lost to the stored record, keeps nothing.
+
+    A volunteer's members are merged field by field with the kept ones, under the policy
+    its v1 fields follow (:func:`gateway.exchange.upserts.merge_volunteer_v2`, ``stamp``:
+    this write's); other entities' are replaced as a whole (their policy is per record)."""
     if outcome.status not in ("created", "updated", "unchanged") or not outcome.key or (
             outcome.status == "unchanged" and is_stale(outcome)):
         return outcome
-    changed = keep(ctx, entity, outcome.key, remainder,
+    key = outcome.key
+    if entity == "volunteer":
+        row = ctx.session.execute(select(Volunteer).where(Volunteer.volunteer_no == key)
+                                  ).scalar_one_or_none()
+        if row is not None:
+            stamp = stamp or Stamp(source.client_id, None)
+            remainder, merge = merge_volunteer_v2(source, stamp, remainder,
+                                                  remainder_of(ctx.vault, row), row.provenance)
+            provenance = merge.provenance(row.provenance, stamp)
+            if provenance != row.provenance:
+                row.provenance = provenance
+            if merge.note:
+                outcome = outcome._replace(
+                    note=f"{outcome.note}; {merge.note}" if outcome.note else merge.note)
+    changed = keep(ctx, entity, key, remainder,
                    record_change=outcome.status == "unchanged", note=source.note)
     return outcome._replace(status="updated") if changed and outcome.status == "unchanged" else outcome
 
@@ -171,6 +195,7 @@ def apply_in_version(ctx: ServiceContext, source: Source, version: str,
             data, remainders[i] = split_v2(entity, data)
         todo.append((i, (entity, op, data)))
     applied = apply_records(ctx, source, [item for _i, item in todo])
-    for (i, (entity, _op, _data)), outcome in zip(todo, applied):
-        done[i] = keep_after(ctx, source, entity, outcome, remainders[i]) if i in remainders else outcome
+    for (i, (entity, _op, data)), outcome in zip(todo, applied):
+        done[i] = (keep_after(ctx, source, entity, outcome, remainders[i], source.stamp(ctx, data))
+                   if i in remainders else outcome)
     return [done[i] for i in range(len(items))]

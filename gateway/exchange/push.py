@@ -711,7 +711,7 @@ def _apply_all(app, ctx: ServiceContext, source: Source, incoming: Incoming, hea
             outcome = outcome or next(applied)
             if i in remainders:
                 outcome = national.keep_after(ctx, source, item.value["entity"], outcome,
-                                             remainders[i])
+                                             remainders[i], source.stamp(ctx, item.value["data"]))
             if i in notes and outcome.status != "rejected":
                 outcome = outcome._replace(note="; ".join(n for n in (outcome.note, notes[i]) if n))
             counts.add(outcome.status)

@@ -451,6 +451,27 @@ def merge_volunteer(source: Source, stamp: Stamp, data: Mapping[str, Any], old: 
     return VolunteerMerge(record, winning, note)
 
 
+#: How a v2 member kept beside the v1 columns (gateway.exchange.national) is named in a
+#: person's provenance: apart from the v1 field names, whatever v2 calls it.
+V2_PROVENANCE_PREFIX = "v2:"
+
+
+def merge_volunteer_v2(source: Source, stamp: Stamp, remainder: Mapping[str, Any],
+                       old: Mapping[str, Any], provenance: Mapping[str, Any] | None
+                       ) -> tuple[dict[str, Any], VolunteerMerge]:
+    """A v2 upsert's members beyond v1 (``remainder``) over the kept ones (``old``), under
+    the same field-by-field policy as the v1 fields (:func:`merge_volunteer`, their names
+    prefixed with :data:`V2_PROVENANCE_PREFIX` in the provenance): a member whose stored
+    stamp wins keeps its value, a member not stored yet is taken, a member left out is kept
+    (as a v1 field left out is). ``(the members to keep, the merge)``; the merge's
+    ``provenance`` puts this write's stamp on the members it now provides."""
+    p = V2_PROVENANCE_PREFIX
+    merge = merge_volunteer(source, stamp, {p + k: v for k, v in remainder.items()},
+                            {p + k: v for k, v in old.items()}, provenance)
+    kept = {**old, **{k[len(p):]: v for k, v in merge.record.items()}}
+    return kept, merge
+
+
 def upsert_volunteer(ctx: ServiceContext, source: Source, data: dict[str, Any] | Valid) -> Outcome:
     """Create or update the person (found by document), field by field under the policy.
 
@@ -711,11 +732,7 @@ def upsert_service_record(ctx: ServiceContext, source: Source, data: dict[str, A
         new = hours.record_hours(ctx, data, source_system=source.client_id)
         new.source_id = sid
         new.source_updated_at = stamp.at
-        note = None
-        if new.late_working_days is not None:
-            note = (f"recorded late: {new.late_working_days} working days after the activity "
-                    f"ended (办法 2020 Art. 11: within {ctx.config.get('RECORDING_DEADLINE_DAYS', 10)})")
-        return Outcome("created", new.record_no, [], note)
+        return Outcome("created", new.record_no, [], _late_note(ctx, new))
 
     ctx.validate(hours.ENTITY, data)
     if (data["volunteer_no"], data["project_no"]) != (row.volunteer.volunteer_no, row.project.project_no):
@@ -747,7 +764,15 @@ def upsert_service_record(ctx: ServiceContext, source: Source, data: dict[str, A
         "person_in_charge": data.get("person_in_charge"),
         "reason": f"updated by {source.client_id} ({source.note})"})
     new.source_system, new.source_id, new.source_updated_at = source.client_id, sid, stamp.at
-    return Outcome("updated", new.record_no)
+    return Outcome("updated", new.record_no, [], _late_note(ctx, new))
+
+
+def _late_note(ctx: ServiceContext, record: ServiceRecord) -> str | None:
+    """The answer's note for a record made later than 办法 (2020) Art. 11 allows (reported)."""
+    if record.late_working_days is None:
+        return None
+    return (f"recorded late: {record.late_working_days} working days after the activity "
+            f"ended (办法 2020 Art. 11: within {ctx.config.get('RECORDING_DEADLINE_DAYS', 10)})")
 
 
 def delete_service_record(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> Outcome:

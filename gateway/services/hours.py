@@ -443,16 +443,22 @@ def _resolve(ctx: ServiceContext, record: Mapping[str, Any]) -> tuple[Volunteer,
     return volunteer, project
 
 
-def recording_lateness(ctx: ServiceContext, ended: datetime,
-                       recorded_on: date | None) -> tuple[int | None, Issue | None]:
+def recording_lateness(ctx: ServiceContext, ended: datetime, recorded_on: date | None,
+                       pointer: str = "/recorded_at") -> tuple[int | None, Issue | None]:
     """办法 (2020) Art. 11: “志愿服务组织应当在志愿服务活动结束后10个工作日内” record it.
 
     ``(late working days or None, issue or None)``: the working days (China's official
     calendar with its 调休 days, :mod:`gateway.standard.workdays`) from the activity's last
     local day to the day it was recorded, when more than RECORDING_DEADLINE_DAYS. With
-    RECORDING_DEADLINE = refuse that is an issue ``service_record.recorded_late``; with
-    report (the default), or when the count is an estimate (a year past the calendar
-    package's), only the number, which the record keeps.
+    RECORDING_DEADLINE = refuse that is an issue ``service_record.recorded_late`` at
+    ``pointer``; with report (the default), or when the count is an estimate (a year past
+    the calendar package's), only the number, which the record keeps.
+
+    The one place the limit is measured, for every way hours become effective: a team's
+    entry (:func:`record_hours`: REST, pushes, sync pulls and uploads), an approved
+    application (:func:`approve_hours`: recorded on the day of approval) and a correction
+    (:func:`correct_hours`: the corrected end against the day the service was first
+    recorded, :func:`first_recorded_on`). docs/rules.md, "The 2020 办法, article by article".
     """
     if recorded_on is None:
         return None, None
@@ -465,10 +471,24 @@ def recording_lateness(ctx: ServiceContext, ended: datetime,
     if ctx.config.get("RECORDING_DEADLINE", "report") != "refuse" or counted.estimated:
         return counted.count, None
     return counted.count, _issue(
-        "/recorded_at", "service_record.recorded_late",
+        pointer, "service_record.recorded_late",
         f"服务记录应在活动结束后{limit}个工作日内完成（本条记录晚了，为第{counted.count}个工作日）",
         f"a service record is made within {limit} working days after the activity ends; this "
         f"one was recorded on working day {counted.count}")
+
+
+def first_recorded_on(ctx: ServiceContext, record: ServiceRecord) -> date | None:
+    """The day the service of ``record`` was first recorded: the ``recorded_at`` of the
+    first record of its correction chain (a correction is the same service recorded again,
+    not a new entry); its creation day when an old record has none."""
+    while record.corrects_id is not None:
+        earlier = ctx.session.get(ServiceRecord, record.corrects_id)
+        if earlier is None:
+            break
+        record = earlier
+    if record.recorded_at is not None:
+        return record.recorded_at
+    return record.created_at.astimezone(ctx.tz).date() if record.created_at else None
 
 
 def record_hours(ctx: ServiceContext, record: Mapping[str, Any], *,
@@ -582,11 +602,16 @@ def approve_hours(ctx: ServiceContext, record_no: str, note: str | None = None) 
     issues = cross_record_issues(ctx, volunteer=volunteer, project=record.project,
                                  started=record.started_at, ended=record.ended_at,
                                  exclude_id=record.id)
+    # Art. 11 from the activity's end to today: the team records the service by approving it
+    late, late_issue = recording_lateness(ctx, record.ended_at, ctx.now.date())
+    if late_issue is not None:
+        issues.append(late_issue)
     if issues:
         raise _invalid(issues)
     before = {"status": record.status}
     record.status = EFFECTIVE
     record.recorded_at = ctx.now.date()
+    record.late_working_days = late
     record.decided_by = ctx.caller.client_id
     _take_effect(ctx, record, record.project, +1)
     refresh_totals(ctx, volunteer)
@@ -636,6 +661,13 @@ def correct_hours(ctx: ServiceContext, record_no: str, correction: Mapping[str, 
     ended = parse_local_datetime(wire["ended_at"], ctx.tz)
     issues = cross_record_issues(ctx, volunteer=volunteer, project=project, started=started,
                                  ended=ended, exclude_id=original.id)
+    # Art. 11 for the corrected times, against the day the service was first recorded: a
+    # correction neither makes a timely record late by its own date nor excuses a late one;
+    # refused (under refuse) only when it makes the record later than it was
+    late, late_issue = recording_lateness(ctx, ended, first_recorded_on(ctx, original), "/ended_at")
+    if late_issue is not None and (original.late_working_days is None
+                                   or late is None or late > original.late_working_days):
+        issues.append(late_issue)
     if issues:
         raise _invalid(issues)
     _take_effect(ctx, original, project, -1)
@@ -644,6 +676,7 @@ def correct_hours(ctx: ServiceContext, record_no: str, correction: Mapping[str, 
                       project=project, status=EFFECTIVE, source=original.source or SOURCE_TEAM,
                       source_system=ctx.caller.client_id)
     new.corrects_id = original.id
+    new.late_working_days = late
     original.superseded_by_id = new.id
     _take_effect(ctx, new, project, +1)
     refresh_totals(ctx, volunteer)
@@ -680,7 +713,7 @@ __all__ = [
     "ADMITTED_ENROLLMENT", "STAR_THRESHOLDS", "apply_hours", "approve_hours", "correct_hours",
     "can_read", "cross_record_issues", "delete_hours", "get_record", "list_records", "load_record",
     "require_reason",
-    "recording_lateness",
+    "first_recorded_on", "recording_lateness",
     "lock_volunteer", "record_hours", "record_view", "refresh_totals", "reject_hours",
     "star_label", "star_level", "volunteer_hours",
 ]

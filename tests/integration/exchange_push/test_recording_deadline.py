@@ -86,3 +86,42 @@ def test_late_records_are_refused_under_the_refuse_policy(store_app, server, cit
     assert [(e["pointer"], e["rule"]) for e in late["errors"]] == [
         ("/data/recorded_at", "service_record.recorded_late")]
     assert [sid for (sid,) in h.rows(store_app, select(ServiceRecord.source_id))] == ["R-IN-TIME"]
+
+
+def _moved(links, day, stamp):
+    """The IN_TIME record as its sender corrects it: the service was on ``day``."""
+    return dict(_record(links, *IN_TIME), started_at=f"{day}T09:00:00", ended_at=f"{day}T12:00:00",
+                source_updated_at=stamp)
+
+
+def test_a_pushed_correction_is_measured_against_the_first_recording(store_app, server, city, links):
+    """A push that corrects a stored record (correct_hours) is measured too: the corrected
+    end against the day the service was first recorded (2026-10-20), not the push's date."""
+    (first,) = h.push(server, city, h.envelope([h.item("service_record", _record(links, *IN_TIME))])
+                      ).json()["results"]
+    same_day = dict(_record(links, *IN_TIME), hours=2, source_updated_at="2026-11-01T18:00:00")
+    (fixed,) = h.push(server, city, h.envelope([h.item("service_record", same_day)])).json()["results"]
+    assert fixed["status"] == "updated" and fixed.get("note") is None, fixed
+    (moved,) = h.push(server, city, h.envelope([h.item(
+        "service_record", _moved(links, "2026-09-29", "2026-11-02T18:00:00"))])).json()["results"]
+    assert moved["status"] == "updated" and "11 working days" in moved["note"], moved
+    marks = dict(h.rows(store_app, select(ServiceRecord.record_no, ServiceRecord.late_working_days)
+                        .where(ServiceRecord.status == "2")))
+    assert marks == {moved["key"]: 11}
+
+
+def test_a_pushed_correction_that_makes_a_record_late_is_refused_under_refuse(
+        store_app, server, city, links):
+    (first,) = h.push(server, city, h.envelope([h.item("service_record", _record(links, *IN_TIME))])
+                      ).json()["results"]
+    store_app.config["RECORDING_DEADLINE"] = "refuse"
+    try:
+        (moved,) = h.push(server, city, h.envelope([h.item(
+            "service_record", _moved(links, "2026-09-29", "2026-11-02T18:00:00"))])).json()["results"]
+    finally:
+        store_app.config["RECORDING_DEADLINE"] = "report"
+    assert moved["status"] == "rejected"
+    assert [(e["pointer"], e["rule"]) for e in moved["errors"]] == [
+        ("/data/ended_at", "service_record.recorded_late")]
+    assert h.rows(store_app, select(ServiceRecord.record_no, ServiceRecord.status)) == [
+        (first["key"], "2")]

@@ -159,3 +159,20 @@ def test_batch_envelope_names_version_2():
     envelope["schema_version"] = "1"          # a local code (6101) is not in v1's table
     _, reports = engine.validate_envelope(envelope)
     assert not reports[0].valid
+
+
+def test_the_copy_corrects_two_labels_of_the_shared_list_and_says_so():
+    """albe0004 and albe0065 keep the shared list's label in a ``# corrected`` row (issue 15);
+    the corrected labels are in the copy's rows, the table and docs/data-elements.md."""
+    fixed = coverage.corrections()
+    assert set(fixed) == {"albe0004", "albe0065"}
+    labels = {r["national_code"]: r["label_zh"] for r in coverage._rows("national_fields.tsv")}
+    assert fixed["albe0004"][0] == "上级/挂靠组织 (type ≠ 1)" and "联络组织" in labels["albe0004"]
+    assert fixed["albe0065"][0] == "团体类型 (type 1 subset)" and "直属组织" in labels["albe0065"]
+    for code, (source_label, why) in fixed.items():
+        assert labels[code] != source_label and why
+    table = coverage.coverage_markdown()
+    assert "联络组织 (内部 id; albe0063 = 1) (corrected; shared list: 上级/挂靠组织 (type ≠ 1))" in table
+    text = DOC.read_text("utf-8")
+    assert "albe0004 is the liaison organisation's internal id" in text
+    assert "albe0065 is whether a type 1 team has a direct parent" in text
