@@ -541,7 +541,7 @@ def render_records(ctx: ServiceContext, entity: str, keys: Sequence[str],
     out: dict[str, dict[str, Any] | None] = {}
     for key in keys:
         obj = found.get(key)
-        result = _SKIP if obj is None or spec.gone(obj) else renderer.record(spec, key, obj)
+        result: Any = _SKIP if obj is None or spec.gone(obj) else renderer.record(spec, key, obj)
         out[key] = None if result is _SKIP else result[1]
     return out
 
