@@ -32,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="only this role (repeatable; default: system.roles)")
     r.add_argument("--group", help="only this group, e.g. server.signatures")
     r.add_argument("--test", dest="test_id", help="only this test (and what it depends on)")
+    r.add_argument("--schema-version", choices=("1", "2"), default=None,
+                   help="test in this schema version: the feed read with it, its records checked "
+                        "against schemas/v<N> (default: [server] schema_version, else 1)")
     r.add_argument("--last-failed", action="store_true",
                    help="only the tests that failed or erred in the previous results.json")
 
@@ -67,7 +70,7 @@ def _err(message: str) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .config import ConfigError, load_config
+    from .config import ConfigError, load_config, with_schema_version
     from .registry import load_registry
     from .reporters import write_reports
     from .runner import Selection, SelectionError, Unreachable, run
@@ -75,6 +78,8 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         config = load_config(args.config)
+        if args.schema_version:
+            config = with_schema_version(config, args.schema_version)
     except ConfigError as exc:
         _err(f"bad configuration {args.config}: {exc}")
         return 2

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,6 +24,9 @@ ENTITIES = ("volunteer", "team", "project", "service_record", "enrollment", "tra
 KNOWN_FEATURES = ("push", "push_ndjson", "feed", "feed_tombstones", "idempotency",
                   "response_signatures", "validation_api")
 ALGORITHMS = ("ed25519", "ecdsa-p256-sha256")
+#: The schema versions the suite can test a system in (``[server] schema_version``,
+#: ``run --schema-version``): the version its feed is read in and records are checked against.
+SCHEMA_VERSIONS = ("1", "2")
 
 
 class ConfigError(ValueError):
@@ -56,6 +59,7 @@ class ServerConfig:
     feed_path: str = "/api/v1/exchange/changes"
     validate_path: str = "/api/v1/validate"
     max_body_bytes: int = 0
+    schema_version: str = "1"                  # "1": the feed read without a version
 
 
 @dataclass(frozen=True)
@@ -271,7 +275,8 @@ def parse_config(doc: dict[str, Any], path: Path) -> SuiteConfig:
 
     v = t["server"]
     _unknown_keys(v, ("client_id", "private_key", "key_id", "algorithm", "jwks", "push_path",
-                      "feed_path", "validate_path", "max_body_bytes"), "server")
+                      "feed_path", "validate_path", "max_body_bytes", "schema_version"),
+                  "server")
     key_text = _str(v, "private_key", "server", required="server" in roles)
     private_key = _file(base, key_text, "server.private_key") if key_text else None
     algorithm = _str(v, "algorithm", "server", "ed25519")
@@ -296,12 +301,16 @@ def parse_config(doc: dict[str, Any], path: Path) -> SuiteConfig:
         if not paths[name].startswith("/"):
             raise ConfigError(f"server.{name}", "must be a path starting with /")
     client_id = _str(v, "client_id", "server", "conformance")
+    schema_version = _str(v, "schema_version", "server", "1")
+    if schema_version not in SCHEMA_VERSIONS:
+        raise ConfigError("server.schema_version", f"must be one of {', '.join(SCHEMA_VERSIONS)}")
     if "server" in roles and not client_id:
         raise ConfigError("server.client_id", "required for the server role")
     server = ServerConfig(client_id=client_id, private_key=private_key,
                           key_id=_str(v, "key_id", "server", ""), algorithm=algorithm,
                           jwks=jwks, jwks_url=jwks_url, jwks_file=jwks_file, **paths,
-                          max_body_bytes=_int(v, "max_body_bytes", "server", 0))
+                          max_body_bytes=_int(v, "max_body_bytes", "server", 0),
+                          schema_version=schema_version)
 
     c = t["scope"]
     _unknown_keys(c, ("region_prefix", "entities"), "scope")
@@ -366,10 +375,21 @@ def parse_config(doc: dict[str, Any], path: Path) -> SuiteConfig:
 
     config = SuiteConfig(path=path, system=system, server=server, scope=scope, features=features,
                          client=client, data=data, report=report, statement=statement)
+    return _digested(config)
+
+
+def _digested(config: SuiteConfig) -> SuiteConfig:
     digest = hashlib.sha256(json.dumps(config.public_dict(), sort_keys=True,
                                        ensure_ascii=False).encode()).hexdigest()
     object.__setattr__(config, "digest", digest)
     return config
+
+
+def with_schema_version(config: SuiteConfig, version: str) -> SuiteConfig:
+    """``config`` testing in schema ``version`` (``run --schema-version``), digest anew."""
+    if version not in SCHEMA_VERSIONS:
+        raise ConfigError("server.schema_version", f"must be one of {', '.join(SCHEMA_VERSIONS)}")
+    return _digested(replace(config, server=replace(config.server, schema_version=version)))
 
 
 EXAMPLE = '''\
@@ -405,6 +425,10 @@ feed_path = "/api/v1/exchange/changes"
 validate_path = "/api/v1/validate"
 # The system's declared body limit in bytes; 0 = not declared (that test is skipped).
 max_body_bytes = 0
+# The schema version to test in: "1" (the feed read without a version) or "2" (the feed read
+# with schema_version=2, its records checked against schemas/v2; pushes of v2 records).
+# `vgw-conformance run --schema-version 2` overrides it.
+schema_version = "1"
 
 [scope]
 # The region prefix the suite's client id may write (2, 4 or 6 digits of a region code).

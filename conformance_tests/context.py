@@ -43,6 +43,16 @@ class Context:
     evidence: list[Exchange | tuple[str, Any]] = field(default_factory=list)
     progress: Any = None                          # callable(str) printing a line (client role)
 
+    @property
+    def schema_version(self) -> str:
+        """The schema version the run tests in ("1" or "2", ``[server] schema_version``)."""
+        return self.config.server.schema_version
+
+    def feed_params(self) -> dict[str, str]:
+        """What every read of the feed adds to its query: ``schema_version`` when it is not 1
+        (in version 1 the feed is read without it, as a system knowing only v1 expects)."""
+        return {} if self.schema_version == "1" else {"schema_version": self.schema_version}
+
     def record_exchange(self, exchange: Exchange) -> None:
         self.evidence.append(exchange)
 

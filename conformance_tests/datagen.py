@@ -195,8 +195,8 @@ class DataFactory:
         return {"entity": entity, "op": op, "data": data}
 
     def batch(self, records: list[dict[str, Any]], sender: str,
-              batch_id: str | None = None) -> dict[str, Any]:
-        return {"schema_version": "1", "sender": sender,
+              batch_id: str | None = None, schema_version: str = "1") -> dict[str, Any]:
+        return {"schema_version": schema_version, "sender": sender,
                 "batch_id": batch_id or self.tag("batch"),
                 "generated_at": self._now(), "records": records}
 

@@ -115,6 +115,7 @@ class RunResult:
     started_at: str
     finished_at: str = ""
     tests: list[TestResult] = field(default_factory=list)
+    schema_version: str = "1"          # the version the run tested in ([server] schema_version)
 
     def summary(self) -> dict[str, int]:
         counts = {o.value: 0 for o in Outcome}
@@ -129,6 +130,7 @@ class RunResult:
             "suite_version": self.suite_version,
             "system": self.system,
             "config_digest": self.config_digest,
+            "schema_version": self.schema_version,
             "features": self.features,
             "selection": self.selection,
             "started_at": self.started_at,

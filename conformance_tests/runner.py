@@ -150,7 +150,8 @@ def run(config: SuiteConfig, registry: Registry, selection: Selection = Selectio
         system={"name": config.system.name, "base_url": config.system.base_url,
                 "roles": list(config.system.roles)},
         config_digest=config.digest, features=dict(config.features),
-        selection=selection.as_dict(), started_at=_now())
+        selection=selection.as_dict(), started_at=_now(),
+        schema_version=config.server.schema_version)
     outcomes: dict[str, Outcome] = {}
     total = len(tests)
     try:

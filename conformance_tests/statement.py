@@ -103,6 +103,7 @@ def build_statement(results: dict[str, Any], registry: Registry, results_sha256:
         "format": FORMAT,
         "system": results["system"],
         "suite_version": results["suite_version"],
+        "schema_version": results.get("schema_version", "1"),
         "features": results["features"],
         "summary": results["summary"],
         "requirements": requirements,
@@ -191,7 +192,7 @@ vertical-align:top;text-align:left}}small{{color:#555}}code{{word-break:break-al
 <h1>Statement of conformance</h1>
 <p><b>{e(s['system']['name'])}</b> ({e(s['system'].get('base_url') or 'no base URL')}, roles
 {e(', '.join(s['system']['roles']))}) passed every selected test of vgw-conformance
-{e(s['suite_version'])} on {e(s['date'])}.</p>
+{e(s['suite_version'])} in schema version {e(s.get('schema_version', '1'))} on {e(s['date'])}.</p>
 <p>Tests: {e(summary)}.</p>
 <h2>Declared features</h2><ul>{features}</ul>
 <h2>Requirements</h2><table><tr><th>id</th><th>requirement</th><th>result</th></tr>{rows}</table>

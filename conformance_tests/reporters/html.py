@@ -159,7 +159,8 @@ def render_html(results: dict[str, Any]) -> str:
 <title>Conformance report: {_e(system['name'])}</title><style>{CSS}</style></head>
 <body><header><h1>Conformance report: {_e(system['name'])}</h1>
 <p>{_e(system['base_url'] + ' · ' if system.get('base_url') else '')}roles {_e(', '.join(system['roles']))}
- · vgw-conformance {_e(results['suite_version'])}</p>
+ · vgw-conformance {_e(results['suite_version'])}
+ · schema version {_e(results.get('schema_version', '1'))}</p>
 <p>{_e(results['started_at'])} – {_e(results['finished_at'])} · {verdict}</p></header>
 <main><div class="summary">{chips}<span class='chip'>total {s['total']}</span></div>
 <p class="tid">features: {_e(features)}<br>configuration digest {_e(results['config_digest'])}</p>

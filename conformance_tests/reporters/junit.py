@@ -23,7 +23,8 @@ def junit_xml(results: dict[str, Any]) -> bytes:
     for test in results["tests"]:
         groups.setdefault(test["group"], []).append(test)
     root = ET.Element("testsuites", name=f"vgw-conformance {results['suite_version']}: "
-                                         f"{results['system']['name']}")
+                                         f"{results['system']['name']} "
+                                         f"(schema version {results.get('schema_version', '1')})")
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0, "time": 0.0}
     for group, tests in groups.items():
         counts = {"tests": len(tests),

@@ -12,7 +12,9 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from gateway import timefmt
-from gateway.api.common import Blueprint, BEARER, PageArgs, PageMeta, page_of, service_context
+from gateway.api.common import (Blueprint, BEARER, PageArgs, PageMeta, VersionArgs, page_in_version,
+                                page_of, record_in_version, schema_version_field, service_context,
+                                versioned)
 from gateway.certificates.document import FontMissing, render_pdf, verification_url
 from gateway.errors import Problem
 from gateway.services import certificates as service
@@ -141,6 +143,10 @@ def _full(ctx: ServiceContext, certificate: Certificate) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- resources
 
+
+class CertificateListArgs(PageArgs):
+    schema_version = schema_version_field()
+
 @blp.route("/certificates")
 class Certificates(MethodView):
     @blp.doc(security=BEARER)
@@ -168,13 +174,19 @@ class Certificates(MethodView):
 
 @blp.route("/certificates/<string:certificate_no>")
 class CertificateItem(MethodView):
-    @blp.doc(security=BEARER)
+    @blp.doc(security=BEARER, **versioned(CertificateSchema, "certificate"))
+    @blp.arguments(VersionArgs, location="query", as_kwargs=True)
     @blp.response(200, CertificateSchema)
     @blp.alt_response(404, description="No such certificate in the caller's scope (problem+json)")
-    def get(self, certificate_no: str):
+    @blp.alt_response(409, description="schema_version=2 and the record fails v2's published "
+                                       "schema or rules: `/problems/not-renderable` (problem+json)")
+    def get(self, certificate_no: str, schema_version: str = "1"):
         """A certificate: the signed document and its status (issuer's or volunteer's region)."""
         ctx = service_context()
         certificate = service.get_certificate(ctx, certificate_no)
+        if schema_version != "1":
+            return record_in_version(ctx, "certificate", certificate_no, schema_version,
+                                     {"Cache-Control": "no-store"})
         return _full(ctx, certificate), 200, {"Cache-Control": "no-store"}
 
 
@@ -258,12 +270,15 @@ class VolunteerCertificates(MethodView):
         ctx.session.commit()
         return _issued_answer(issued)
 
-    @blp.doc(security=BEARER)
-    @blp.arguments(PageArgs, location="query", as_kwargs=True)
+    @blp.doc(security=BEARER, **versioned(CertificatePageSchema, "certificate", page=True))
+    @blp.arguments(CertificateListArgs, location="query", as_kwargs=True)
     @blp.response(200, CertificatePageSchema)
     @blp.alt_response(404, description="No such volunteer in the caller's scope (problem+json)")
-    def get(self, volunteer_no: str, page: int, per_page: int):
+    def get(self, volunteer_no: str, page: int, per_page: int, schema_version: str = "1"):
         """A volunteer's certificates, newest first (those the caller's scope covers)."""
         ctx = service_context()
         rows, total = service.list_volunteer_certificates(ctx, volunteer_no, page, per_page)
+        if schema_version != "1":
+            return page_in_version(ctx, "certificate", [c.certificate_no for c in rows], page,
+                                   per_page, total, schema_version)
         return page_of((_summary(ctx, c) for c in rows), page, per_page, total)

@@ -210,3 +210,87 @@ class Blueprint(SmorestBlueprint):
                 func = self.alt_response(status, description=self.problem_descriptions[status])(func)
             return func
         return decorate
+
+
+# -- schema v2 through the services' API: the change feed's rendering, one place -----------------
+
+#: ``?schema_version=`` of the services' item and list GETs (the feed's versions, default 1).
+SCHEMA_VERSION_DESCRIPTION = (
+    "The schema version of the answer: 1 (default, the API's own view, with v2's extra members "
+    "under `national`) or 2: the record exactly as the change feed renders it with "
+    "schema_version=2 (schemas/v2/<entity>, GET /api/v1/schemas/2/<entity>), personal data "
+    "masked by the caller's personal-data access as in v1 (docs/protocol.md, \"Schema version "
+    "2 through the services' API\").")
+
+
+def schema_version_field() -> fields.String:
+    from gateway.exchange import feed  # the feed builds on the services, as this layer does
+
+    return fields.String(load_default="1", validate=validate.OneOf(feed.FEED_VERSIONS),
+                         metadata={"description": SCHEMA_VERSION_DESCRIPTION})
+
+
+class VersionArgs(Schema):
+    """The query of an item GET that can answer in schema v2."""
+
+    schema_version = schema_version_field()
+
+
+def _v2_record(entity: str) -> dict[str, Any]:
+    return {"type": "object", "description": f"With schema_version=2: the {entity} record in "
+            f"schemas/v2/{entity}.schema.json, as the change feed renders it"}
+
+
+def versioned(v1_schema: type[Schema], entity: str, page: bool = False) -> dict[str, Any]:
+    """``blp.doc`` of a GET whose 200 answer is ``v1_schema`` or, with ``schema_version=2``,
+    the v2 record (a page of them with ``page``)."""
+    v2: dict[str, Any] = _v2_record(entity)
+    if page:
+        v2 = {"type": "object", "required": ["items", "page", "per_page", "total"], "properties": {
+            "items": {"type": "array", "items": _v2_record(entity)},
+            "page": {"type": "integer"}, "per_page": {"type": "integer"},
+            "total": {"type": "integer"},
+            "not_rendered": {"type": "array", "items": {"type": "string"}, "description":
+                             "numbers of records on the page that the feed would not send "
+                             "(deleted, or failing the published schema): left out of items"}}}
+    return {"responses": {200: {"content": {"application/json": {
+        "schema": {"anyOf": [v1_schema, v2]}}}}}}
+
+
+def _rendered(ctx: ServiceContext, entity: str, keys: list[str], version: str
+              ) -> dict[str, dict[str, Any] | None]:
+    from gateway.exchange import feed
+
+    return feed.render_records(ctx, entity, keys, version)
+
+
+def record_in_version(ctx: ServiceContext, entity: str, key: str, version: str,
+                      headers: Mapping[str, str] | None = None) -> Any:
+    """The answer of an item GET with ``schema_version=version`` (not 1): the record the
+    service has just read for the caller (access and 404 as in v1), rendered by the change
+    feed (:func:`gateway.exchange.feed.render_records`), as JSON; 409
+    ``/problems/not-renderable`` when the feed would not send it (it fails the published
+    schema or rules in that version: logged there by rule ids, never values)."""
+    record = _rendered(ctx, entity, [key], version)[key]
+    if record is None:
+        raise Problem(409, "not-renderable", "Not renderable in this schema version",
+                      f"{entity} {key} cannot be rendered in schema version {version}: it fails "
+                      f"the published schema or rules (the change feed does not send it either)",
+                      message_zh=f"该记录不符合第 {version} 版数据标准，无法按该版本输出",
+                      schema_version=version)
+    response = current_app.json.response(record)
+    response.headers.update(headers or {})
+    return response
+
+
+def page_in_version(ctx: ServiceContext, entity: str, keys: list[str], page: int, per_page: int,
+                    total: int, version: str) -> Any:
+    """A list GET's page with ``schema_version=version``: each record of ``keys`` as the feed
+    renders it; a record the feed would not send is left out of ``items`` and named in
+    ``not_rendered``."""
+    rendered = _rendered(ctx, entity, keys, version)
+    body = page_of((rendered[k] for k in keys if rendered[k] is not None), page, per_page, total)
+    missing = [k for k in keys if rendered[k] is None]
+    if missing:
+        body["not_rendered"] = missing
+    return current_app.json.response(body)

@@ -9,7 +9,7 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from gateway.api.common import (Blueprint, BEARER, read_json_object, DecisionSchema, PageArgs, PageMeta,
-                                service_context)
+                                service_context, VersionArgs, page_in_version, record_in_version, schema_version_field, versioned)
 from gateway.services import disputes, hours
 from gateway.exchange import national
 
@@ -116,6 +116,7 @@ class ServiceRecordListArgs(PageArgs):
     status = fields.String(validate=STATUS)
     date_from = fields.Date(data_key="from", metadata={"description": "first local day of service"})
     date_to = fields.Date(data_key="to", metadata={"description": "last local day of service"})
+    schema_version = schema_version_field()
 
 
 class VolunteerHoursArgs(PageArgs):
@@ -172,14 +173,19 @@ _alt = blp.problems(*PROBLEMS)
 
 @blp.route("/service-records")
 class ServiceRecords(MethodView):
-    @blp.doc(security=BEARER)
+    @blp.doc(security=BEARER, **versioned(ServiceRecordPageSchema, "service_record", page=True))
     @blp.arguments(ServiceRecordListArgs, location="query")
     @blp.response(200, ServiceRecordPageSchema)
     def get(self, args):
         """Service records visible to the caller, newest first (filters: team, volunteer,
         status, from/to local day)."""
         ctx = service_context()
-        return hours.list_records(ctx, **args)
+        version = args.pop("schema_version", "1")
+        answer = hours.list_records(ctx, **args)
+        if version != "1":
+            return page_in_version(ctx, "service_record", [r["record_no"] for r in answer["items"]],
+                                   answer["page"], answer["per_page"], answer["total"], version)
+        return answer
 
     @blp.doc(security=BEARER, requestBody=_RECORD_BODY)
     @blp.response(201, ServiceRecordDetailSchema)
@@ -209,14 +215,20 @@ class Applications(MethodView):
 
 @blp.route("/service-records/<string:record_no>")
 class ServiceRecord(MethodView):
-    @blp.doc(security=BEARER)
+    @blp.doc(security=BEARER, **versioned(ServiceRecordDetailSchema, "service_record"))
+    @blp.arguments(VersionArgs, location="query", as_kwargs=True)
     @blp.response(200, ServiceRecordDetailSchema)
     @blp.problems(404)
-    def get(self, record_no: str):
+    @blp.alt_response(409, description="schema_version=2 and the record fails v2's published "
+                                       "schema or rules: `/problems/not-renderable` (problem+json)")
+    def get(self, record_no: str, schema_version: str = "1"):
         """One record with its correction chain (corrects / superseded_by), history and disputes."""
         ctx = service_context()
         ctx.caller.require(hours.ENTITY, "read")
-        view = _detail(ctx, hours.load_record(ctx, record_no))
+        record = hours.load_record(ctx, record_no)
+        if schema_version != "1":
+            return record_in_version(ctx, "service_record", record_no, schema_version)
+        view = _detail(ctx, record)
         return national.with_national(ctx, "service_record", record_no, view)
 
     @blp.doc(security=BEARER)

@@ -12,7 +12,7 @@ from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 import schemas
-from gateway.api.common import Blueprint, BEARER, read_json_body, DecisionSchema, PageArgs, PageMeta, page_of, service_context
+from gateway.api.common import Blueprint, BEARER, read_json_body, DecisionSchema, PageArgs, PageMeta, page_of, service_context, VersionArgs, page_in_version, record_in_version, schema_version_field, versioned
 from gateway.exchange import national
 from gateway.services import activities
 
@@ -69,6 +69,7 @@ class ProjectSearchArgs(PageArgs):
         "description": "Keyword in the project name (case-insensitive substring)"})
     sort = fields.String(load_default="-starts_on", validate=validate.OneOf(list(activities.SORTS)),
                          metadata={"description": "Order; ties broken by creation order"})
+    schema_version = schema_version_field()
 
     @validates_schema
     def _range(self, data, **_kwargs):
@@ -97,11 +98,13 @@ class ProjectEnrollmentArgs(PageArgs):
     status = CodeList("enrollment_status", metadata={
         "description": "Enrolment status code(s); repeat or comma-separate"})
     post_no = fields.String(validate=validate.Length(min=1, max=32))
+    schema_version = schema_version_field()
 
 
 class VolunteerEnrollmentListArgs(PageArgs):
     status = CodeList("enrollment_status", metadata={
         "description": "Enrolment status code(s); repeat or comma-separate"})
+    schema_version = schema_version_field()
 
 
 # -- answers --------------------------------------------------------------------------------------
@@ -200,7 +203,7 @@ class Projects(MethodView):
         ctx.session.commit()
         return view
 
-    @blp.doc(security=BEARER)
+    @blp.doc(security=BEARER, **versioned(ProjectPageSchema, "project", page=True))
     @blp.arguments(ProjectSearchArgs, location="query")
     @blp.response(200, ProjectPageSchema)
     def get(self, args):
@@ -212,18 +215,27 @@ class Projects(MethodView):
             statuses=args.get("status") or [], q=(args.get("q") or "").strip() or None,
             page=args["page"], per_page=args["per_page"], sort=args["sort"])
         rows, total = activities.search_projects(ctx, search)
+        if args["schema_version"] != "1":
+            return page_in_version(ctx, "project", [p.project_no for p in rows], search.page,
+                                   search.per_page, total, args["schema_version"])
         return page_of((activities.project_summary(ctx, p) for p in rows), search.page,
                        search.per_page, total)
 
 
 @blp.route("/projects/<string:project_no>")
 class ProjectItem(MethodView):
-    @blp.doc(security=BEARER)
+    @blp.doc(security=BEARER, **versioned(ProjectViewSchema, "project"))
+    @blp.arguments(VersionArgs, location="query", as_kwargs=True)
     @blp.response(200, ProjectViewSchema)
-    def get(self, project_no: str):
+    @blp.alt_response(409, description="schema_version=2 and the record fails v2's published "
+                                       "schema or rules: `/problems/not-renderable` (problem+json)")
+    def get(self, project_no: str, schema_version: str = "1"):
         """One project with its posts, headcounts and places taken (project:read)."""
         ctx = service_context()
-        view = activities.project_view(ctx, activities.read_project(ctx, project_no))
+        project = activities.read_project(ctx, project_no)
+        if schema_version != "1":
+            return record_in_version(ctx, "project", project_no, schema_version)
+        view = activities.project_view(ctx, project)
         return national.with_national(ctx, "project", project_no, view)
 
 
@@ -317,7 +329,7 @@ class Invitations(MethodView):
 
 @blp.route("/projects/<string:project_no>/enrollments")
 class ProjectEnrollments(MethodView):
-    @blp.doc(security=BEARER)
+    @blp.doc(security=BEARER, **versioned(EnrollmentPageSchema, "enrollment", page=True))
     @blp.arguments(ProjectEnrollmentArgs, location="query")
     @blp.response(200, EnrollmentPageSchema)
     def get(self, args, project_no: str):
@@ -325,13 +337,16 @@ class ProjectEnrollments(MethodView):
         ctx = service_context()
         rows, total = activities.project_enrollments(ctx, project_no, args.get("status") or [],
                                                      args.get("post_no"), args["page"], args["per_page"])
+        if args["schema_version"] != "1":
+            return page_in_version(ctx, "enrollment", [e.enrollment_no for e in rows],
+                                   args["page"], args["per_page"], total, args["schema_version"])
         return page_of((activities.enrollment_view(ctx, e) for e in rows), args["page"],
                        args["per_page"], total)
 
 
 @blp.route("/volunteers/<string:volunteer_no>/enrollments")
 class VolunteerEnrollments(MethodView):
-    @blp.doc(security=BEARER)
+    @blp.doc(security=BEARER, **versioned(EnrollmentPageSchema, "enrollment", page=True))
     @blp.arguments(VolunteerEnrollmentListArgs, location="query")
     @blp.response(200, EnrollmentPageSchema)
     def get(self, args, volunteer_no: str):
@@ -339,18 +354,27 @@ class VolunteerEnrollments(MethodView):
         ctx = service_context()
         rows, total = activities.volunteer_enrollments(ctx, volunteer_no, args.get("status") or [],
                                                        args["page"], args["per_page"])
+        if args["schema_version"] != "1":
+            return page_in_version(ctx, "enrollment", [e.enrollment_no for e in rows],
+                                   args["page"], args["per_page"], total, args["schema_version"])
         return page_of((activities.enrollment_view(ctx, e) for e in rows), args["page"],
                        args["per_page"], total)
 
 
 @blp.route("/enrollments/<string:enrollment_no>")
 class EnrollmentItem(MethodView):
-    @blp.doc(security=BEARER)
+    @blp.doc(security=BEARER, **versioned(EnrollmentSchema, "enrollment"))
+    @blp.arguments(VersionArgs, location="query", as_kwargs=True)
     @blp.response(200, EnrollmentSchema)
-    def get(self, enrollment_no: str):
+    @blp.alt_response(409, description="schema_version=2 and the record fails v2's published "
+                                       "schema or rules: `/problems/not-renderable` (problem+json)")
+    def get(self, enrollment_no: str, schema_version: str = "1"):
         """One enrolment, for the volunteer's system or the team (enrollment:read)."""
         ctx = service_context()
-        view = activities.enrollment_view(ctx, activities.get_enrollment(ctx, enrollment_no))
+        enrollment = activities.get_enrollment(ctx, enrollment_no)
+        if schema_version != "1":
+            return record_in_version(ctx, "enrollment", enrollment_no, schema_version)
+        view = activities.enrollment_view(ctx, enrollment)
         return national.with_national(ctx, "enrollment", enrollment_no, view)
 
 

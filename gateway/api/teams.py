@@ -6,7 +6,7 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from gateway.api.common import (Blueprint, BEARER, REGION, DecisionSchema, PageArgs, PageMeta, page_of,
-                                read_json_body, service_context)
+                                read_json_body, service_context, VersionArgs, page_in_version, record_in_version, schema_version_field, versioned)
 from gateway.exchange import national
 from gateway.services import registration as reg
 
@@ -89,6 +89,7 @@ class TeamListArgs(PageArgs):
     status = fields.String(validate=validate.OneOf(["0", "1", "2", "3", "4", "5"]))
     name = fields.String(validate=validate.Length(min=1, max=100),
                          metadata={"description": "part of the name"})
+    schema_version = schema_version_field()
 
 
 class TeamReviewArgs(DecisionSchema):
@@ -133,14 +134,17 @@ class TeamMemberListArgs(PageArgs):
 
 @blp.route("/teams")
 class Teams(MethodView):
-    @blp.doc(security=BEARER)
+    @blp.doc(security=BEARER, **versioned(TeamPageSchema, "team", page=True))
     @blp.arguments(TeamListArgs, location="query", as_kwargs=True)
     @blp.response(200, TeamPageSchema)
     @blp.problems(401, 403)
-    def get(self, page: int, per_page: int, **filters):
+    def get(self, page: int, per_page: int, schema_version: str = "1", **filters):
         """Teams in the caller's region, filtered by region, status and name."""
         ctx = service_context()
         rows, total = reg.list_teams(ctx, page=page, per_page=per_page, **filters)
+        if schema_version != "1":
+            return page_in_version(ctx, "team", [t.team_no for t in rows], page, per_page,
+                                   total, schema_version)
         return page_of([reg.team_view(ctx, t) for t in rows], page, per_page, total)
 
     @blp.doc(security=BEARER, requestBody=TEAM_BODY)
@@ -163,13 +167,19 @@ class Teams(MethodView):
 
 @blp.route("/teams/<string:team_no>")
 class TeamItem(MethodView):
-    @blp.doc(security=BEARER)
+    @blp.doc(security=BEARER, **versioned(TeamSchema, "team"))
+    @blp.arguments(VersionArgs, location="query", as_kwargs=True)
     @blp.response(200, TeamSchema)
     @blp.problems(401, 403, 404)
-    def get(self, team_no: str):
+    @blp.alt_response(409, description="schema_version=2 and the record fails v2's published "
+                                       "schema or rules: `/problems/not-renderable` (problem+json)")
+    def get(self, team_no: str, schema_version: str = "1"):
         """One team of the caller's region."""
         ctx = service_context()
-        view = reg.team_view(ctx, reg.get_team_for_read(ctx, team_no))
+        team = reg.get_team_for_read(ctx, team_no)
+        if schema_version != "1":
+            return record_in_version(ctx, "team", team_no, schema_version)
+        view = reg.team_view(ctx, team)
         return national.with_national(ctx, "team", team_no, view)
 
 

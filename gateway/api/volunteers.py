@@ -13,7 +13,9 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from gateway.api.common import (Blueprint, BEARER, REGION, read_json_body, PageArgs, PageMeta,
-                                not_blank, page_of, service_context)
+                                VersionArgs, not_blank, page_in_version, page_of,
+                                record_in_version, schema_version_field, service_context,
+                                versioned)
 from gateway.errors import Problem
 from gateway.exchange import national
 from gateway.services import registration as reg
@@ -123,6 +125,7 @@ class VolunteerListArgs(PageArgs):
     name = fields.String(validate=validate.Length(min=1, max=20),
                          metadata={"description": "part of the name"})
     id_type = fields.String(validate=validate.OneOf(reg.ID_TYPES))
+    schema_version = schema_version_field()
 
 
 class VolunteerSearchArgs(Schema):
@@ -172,17 +175,20 @@ def _location(volunteer_no: str) -> dict[str, str]:
 
 @blp.route("/volunteers")
 class Volunteers(MethodView):
-    @blp.doc(security=BEARER)
+    @blp.doc(security=BEARER, **versioned(VolunteerPageSchema, "volunteer", page=True))
     @blp.arguments(VolunteerListArgs, location="query", as_kwargs=True)
     @blp.response(200, VolunteerPageSchema)
     @blp.problems(400, 401, 403)
-    def get(self, page: int, per_page: int, **filters):
+    def get(self, page: int, per_page: int, schema_version: str = "1", **filters):
         """Volunteers in the caller's region, filtered by region, name or document type.
 
         Filters by document or mobile number go in the body of POST /volunteers/search:
         ``id_number`` and ``mobile`` in the query are refused (400 personal-data-in-url)."""
         ctx = service_context()
         rows, total = reg.list_volunteers(ctx, page=page, per_page=per_page, **filters)
+        if schema_version != "1":
+            return page_in_version(ctx, "volunteer", [v.volunteer_no for v in rows], page,
+                                   per_page, total, schema_version)
         return page_of([reg.volunteer_view(ctx, v) for v in rows], page, per_page, total)
 
     @blp.doc(security=BEARER, requestBody=VOLUNTEER_BODY)
@@ -234,13 +240,19 @@ class VolunteerLookup(MethodView):
 
 @blp.route("/volunteers/<string:volunteer_no>")
 class VolunteerItem(MethodView):
-    @blp.doc(security=BEARER)
+    @blp.doc(security=BEARER, **versioned(VolunteerSchema, "volunteer"))
+    @blp.arguments(VersionArgs, location="query", as_kwargs=True)
     @blp.response(200, VolunteerSchema)
     @blp.problems(401, 403, 404)
-    def get(self, volunteer_no: str):
+    @blp.alt_response(409, description="schema_version=2 and the record fails v2's published "
+                                       "schema or rules: `/problems/not-renderable` (problem+json)")
+    def get(self, volunteer_no: str, schema_version: str = "1"):
         """One volunteer of the caller's region."""
         ctx = service_context()
-        view = reg.volunteer_view(ctx, reg.get_volunteer_for_read(ctx, volunteer_no))
+        volunteer = reg.get_volunteer_for_read(ctx, volunteer_no)
+        if schema_version != "1":
+            return record_in_version(ctx, "volunteer", volunteer_no, schema_version)
+        view = reg.volunteer_view(ctx, volunteer)
         return national.with_national(ctx, "volunteer", volunteer_no, view)
 
     @blp.doc(security=BEARER, requestBody=PATCH_BODY)

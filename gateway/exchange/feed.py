@@ -95,6 +95,7 @@ __all__ = [
     "CURSOR_VERSION", "DEFAULT_LIMIT", "DELETE_ACTIONS", "FEED_ENTITIES", "FEED_VERSIONS",
     "MAX_LIMIT", "START",
     "Cursor", "FeedPage", "FeedStats", "InvalidCursor", "pg_horizon", "read_changes",
+    "render_records",
 ]
 
 log = logging.getLogger("gateway.exchange.feed")
@@ -453,6 +454,11 @@ class _Renderer:
         if not _covers(self.ctx.caller, area, team_no) or not spec.visible(self.ctx, obj):
             self.out_of_scope.add((spec.name, key))
             return _SKIP
+        return self.record(spec, key, obj)
+
+    def record(self, spec: _Entity, key: str, obj: Any) -> Any:
+        """``("upsert", data, True)`` for the current record ``obj`` in the renderer's version,
+        checked and masked, or _SKIP when it fails the published schema or rules (logged)."""
         schema = self.ctx.engine.schema(spec.name)
         checked = conform(spec.render(self.full_ctx if spec.personal else self.ctx, obj), schema)
         report = self.ctx.engine.validate(spec.name, checked, ctx=self.rule_ctx)
@@ -514,6 +520,30 @@ def _unfit_members(record: Mapping[str, Any], issues: Sequence[Any], schema: Map
 
 def _changed_at(ctx: ServiceContext, at: datetime | None) -> str | None:
     return timefmt.iso(at, ctx.tz, timespec="auto")
+
+
+def render_records(ctx: ServiceContext, entity: str, keys: Sequence[str],
+                   version: str = "1") -> dict[str, dict[str, Any] | None]:
+    """The current records ``keys`` of ``entity`` exactly as the feed renders them in schema
+    ``version`` for ``ctx.caller`` (checked, masked by its personal-data access): the
+    services' API (``GET /api/v1/volunteers/<no>?schema_version=2`` …) answers with this, so
+    that there is one rendering of each version. None for a record the feed would not send as
+    an upsert: gone (deleted), or failing the published schema or rules. Scope is not looked
+    at here: the API has read the record through its service first (404 / 403 as in v1)."""
+    if version not in FEED_VERSIONS:
+        raise ServiceError(f"schema_version must be one of {', '.join(FEED_VERSIONS)}")
+    spec = ENTITIES[entity]
+    caller = ctx.caller
+    full_ctx = ctx if caller.pii_full else dataclasses.replace(
+        ctx, caller=dataclasses.replace(caller, pii_full=True))
+    renderer = _Renderer(ctx, ctx.engine.context(ctx.now), full_ctx, version)
+    found = spec.load(ctx, sorted(set(keys)))
+    out: dict[str, dict[str, Any] | None] = {}
+    for key in keys:
+        obj = found.get(key)
+        result: Any = _SKIP if obj is None or spec.gone(obj) else renderer.record(spec, key, obj)
+        out[key] = None if result is _SKIP else result[1]
+    return out
 
 
 def read_changes(ctx: ServiceContext, since: str | None = None, entity: str | None = None,

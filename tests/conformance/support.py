@@ -164,12 +164,15 @@ def make_gateway_app(folder: Path, template: Path, key: SuiteKey, **overrides: A
 
 def write_config(folder: Path, base_url: str, key: SuiteKey, *, roles=("server",), algorithm="ed25519",
                  max_body_bytes: int = MAX_PUSH_BYTES, client: dict | None = None,
-                 features: dict | None = None) -> Path:
+                 features: dict | None = None, schema_version: str | None = None) -> Path:
     """The suite's TOML file for a system at ``base_url``."""
     lines = ["[system]", 'name = "system under test"', f'base_url = "{base_url}"',
              "roles = [" + ", ".join(f'"{r}"' for r in roles) + "]", "timeout_seconds = 30", "",
              "[server]", f'client_id = "{CLIENT_ID}"', f'private_key = "{key.private_path}"', f'algorithm = "{algorithm}"',
-             f"max_body_bytes = {max_body_bytes}", "", "[scope]", f'region_prefix = "{REGION}"',
+             f"max_body_bytes = {max_body_bytes}"]
+    if schema_version:
+        lines.append(f'schema_version = "{schema_version}"')
+    lines += ["", "[scope]", f'region_prefix = "{REGION}"',
              'entities = ["volunteer"]', "", "[report]", f'dir = "{folder / "report"}"']
     if features:
         lines += ["", "[features]"] + [f"{k} = {str(v).lower()}" for k, v in features.items()]

@@ -26,7 +26,8 @@ def test_a_broken_server_fails_exactly_its_targeted_tests(name, sqlite_template,
         app = make_gateway_app(tmp_path / "gateway", sqlite_template, key)
         system = InProcessGateway(app, broken.build(app))
         try:
-            result, outcomes = run_suite(write_config(tmp_path, system.url, key))
+            result, outcomes = run_suite(write_config(
+                tmp_path, system.url, key, schema_version=getattr(broken, "SCHEMA_VERSION", None)))
         finally:
             system.stop()
             app.extensions["store.engine"].dispose()

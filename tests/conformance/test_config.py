@@ -123,3 +123,29 @@ def test_a_server_only_file_need_not_have_the_client_roles_key_files(tmp_path, c
     path.write_text(with_client, encoding="utf-8")
     with pytest.raises(ConfigError, match="client.jwks"):
         load_config(path)
+
+
+def test_the_schema_version_is_1_by_default_2_on_request_and_nothing_else(tmp_path, capsys):
+    from conformance_tests.config import with_schema_version
+
+    path = _example_folder(tmp_path)
+    config = load_config(path)
+    assert config.server.schema_version == "1"
+    v2 = with_schema_version(config, "2")
+    assert v2.server.schema_version == "2" and v2.digest != config.digest   # part of the digest
+    path.write_text(path.read_text("utf-8").replace('schema_version = "1"', 'schema_version = "2"'),
+                    "utf-8")
+    assert load_config(path).server.schema_version == "2"
+    for bad in ('"3"', '"v2"', "2"):
+        path.write_text(path.read_text("utf-8").replace('schema_version = "2"',
+                                                        f"schema_version = {bad}"), "utf-8")
+        with pytest.raises(ConfigError) as refused:
+            load_config(path)
+        assert refused.value.field == "server.schema_version"
+        path.write_text(path.read_text("utf-8").replace(f"schema_version = {bad}",
+                                                        'schema_version = "2"'), "utf-8")
+    with pytest.raises(ConfigError):
+        with_schema_version(config, "3")
+    with pytest.raises(SystemExit):                                 # argparse's refusal
+        cli.main(["run", "--config", str(path), "--schema-version", "3"])
+    assert "invalid choice" in capsys.readouterr().err

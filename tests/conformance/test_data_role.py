@@ -175,3 +175,36 @@ def test_the_data_report_in_chromium(tmp_path, gateway_url, capsys):
                     f"--screenshot={shot}", "--window-size=1280,2400", page.as_uri()],
                    check=True, capture_output=True, timeout=90)
     assert shot.stat().st_size > 10_000
+
+
+def test_data_role_in_schema_version_2_checks_files_against_v2(tmp_path, gateway_url, capsys):
+    """The same export file with v2-only members: refused in version 1 (v1 has no such
+    field), valid with ``--schema-version 2``, whose validator calls ask ``?version=2``."""
+    factory = DataFactory("v2", "1101", seed=5)
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    lines = [dict(factory.volunteer(), native_place="北京", service_fields=["0003"])
+             for _ in range(2)]
+    (exports / "volunteer.ndjson").write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines), encoding="utf-8")
+    config = tmp_path / "suite.toml"
+    config.write_text(f"""[system]
+name = "v2 export files"
+roles = ["data"]
+[data]
+files = ["exports/*.ndjson"]
+validator_url = "{gateway_url}"
+[report]
+dir = "report"
+""", encoding="utf-8")
+    assert cli.main(["run", "--config", str(config)]) == 1
+    results = json.loads((tmp_path / "report" / "results.json").read_text("utf-8"))
+    assert results["schema_version"] == "1"
+    assert "schema.additionalProperties" in json.dumps(results, ensure_ascii=False)
+    assert cli.main(["run", "--config", str(config), "--schema-version", "2"]) == 0
+    capsys.readouterr()
+    results = json.loads((tmp_path / "report" / "results.json").read_text("utf-8"))
+    assert results["schema_version"] == "2"
+    assert {t["outcome"] for t in results["tests"]} <= {"pass", "skip"}, results["tests"]
+    urls = [e["url"] for t in results["tests"] for e in t["evidence"] if e.get("kind") == "exchange"]
+    assert urls and all(u.endswith("/volunteer?version=2") for u in urls), urls

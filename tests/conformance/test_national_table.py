@@ -15,6 +15,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "conformance_tests" / "data" / "national.json"
 ENTITIES = ("volunteer", "team", "project", "service_record")
@@ -68,20 +70,23 @@ def test_the_shipped_counties_are_the_current_ones():
     assert {r["code"]: r["name"] for r in rows} == current
 
 
-def test_the_shipped_schemas_are_the_published_ones():
-    shipped = ROOT / "conformance_tests" / "data" / "schemas" / "v1"
-    published = ROOT / "schemas" / "v1"
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_the_shipped_schemas_are_the_published_ones(version):
+    shipped = ROOT / "conformance_tests" / "data" / "schemas" / version
+    published = ROOT / "schemas" / version
     names = sorted(p.name for p in published.glob("*.schema.json"))
     assert sorted(p.name for p in shipped.glob("*.schema.json")) == names
     for name in names:
         assert (shipped / name).read_bytes() == (published / name).read_bytes(), (
-            f"conformance_tests/data/schemas/v1/{name} is out of date: run "
+            f"conformance_tests/data/schemas/{version}/{name} is out of date: run "
             ".venv/bin/python tests/conformance/test_national_table.py")
 
 
 if __name__ == "__main__":
     import shutil
-    for schema in (ROOT / "schemas" / "v1").glob("*.schema.json"):
-        shutil.copyfile(schema, ROOT / "conformance_tests" / "data" / "schemas" / "v1" / schema.name)
+    for version in ("v1", "v2"):
+        for schema in (ROOT / "schemas" / version).glob("*.schema.json"):
+            shutil.copyfile(schema, ROOT / "conformance_tests" / "data" / "schemas" / version
+                            / schema.name)
     SHIPPED.write_text(render(), encoding="utf-8")
     print(f"wrote {SHIPPED}", file=sys.stderr)

@@ -77,6 +77,32 @@ def test_every_server_test_passes_against_a_readme_gateway(readme_gateway):
     assert any(e.get("status") == 200 for e in accepted.evidence if isinstance(e, dict))
 
 
+def test_every_server_test_passes_in_schema_version_2_and_the_report_says_so(readme_gateway,
+                                                                           tmp_path):
+    """The same gateway, the suite run with ``[server] schema_version = "2"``: every feed read
+    asks ``?schema_version=2`` (the evidence shows it), the records are checked against
+    schemas/v2, and results.json names the version tested."""
+    gateway, key, _folder, algorithm = readme_gateway
+    result, outcomes = run_suite(write_config(tmp_path, gateway.url, key, algorithm=algorithm,
+                                              schema_version="2"))
+    not_passed = {t.id: (t.outcome.value, t.message, t.observed) for t in result.tests
+                  if t.outcome.value != "pass"}
+    assert not not_passed, json.dumps(not_passed, ensure_ascii=False, default=str, indent=1)
+    assert result.to_dict()["schema_version"] == "2"
+    (check,) = [t for t in result.tests if t.id == "server.feed.schema_version"]
+    feed_reads = [e["url"] for e in check.evidence if isinstance(e, dict)
+                  and "/exchange/changes" in e.get("url", "")]
+    assert feed_reads and all("schema_version=2" in url for url in feed_reads), feed_reads
+    # and in version 1 (the default) the feed is read without a version
+    result, _ = run_suite(write_config(tmp_path, gateway.url, key, algorithm=algorithm),
+                          test_id="server.feed.schema_version")
+    (check,) = [t for t in result.tests if t.id == "server.feed.schema_version"]
+    assert check.outcome.value == "pass" and result.to_dict()["schema_version"] == "1"
+    feed_reads = [e["url"] for e in check.evidence if isinstance(e, dict)
+                  and "/exchange/changes" in e.get("url", "")]
+    assert feed_reads and not any("schema_version" in url for url in feed_reads), feed_reads
+
+
 def test_a_test_without_its_prerequisite_is_skipped_not_failed(readme_gateway, tmp_path):
     """Run one test on its own: its prerequisite runs first (and passes)."""
     gateway, key, _folder, algorithm = readme_gateway

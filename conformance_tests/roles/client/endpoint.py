@@ -35,7 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ... import signing
+from ... import published, signing
 
 PUSH_PATH = "/api/v1/exchange/batches"
 FEED_PATH = "/api/v1/exchange/changes"
@@ -106,12 +106,12 @@ class RecordValidator:
     def __init__(self, validator_url: str = "", validate_path: str = "/api/v1/validate"):
         self.validator_url = validator_url.rstrip("/")
         self.validate_path = validate_path
-        self._schemas: dict[str, Any] = {}
 
     @property
     def how(self) -> str:
         return (f"the validation API of {self.validator_url}" if self.validator_url
-                else "the published JSON schemas (schemas/v1)")
+                else "the published JSON schemas (schemas/v1, or schemas/v2 for a version 2 "
+                     "envelope)")
 
     def check(self, envelope: Any) -> tuple[list[dict], list[list[dict]]]:
         """(errors of the envelope, errors of each record) — JSON Pointers and rule ids."""
@@ -129,24 +129,11 @@ class RecordValidator:
         records = [r.get("errors", []) for r in result.get("results", [])]
         return (result.get("envelope") or {}).get("errors", []), records
 
-    def _schema(self, name: str):
-        if name not in self._schemas:
-            from importlib import resources
-
-            import jsonschema
-
-            shipped = resources.files("conformance_tests").joinpath("data", "schemas", "v1")
-            text = shipped.joinpath(f"{name}.schema.json").read_text("utf-8")
-            self._schemas[name] = jsonschema.Draft202012Validator(json.loads(text))
-        return self._schemas[name]
-
     def _schemas_check(self, envelope: Any) -> tuple[list[dict], list[list[dict]]]:
-        def issues(validator, value, prefix=""):
-            return [{"pointer": prefix + "".join(f"/{p}" for p in e.absolute_path),
-                     "rule": f"schema.{e.validator}", "message_en": e.message}
-                    for e in validator.iter_errors(value)]
-
-        envelope_errors = [e for e in issues(self._schema("batch"), envelope)
+        # the schemas of the envelope's own version (1 or 2); any other is v1's refusal
+        version = envelope.get("schema_version") if isinstance(envelope, dict) else None
+        version = version if version in published.VERSIONS else "1"
+        envelope_errors = [e for e in published.issues("batch", envelope, version)
                            if not e["pointer"].startswith("/records/")]
         per_record = []
         for item in (envelope.get("records") or []) if isinstance(envelope, dict) else []:
@@ -158,7 +145,8 @@ class RecordValidator:
                 per_record.append([])   # a delete only names the record
             else:
                 try:
-                    per_record.append(issues(self._schema(entity), item["data"], "/data"))
+                    per_record.append(published.issues(entity, item["data"], version,
+                                                       prefix="/data"))
                 except FileNotFoundError:
                     per_record.append([{"pointer": "/entity", "rule": "batch.unknown_entity",
                                         "message_en": f"unknown entity {entity!r}"}])

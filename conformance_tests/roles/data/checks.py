@@ -24,7 +24,8 @@ def reports(ctx) -> list[FileReport]:
     if STATE_KEY not in ctx.state:
         config = ctx.config
         validator = Validator(config.data.validator_url, config.server.validate_path,
-                              config.system.timeout_seconds, ctx.record_exchange)
+                              config.system.timeout_seconds, ctx.record_exchange,
+                              schema_version=ctx.schema_version)
         base = config.data.base_dir.resolve()
         out = []
         try:

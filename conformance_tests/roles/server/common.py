@@ -27,9 +27,11 @@ def volunteer_item(ctx, op: str = "upsert", **overrides: Any) -> dict:
     return ctx.data.record("volunteer", ctx.data.volunteer(**overrides), op=op)
 
 
-def batch_body(ctx, items: list[dict], *, batch_id: str | None = None) -> bytes:
+def batch_body(ctx, items: list[dict], *, batch_id: str | None = None,
+               schema_version: str = "1") -> bytes:
     batch_id = batch_id or f"{ctx.run_id}-{next(_counter):04d}"
-    envelope = ctx.data.batch(items, sender=ctx.config.server.client_id, batch_id=batch_id)
+    envelope = ctx.data.batch(items, sender=ctx.config.server.client_id, batch_id=batch_id,
+                              schema_version=schema_version)
     return json.dumps(envelope, ensure_ascii=False).encode("utf-8")
 
 
@@ -101,7 +103,7 @@ def feed_pages(ctx, *, since: str | None = None, limit: int = 100, entity: str |
                max_pages: int = 2000):
     """Yield (answer, page) of the change feed from ``since`` until ``has_more`` is false."""
     for _ in range(max_pages):
-        params: dict[str, Any] = {"limit": limit}
+        params: dict[str, Any] = {"limit": limit, **ctx.feed_params()}
         if since is not None:
             params["since"] = since
         if entity:

@@ -7,4 +7,4 @@ The broken client (``client_new_key``) is the reference client with one defect.
 """
 
 SERVER_SYSTEMS = ("replay_off", "feed_skips_change", "wrong_response_components",
-                  "idempotency_anew", "validator_ignores_rule")
+                  "idempotency_anew", "validator_ignores_rule", "feed_ignores_version")
