@@ -17,6 +17,7 @@ from typing import Any, Iterable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gateway import timefmt
 from gateway.privacy import PiiKeyError, mask_name, scrub_text
 from gateway.services import sync_status
 from gateway.services.admins import Admin
@@ -118,8 +119,12 @@ def hourly(session: Session, admin: Admin, hours: int) -> dict[str, list]:
             summary = summary or {}
             series["in"][i] += int(summary.get("total") or 0) - int(summary.get("rejected") or 0)
             series["rejected"][i] += int(summary.get("rejected") or 0)
-    labels = [s.strftime("%m-%d %H:00") for s in slots]
-    return {"labels": labels, **series}
+    # the hours are counted in UTC, as stored, and shown in TIMEZONE like every other time
+    # (gateway/timefmt.py); the offset goes into the chart's caption, once
+    shown = [timefmt.local(s) for s in slots]
+    offset = shown[-1].strftime("%z")
+    return {"labels": [s.strftime("%m-%d %H:%M") for s in shown], "offset": f"{offset[:3]}:{offset[3:]}",
+            **series}
 
 
 def run_rows(session: Session, source: SyncSource, limit: int = 50) -> list[dict[str, Any]]:

@@ -1,0 +1,49 @@
+"""The overview's records-per-hour charts on both stores: their hours are shown in TIMEZONE,
+like every other time the console shows (docs/operations.md, "How times are shown"), and the
+offset is written in the caption."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import update
+
+from gateway.store.models import SyncRun
+from tests.integration.console.helpers import logged_in
+from tests.integration.console.test_operations import _sheet_source
+from tests.integration.sync_jobs.helpers import run
+
+_CHART = re.compile(r'<figcaption>([^<]*)</figcaption>\s*<canvas id="(chart-day|chart-week)"[^>]*></canvas>\s*'
+                    r'<script type="application/json" id="\2-data">(.*?)</script>', re.S)
+
+
+def _charts(page: str) -> dict[str, tuple[str, dict]]:
+    return {chart_id: (html.unescape(caption), json.loads(html.unescape(body)))
+            for caption, chart_id, body in _CHART.findall(page)}
+
+
+def test_the_hourly_charts_label_hours_in_the_display_zone(store_app, tmp_path):
+    _sheet_source(store_app, tmp_path / "drop", region="")
+    run(store_app, "sheet")
+    # the run started five hours ago (UTC, as stored); shown, that is 5 hours before now in +08:00
+    started = datetime.now(timezone.utc) - timedelta(hours=5)
+    with store_app.extensions["store.sessionmaker"]() as session:
+        session.execute(update(SyncRun).values(started_at=started, finished_at=started))
+        session.commit()
+    client = logged_in(store_app, "viewer", "viewer")
+    page = client.get("/console/").get_data(as_text=True)
+    charts = _charts(page)
+    assert set(charts) == {"chart-day", "chart-week"}, page[:2000]
+    shanghai = ZoneInfo("Asia/Shanghai")  # the TIMEZONE default
+    now_shown = datetime.now(shanghai)
+    for caption, data in charts.values():
+        assert caption.endswith("(+08:00)"), caption
+        assert data["labels"][-1] == now_shown.strftime("%m-%d %H:00"), data["labels"][-3:]
+    caption, day = charts["chart-day"]
+    run_hour = started.astimezone(shanghai).strftime("%m-%d %H:00")
+    assert day["in"][day["labels"].index(run_hour)] == 3, (run_hour, day)
+    assert sum(day["in"]) == 3
