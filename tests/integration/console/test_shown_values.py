@@ -1,6 +1,7 @@
-"""The overview's records-per-hour charts on both stores: their hours are shown in TIMEZONE,
-like every other time the console shows (docs/operations.md, "How times are shown"), and the
-offset is written in the caption."""
+"""Values the console shows from the data, on both stores: the overview's records-per-hour
+charts label their hours in TIMEZONE, like every other time the console shows
+(docs/operations.md, "How times are shown"), with the offset in the caption; a run's direction
+and trigger are words of the console's language, not the stored codes."""
 
 from __future__ import annotations
 
@@ -47,3 +48,21 @@ def test_the_hourly_charts_label_hours_in_the_display_zone(store_app, tmp_path):
     run_hour = started.astimezone(shanghai).strftime("%m-%d %H:00")
     assert day["in"][day["labels"].index(run_hour)] == 3, (run_hour, day)
     assert sum(day["in"]) == 3
+
+
+def _text(page: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+
+
+def test_a_runs_direction_and_trigger_are_shown_in_the_consoles_language(store_app, tmp_path):
+    _sheet_source(store_app, tmp_path / "drop", region="")
+    run(store_app, "sheet")  # a manual pull run
+    client = logged_in(store_app, "viewer", "viewer")
+    source = _text(client.get("/console/sources/sheet").get_data(as_text=True))
+    assert "#1 拉取" in source and " 手动 " in source, source
+    assert "方向 拉取" in source, source
+    overview = _text(client.get("/console/").get_data(as_text=True))
+    assert "spreadsheet · 拉取" in overview, overview
+    client.get("/console/lang/en")
+    english = _text(client.get("/console/sources/sheet").get_data(as_text=True))
+    assert "#1 pull" in english and " manual " in english and "Direction pull" in english, english
