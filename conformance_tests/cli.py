@@ -74,7 +74,7 @@ def _run(args: argparse.Namespace) -> int:
     from .results import exit_status
 
     try:
-        config = load_config(args.config)
+        config = load_config(args.config, tuple(args.role or ()))
     except ConfigError as exc:
         _err(f"bad configuration {args.config}: {exc}")
         return 2
