@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
 from sqlalchemy import func, select
@@ -65,11 +65,14 @@ def sources_overview(session: Session, admin: Admin) -> list[dict[str, Any]]:
 
 
 def _day_start(now: datetime) -> datetime:
-    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+    """The start of ``now``'s day in TIMEZONE, as a UTC instant: "today" on screen is the
+    reader's calendar day, the one every shown time is in (gateway/timefmt.py), not UTC's."""
+    local = timefmt.local(now)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(timezone.utc)
 
 
 def clients_overview(session: Session, admin: Admin) -> list[dict[str, Any]]:
-    """Every inbound client: last push, records and rejections today (UTC), worst first."""
+    """Every inbound client: last push, records and rejections today (TIMEZONE), worst first."""
     clients = visible_clients(session, admin)
     today = _day_start(utcnow())
     ids = [c.client_id for c in clients]
@@ -227,14 +230,14 @@ def _quality_group(name: str, events: Iterable[tuple[datetime, str, dict[str, An
     rules that reject most in the last ``days`` (with up to 3 masked examples each) and a
     per-day series of the last SERIES_DAYS days for the rules that reject most in it."""
     table_since = now - timedelta(days=days)
-    first_day = _day_start(now) - timedelta(days=SERIES_DAYS - 1)
-    day_index = {(first_day + timedelta(days=i)).date(): i for i in range(SERIES_DAYS)}
+    first_day = timefmt.local(now).date() - timedelta(days=SERIES_DAYS - 1)  # days of TIMEZONE
+    day_index = {first_day + timedelta(days=i): i for i in range(SERIES_DAYS)}
     rules: Counter = Counter()
     over_series: Counter = Counter()
     per_day: dict[str, list[int]] = defaultdict(lambda: [0] * SERIES_DAYS)
     examples: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for when, rule, example in events:
-        i = day_index.get(when.date())
+        i = day_index.get(timefmt.local(when).date())
         if i is not None:
             per_day[rule][i] += 1
             over_series[rule] += 1

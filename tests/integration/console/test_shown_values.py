@@ -66,3 +66,30 @@ def test_a_runs_direction_and_trigger_are_shown_in_the_consoles_language(store_a
     client.get("/console/lang/en")
     english = _text(client.get("/console/sources/sheet").get_data(as_text=True))
     assert "#1 pull" in english and " manual " in english and "Direction pull" in english, english
+
+
+def test_records_today_are_counted_from_midnight_in_the_display_zone(store_app):
+    """The overview's "records today" / "rejected today" start at midnight in TIMEZONE (the day
+    every shown time is in), not at midnight UTC, which is 08:00 in Shanghai."""
+    from sqlalchemy import select
+
+    from gateway.store.models import MessageLog
+    from tests.conftest import make_caller
+    from tests.integration.console.test_quality import _push_with_rejections
+
+    headers = make_caller(store_app, "q-city", region="11", perms={"*": ["read", "write"]})
+    _push_with_rejections(store_app, headers, 100)   # 3 records, 2 rejected: before midnight
+    _push_with_rejections(store_app, headers, 200)   # 3 records, 2 rejected: after midnight
+    shanghai = ZoneInfo("Asia/Shanghai")
+    midnight = datetime.now(shanghai).replace(hour=0, minute=0, second=0, microsecond=0)
+    with store_app.extensions["store.sessionmaker"]() as session:
+        first, second = session.execute(select(MessageLog.id).where(MessageLog.client_id == "q-city")
+                                        .order_by(MessageLog.id)).scalars()
+        for entry, at in ((first, midnight - timedelta(seconds=30)), (second, midnight + timedelta(seconds=1))):
+            session.execute(update(MessageLog).where(MessageLog.id == entry)
+                            .values(received_at=at.astimezone(timezone.utc)))
+        session.commit()
+    client = logged_in(store_app, "viewer", "viewer")
+    overview = _text(client.get("/console/").get_data(as_text=True))
+    row = re.search(r"q-city .*? (\d+) (\d+) ", overview)
+    assert row and row.groups() == ("3", "2"), overview
