@@ -94,7 +94,7 @@ def clients_overview(session: Session, admin: Admin) -> list[dict[str, Any]]:
     return sorted(out, key=lambda r: (r["disabled"], -r["rejected_today"], r["client_id"]))
 
 
-def hourly(session: Session, admin: Admin, hours: int) -> dict[str, list]:
+def hourly(session: Session, admin: Admin, hours: int) -> dict[str, Any]:
     """Records in, out and rejected per hour over the last ``hours`` (runs and pushes)."""
     now = utcnow().replace(minute=0, second=0, microsecond=0)
     start = now - timedelta(hours=hours - 1)
