@@ -77,7 +77,7 @@ def _run(args: argparse.Namespace) -> int:
     from .results import exit_status
 
     try:
-        config = load_config(args.config)
+        config = load_config(args.config, tuple(args.role or ()))
         if args.schema_version:
             config = with_schema_version(config, args.schema_version)
     except ConfigError as exc:

@@ -235,8 +235,12 @@ def _known_prefix(value: str, name: str) -> str:
     return value
 
 
-def load_config(path: str | Path) -> SuiteConfig:
-    """Read and check the file; raise ConfigError naming the first bad field."""
+def load_config(path: str | Path, run_roles: tuple[str, ...] = ()) -> SuiteConfig:
+    """Read and check the file; raise ConfigError naming the first bad field.
+
+    ``run_roles`` (``--role``): only the settings these roles need are required, so that a file
+    whose data files are not there yet still runs ``--role server``; by default, every role of
+    ``[system] roles``."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -248,10 +252,10 @@ def load_config(path: str | Path) -> SuiteConfig:
         raise ConfigError("config", f"{path} is not UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("config", f"{path} is not valid TOML: {exc}") from None
-    return parse_config(doc, path.resolve())
+    return parse_config(doc, path.resolve(), run_roles)
 
 
-def parse_config(doc: dict[str, Any], path: Path) -> SuiteConfig:
+def parse_config(doc: dict[str, Any], path: Path, run_roles: tuple[str, ...] = ()) -> SuiteConfig:
     base = path.parent
     _unknown_keys(doc, _TABLES, "")
     for name in _TABLES:
@@ -267,7 +271,8 @@ def parse_config(doc: dict[str, Any], path: Path) -> SuiteConfig:
             raise ConfigError("system.roles", f"unknown role {role!r} (known: {', '.join(ROLES)})")
     if not roles:
         raise ConfigError("system.roles", "name at least one role")
-    needs_base = "server" in roles
+    checked = tuple(r for r in run_roles if r in ROLES) or roles  # the roles this run needs
+    needs_base = "server" in checked
     base_url = _str(s, "base_url", "system", required=needs_base)
     system = SystemConfig(name=_str(s, "name", "system", required=True),
                           base_url=_url(base_url, "system.base_url") if base_url else "",
@@ -277,8 +282,8 @@ def parse_config(doc: dict[str, Any], path: Path) -> SuiteConfig:
     _unknown_keys(v, ("client_id", "private_key", "key_id", "algorithm", "jwks", "push_path",
                       "feed_path", "validate_path", "max_body_bytes", "schema_version"),
                   "server")
-    key_text = _str(v, "private_key", "server", required="server" in roles)
-    private_key = _file(base, key_text, "server.private_key") if key_text else None
+    key_text = _str(v, "private_key", "server", required="server" in checked)
+    private_key = _file(base, key_text, "server.private_key") if key_text and "server" in checked else None
     algorithm = _str(v, "algorithm", "server", "ed25519")
     if algorithm not in ALGORITHMS:
         raise ConfigError("server.algorithm", f"must be one of {', '.join(ALGORITHMS)}")
@@ -304,7 +309,7 @@ def parse_config(doc: dict[str, Any], path: Path) -> SuiteConfig:
     schema_version = _str(v, "schema_version", "server", "1")
     if schema_version not in SCHEMA_VERSIONS:
         raise ConfigError("server.schema_version", f"must be one of {', '.join(SCHEMA_VERSIONS)}")
-    if "server" in roles and not client_id:
+    if "server" in checked and not client_id:
         raise ConfigError("server.client_id", "required for the server role")
     server = ServerConfig(client_id=client_id, private_key=private_key,
                           key_id=_str(v, "key_id", "server", ""), algorithm=algorithm,
@@ -338,7 +343,7 @@ def parse_config(doc: dict[str, Any], path: Path) -> SuiteConfig:
         jwks_value = [jwks_value] if jwks_value else []
     if not isinstance(jwks_value, list) or not all(isinstance(x, str) for x in jwks_value):
         raise ConfigError("client.jwks", "must be a file name or a list of them")
-    if "client" in roles and not jwks_value:
+    if "client" in checked and not jwks_value:
         raise ConfigError("client.jwks", "required for the client role (the system's public keys)")
     client = ClientConfig(
         host=_str(k, "host", "client", "127.0.0.1"),
@@ -347,17 +352,17 @@ def parse_config(doc: dict[str, Any], path: Path) -> SuiteConfig:
         region_prefix=_region_prefix(_str(k, "region_prefix", "client", scope.region_prefix),
                                      "client.region_prefix"),
         # checked only when the client role is run: a server-only file need not have them
-        jwks=tuple(_file(base, x, "client.jwks") if "client" in roles else (base / x).resolve()
+        jwks=tuple(_file(base, x, "client.jwks") if "client" in checked else (base / x).resolve()
                    for x in jwks_value),
-        client_id=_str(k, "client_id", "client", required="client" in roles))
+        client_id=_str(k, "client_id", "client", required="client" in checked))
 
     d = t["data"]
     _unknown_keys(d, ("files", "validator_url"), "data")
-    validator = _str(d, "validator_url", "data", required="data" in roles)
+    validator = _str(d, "validator_url", "data", required="data" in checked)
     data = DataConfig(files=_str_list(d, "files", "data", ()),
                       validator_url=_url(validator, "data.validator_url") if validator else "",
                       base_dir=base)
-    if "data" in roles:
+    if "data" in checked:
         if not data.files:
             raise ConfigError("data.files", "required for the data role (globs of export files)")
         if not data.paths():

@@ -296,17 +296,27 @@ def status(as_json) -> None:
         return
     if data["retries"] == "off":
         click.echo("RETRIES ARE OFF (vgw sync retries on)")
-    header = (f"{'SOURCE':<18} {'ADAPTER':<10} {'DIR':<5} {'STATE':<8} {'LAST RUN':<32} "
-              f"{'LAST SUCCESS':<26} {'LAG':>8} {'FAILS':>5} {'DEAD':>5}")
-    click.echo(header)
+    header = ("SOURCE", "ADAPTER", "DIR", "STATE", "LAST RUN", "LAST SUCCESS", "LAG", "FAILS", "DEAD")
+    rows = []
     for s in data["sources"]:
         last = s["last_run"]
         last_text = f"{last['status']} {_age(last['started_at'])[5:]}" if last else "-"
         lag = "-" if s["lag_seconds"] is None else f"{s['lag_seconds']}s"
         state = "FLAGGED" if s["flagged"] else s["status"]
-        click.echo(f"{s['name']:<18} {s['adapter']:<10} {s['direction']:<5} {state:<8} "
-                   f"{last_text:<32} {_age(s['last_success_at']):<26} {lag:>8} "
-                   f"{s['consecutive_failures']:>5} {s['dead_letters_pending']:>5}")
+        rows.append((s, (s["name"], s["adapter"], s["direction"], state, last_text,
+                         _age(s["last_success_at"]), lag, str(s["consecutive_failures"]),
+                         str(s["dead_letters_pending"]))))
+    # each column as wide as its widest cell: a long source or adapter name no longer pushes
+    # the cells after it under the next heading
+    widths = [max([len(h)] + [len(cells[i]) for _s, cells in rows]) for i, h in enumerate(header)]
+
+    def line(cells) -> str:
+        return " ".join(c.rjust(w) if i >= 6 else c.ljust(w)
+                        for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    click.echo(line(header))
+    for s, cells in rows:
+        click.echo(line(cells))
         if s["flagged"] or s["status"] == "paused":
             click.echo(f"    {s['paused_reason']}")
         for rule, reason in ((last or {}).get("skipped_reasons") or {}).items():

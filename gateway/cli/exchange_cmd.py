@@ -128,10 +128,30 @@ def _print_result(result: Any, out: Any = None) -> None:
                f"{summary['rejected']} rejected", file=out)
     for rejected in result.rejected:
         click.echo(f"rejected: {_describe(rejected)}", file=out)
-        for error in rejected.get("errors") or []:
-            pointer = error.get("pointer") or "/"
-            click.echo(f"  {pointer} [{error.get('rule', '?')}] {error.get('message_en', '')} "
-                       f"/ {error.get('message_zh', '')}", file=out)
+        _print_errors(rejected.get("errors"), out)
+
+
+def _print_errors(errors: Any, out: Any) -> None:
+    """Each error's pointer, rule id and message: for a rejected record or a refused batch."""
+    for error in errors if isinstance(errors, list) else []:
+        if not isinstance(error, dict):
+            continue
+        pointer = error.get("pointer") or "/"
+        click.echo(f"  {pointer} [{error.get('rule', '?')}] {error.get('message_en', '')} "
+                   f"/ {error.get('message_zh', '')}", file=out)
+
+
+def _fail_push(url: str, exc: Exception) -> NoReturn:
+    """A batch refused as a whole (422 invalid-envelope, 400 duplicate-key, …) names its
+    fields in the problem's ``errors``: print them too, or the sender is left with "breaks
+    1 rule(s)" and no idea which."""
+    from gateway.exchange.client import GatewayProblem
+
+    click.echo(f"vgw: push to {url} failed: {exc}", err=True)
+    problem = getattr(exc, "cause", exc)
+    if isinstance(problem, GatewayProblem):
+        _print_errors(problem.problem.get("errors"), sys.stderr)
+    sys.exit(EXIT_FAILED)
 
 
 @click.command("push")
@@ -187,9 +207,9 @@ def push(file: Path, url: str, client_id: str, key_id: str, key_file: Path, enti
         if exc.partial.batches:
             click.echo("before the failure:", err=True)
             _print_result(exc.partial, out=sys.stderr)
-        _fail(f"push to {url} failed: {exc}")
+        _fail_push(url, exc)
     except GatewayClientError as exc:
-        _fail(f"push to {url} failed: {exc}")
+        _fail_push(url, exc)
     _print_result(result)
     sys.exit(EXIT_OK if result.all_accepted else EXIT_REJECTED)
 

@@ -72,6 +72,8 @@ ZH: dict[str, str] = {
     "Search": "搜索", "Verify evidence": "重新验证证据", "Download evidence": "下载证据",
     "VERIFIED": "验证通过", "FAILED": "验证失败", "Key id": "密钥标识", "Digest": "摘要",
     "Bytes": "字节", "in": "接收", "out": "发送", "Summary": "摘要信息", "Problems": "问题",
+    # a run's direction and trigger, shown from the data (sync_jobs: direction, trigger)
+    "pull": "拉取", "push": "推送", "manual": "手动", "schedule": "定时", "replay": "重放",
     "Signature": "签名", "Body": "报文体", "No entries match.": "没有符合条件的记录。",
     # data quality
     "Rules that reject most": "拒收最多的规则", "Examples (masked)": "示例（已脱敏）",

@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gateway import timefmt
 from gateway.privacy import PiiKeyError, mask_name, scrub_text
 from gateway.services import sync_status
 from gateway.services.admins import Admin
@@ -64,11 +65,14 @@ def sources_overview(session: Session, admin: Admin) -> list[dict[str, Any]]:
 
 
 def _day_start(now: datetime) -> datetime:
-    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+    """The start of ``now``'s day in TIMEZONE, as a UTC instant: "today" on screen is the
+    reader's calendar day, the one every shown time is in (gateway/timefmt.py), not UTC's."""
+    local = timefmt.local(now)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(timezone.utc)
 
 
 def clients_overview(session: Session, admin: Admin) -> list[dict[str, Any]]:
-    """Every inbound client: last push, records and rejections today (UTC), worst first."""
+    """Every inbound client: last push, records and rejections today (TIMEZONE), worst first."""
     clients = visible_clients(session, admin)
     today = _day_start(utcnow())
     ids = [c.client_id for c in clients]
@@ -90,7 +94,7 @@ def clients_overview(session: Session, admin: Admin) -> list[dict[str, Any]]:
     return sorted(out, key=lambda r: (r["disabled"], -r["rejected_today"], r["client_id"]))
 
 
-def hourly(session: Session, admin: Admin, hours: int) -> dict[str, list]:
+def hourly(session: Session, admin: Admin, hours: int) -> dict[str, Any]:
     """Records in, out and rejected per hour over the last ``hours`` (runs and pushes)."""
     now = utcnow().replace(minute=0, second=0, microsecond=0)
     start = now - timedelta(hours=hours - 1)
@@ -118,8 +122,12 @@ def hourly(session: Session, admin: Admin, hours: int) -> dict[str, list]:
             summary = summary or {}
             series["in"][i] += int(summary.get("total") or 0) - int(summary.get("rejected") or 0)
             series["rejected"][i] += int(summary.get("rejected") or 0)
-    labels = [s.strftime("%m-%d %H:00") for s in slots]
-    return {"labels": labels, **series}
+    # the hours are counted in UTC, as stored, and shown in TIMEZONE like every other time
+    # (gateway/timefmt.py); the offset goes into the chart's caption, once
+    shown = [timefmt.local(s) for s in slots]
+    offset = shown[-1].strftime("%z")
+    return {"labels": [s.strftime("%m-%d %H:%M") for s in shown], "offset": f"{offset[:3]}:{offset[3:]}",
+            **series}
 
 
 def run_rows(session: Session, source: SyncSource, limit: int = 50) -> list[dict[str, Any]]:
@@ -222,14 +230,14 @@ def _quality_group(name: str, events: Iterable[tuple[datetime, str, dict[str, An
     rules that reject most in the last ``days`` (with up to 3 masked examples each) and a
     per-day series of the last SERIES_DAYS days for the rules that reject most in it."""
     table_since = now - timedelta(days=days)
-    first_day = _day_start(now) - timedelta(days=SERIES_DAYS - 1)
-    day_index = {(first_day + timedelta(days=i)).date(): i for i in range(SERIES_DAYS)}
+    first_day = timefmt.local(now).date() - timedelta(days=SERIES_DAYS - 1)  # days of TIMEZONE
+    day_index = {first_day + timedelta(days=i): i for i in range(SERIES_DAYS)}
     rules: Counter = Counter()
     over_series: Counter = Counter()
     per_day: dict[str, list[int]] = defaultdict(lambda: [0] * SERIES_DAYS)
     examples: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for when, rule, example in events:
-        i = day_index.get(when.date())
+        i = day_index.get(timefmt.local(when).date())
         if i is not None:
             per_day[rule][i] += 1
             over_series[rule] += 1

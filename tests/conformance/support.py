@@ -128,11 +128,11 @@ class ReadmeGateway:
 class InProcessGateway:
     """A Flask app (the gateway, maybe wrapped) served by werkzeug on 127.0.0.1 in a thread."""
 
-    def __init__(self, app, wsgi=None):
+    def __init__(self, app, wsgi=None, port: int = 0):
         from werkzeug.serving import make_server
 
         self.app = app
-        self._server = make_server("127.0.0.1", 0, wsgi or app, threaded=True)
+        self._server = make_server("127.0.0.1", port, wsgi or app, threaded=True)
         self.port = self._server.server_port
         self.url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

@@ -43,6 +43,31 @@ def test_init_writes_a_commented_example_that_loads(tmp_path, capsys):
     assert cli.main(["init", str(path)]) == 2                   # never overwrites silently
 
 
+def test_a_run_of_one_role_needs_only_that_roles_settings(tmp_path, capsys):
+    """`init`'s example names export files and a key that are not there yet: `--role data`
+    needs no suite key, `--role server` no export files; a run of every role needs both."""
+    assert cli.main(["init", str(tmp_path / "suite.toml")]) == 0
+    path = tmp_path / "suite.toml"
+    with pytest.raises(ConfigError, match="server.private_key: file not found"):
+        load_config(path)
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "exports" / "volunteer.ndjson").write_text("{}\n")
+    assert load_config(path, ("data",)).server.private_key is None
+    (tmp_path / "exports" / "volunteer.ndjson").unlink()
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "conformance.private.pem").write_text("not read at load time")
+    config = load_config(path, ("server",))
+    assert config.system.roles == ("server", "data"), "the file's roles stay as written"
+    with pytest.raises(ConfigError, match="data.files: no file matches exports/"):
+        load_config(path)
+    with pytest.raises(ConfigError, match="data.files: no file matches exports/"):
+        load_config(path, ("server", "data"))
+    # the command line passes --role on: refused before any test, not for the missing files
+    capsys.readouterr()
+    assert cli.main(["run", "--config", str(path), "--role", "server"]) == 2
+    assert "data.files" not in capsys.readouterr().err
+
+
 def test_every_field_of_the_example_has_a_comment():
     lines = example_config().splitlines()
     doc = tomllib.loads(example_config())

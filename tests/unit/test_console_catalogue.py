@@ -12,7 +12,8 @@ KEY = re.compile(r"""_\(\s*(["'])(.+?)\1\s*\)""")
 #: run / alert states and other values passed through _() from data, not literals
 DYNAMIC = {"succeeded", "partial", "failed", "interrupted", "running", "pending", "replayed",
            "discarded", "any", "in", "out", "active", "revoked", "full", "masked", "firing",
-           "acknowledged", "resolved", "lag", "failure_streak", "stale", "rejection_rate", "key_unused"}
+           "acknowledged", "resolved", "lag", "failure_streak", "stale", "rejection_rate", "key_unused",
+           "pull", "push", "manual", "schedule", "replay"}
 
 
 def test_every_template_text_has_chinese():

@@ -220,3 +220,27 @@ def test_the_tour_runs_twice_in_a_row_from_a_clean_clone(tour_gateway):
     second = run_tour(clone, port, env, simulator_port)
     assert not second, "\n\n".join(second)
     assert _status(clone) == before, "the tour left files in the working tree:\n" + _status(clone)
+
+
+# -- step 1's printed output is what `vgw validate` prints (walkthrough) ----------------------
+
+def test_the_validate_example_prints_what_the_readme_shows(tmp_path):
+    """The README shows step 1's output line by line (`…` stands for the rest of a line): the
+    same lines in the same order, so that a newcomer comparing them sees what was promised."""
+    from click.testing import CliRunner
+
+    from gateway.cli import cli
+
+    step1 = TOUR[TOUR.index("**1. "):TOUR.index("**2. ")]
+    records = re.search(r"<<'EOF'\n(.*?)\nEOF\n", step1, re.S).group(1)
+    shown = re.search(r"then a summary.*?```\n(.*?)```", step1, re.S).group(1).splitlines()
+    path = tmp_path / "volunteers.ndjson"
+    path.write_text(records + "\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["validate", "--entity", "volunteer", str(path)],
+                                env={"FLASK_RUN_FROM_CLI": None}, catch_exceptions=False)
+    assert result.exit_code == 1, result.output
+    printed = result.stdout.replace(str(path), "/tmp/volunteers.ndjson").splitlines()
+    assert len(printed) == len(shown), printed
+    for want, got in zip(shown, printed):
+        prefix = want.removesuffix("…")
+        assert got == want if prefix == want else got.startswith(prefix), (want, got)

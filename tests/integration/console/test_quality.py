@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from gateway import timefmt
 from gateway.privacy import SEAL_PREFIX
 from gateway.store.models import BlobChunk, DeadLetter, IdempotencyKey, utcnow
 from tests import factories
@@ -73,7 +74,7 @@ def test_rejections_per_day_per_source_and_client_from_sealed_answers(store_app,
     assert len(series) == 2                                          # the source, the client
     source, client = series
     assert len(source["labels"]) == len(client["labels"]) == 30
-    assert source["labels"][-1] == utcnow().strftime("%m-%d")
+    assert source["labels"][-1] == timefmt.local(utcnow()).strftime("%m-%d")   # days of TIMEZONE
     (scope_rule,) = source["datasets"]
     assert scope_rule["rule"] == "exchange.out_of_scope"
     assert scope_rule["counts"][-1] == 2 and scope_rule["counts"][-4] == 1 and sum(scope_rule["counts"]) == 3

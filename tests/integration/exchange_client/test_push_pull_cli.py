@@ -102,6 +102,19 @@ def test_push_with_an_unknown_key_exits_2(server, city, key_file, store_app, tmp
     assert count_volunteers(store_app) == 0
 
 
+def test_a_refused_batch_names_its_fields_and_exits_2(vgw, server, store_app, tmp_path):
+    """A 422 invalid-envelope says which member breaks which rule, not only how many."""
+    envelope = {"schema_version": "9", "sender": "city-01", "batch_id": "city-cli-bad",
+                "records": [{"entity": "volunteer", "op": "upsert", "data": r} for r in volunteers(1)]}
+    path = write_json(tmp_path / "batch.json", envelope)
+    result = vgw("push", str(path), "--to", server.url)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.splitlines()
+    assert "422 /problems/invalid-envelope" in lines[0]
+    assert lines[1].startswith("  /schema_version [schema.const] must be 1 / "), lines
+    assert count_volunteers(store_app) == 0
+
+
 def test_pull_writes_ndjson_and_prints_the_cursor(vgw, server, city, tmp_path):
     path = write_json(tmp_path / "volunteers.json", list(volunteers(7)))
     assert vgw("push", str(path), "--to", server.url, "--entity", "volunteer").exit_code == 0
