@@ -377,55 +377,77 @@ class Run:
 
     def _apply_page(self, tx: "_Transaction", items: list[NativeItem],
                     next_cursor: str | None) -> datetime | None:
-        """Map, validate, upsert and dead-letter one page in the open transaction ``tx``."""
-        entity, session = tx.entity, tx.session
-        source = Source(self.source.name, utcnow(), self.priority, f"sync-run-{self.result.run_id}")
-        ctx = self.context(session)
-        mapped: list[tuple[NativeItem, dict[str, Any]]] = []
-        dead: list[tuple[NativeItem, list[Issue]]] = []
+        """Map one page's items to the standard into the open transaction ``tx``; they are
+        validated, upserted and dead-lettered with the transaction's other pages, in one
+        :meth:`_apply_pending` call just before it commits (the per-call work of the bulk
+        path — look-ups, COPYs, counters, aggregates — is then done once for up to
+        SYNC_PAGES_PER_TRANSACTION pages instead of once per page; the outcomes are those of
+        applying each record in page order, as page by page gave)."""
+        entity = tx.entity
+        tz = self.engine.tz
+        page_no = len(tx.pages)
         newest = None
         for item in items:
             if item.op == "delete":
-                mapped.append((item, {"source_id": item.source_id}))
+                tx.mapped.append((page_no, item, {"source_id": item.source_id}))
                 continue
             try:
                 data = self.adapter.to_standard(entity, item.native)
             except MappingError as exc:
-                dead.append((item, exc.issues))
+                tx.dead.append((page_no, 0, item, exc.issues))
                 continue
             if item.source_id and not data.get("source_id"):
                 data = {**data, "source_id": item.source_id}
-            at = parse_local_datetime(data.get("source_updated_at"), ctx.tz)
+            at = parse_local_datetime(data.get("source_updated_at"), tz)
             newest = max(filter(None, (newest, at)), default=None)
-            mapped.append((item, data))
-        outcomes = self._apply(ctx, source, entity, mapped, dead)
-        counts = tx.counts
-        counts["total"] += len(items)
-        counts["rejected"] += len(dead)
-        for outcome in outcomes:
-            counts[outcome.status] += 1
-        for item, issues in dead:
-            self._dead_letter(session, entity, item.op, item.source_id, item.native, issues, 1)
-        self.count(pages=1, read=len(items), unchanged=sum(o.status == "unchanged" for o in outcomes),
-                   written=sum(o.status in ("created", "updated", "deleted") for o in outcomes),
-                   rejected=len(dead))
+            tx.mapped.append((page_no, item, data))
+        tx.counts["total"] += len(items)
+        self.count(pages=1, read=len(items))
         tx.pages.append({"cursor": tx.next_cursor if tx.pages else tx.cursor,
                          "next_cursor": next_cursor,
                          "items": [{"source_id": i.source_id, "op": i.op, "native": i.native}
                                    for i in items]})
         tx.next_cursor = next_cursor
-        tx.metrics += ([(entity, o.status, ()) for o in outcomes]
-                       + [(entity, "rejected", [i.rule for i in issues]) for _item, issues in dead])
         return newest
 
+    def _apply_pending(self, tx: "_Transaction") -> None:
+        """Apply the mapped records of ``tx``'s pages in one call (in page order), then write
+        the dead letters page by page (a page's unmappable records first, then its rejected
+        ones, as page by page did) and count the outcomes."""
+        if not tx.mapped and not tx.dead:
+            return
+        entity, session = tx.entity, tx.session
+        source = Source(self.source.name, utcnow(), self.priority, f"sync-run-{self.result.run_id}")
+        ctx = self.context(session)
+        mapped = [(item, data) for _page, item, data in tx.mapped]
+        page_of = {id(item): page for page, item, _data in tx.mapped}
+        rejected: list[tuple[NativeItem, list[Issue]]] = []
+        outcomes = self._apply(ctx, source, entity, mapped, rejected)
+        dead = tx.dead + [(page_of[id(item)], 1, item, issues) for item, issues in rejected]
+        dead.sort(key=lambda d: (d[0], d[1]))       # stable: input order within each kind
+        counts = tx.counts
+        counts["rejected"] += len(dead)
+        for outcome in outcomes:
+            counts[outcome.status] += 1
+        for _page, _kind, item, issues in dead:
+            self._dead_letter(session, entity, item.op, item.source_id, item.native, issues, 1)
+        self.count(unchanged=sum(o.status == "unchanged" for o in outcomes),
+                   written=sum(o.status in ("created", "updated", "deleted") for o in outcomes),
+                   rejected=len(dead))
+        tx.metrics += ([(entity, o.status, ()) for o in outcomes]
+                       + [(entity, "rejected", [i.rule for i in issues])
+                          for _page, _kind, _item, issues in dead])
+        tx.mapped, tx.dead = [], []
+
     def _commit_pages(self, tx: "_Transaction | None") -> "_Transaction | None":
-        """The open pages' one message-log entry, the run's counters and the cursor after the
-        last of them; commit. ``None`` (nothing open) does nothing. Returns ``None``: the
-        transaction is over."""
+        """Apply the open pages' records (:meth:`_apply_pending`), write their one
+        message-log entry, the run's counters and the cursor after the last of them; commit.
+        ``None`` (nothing open) does nothing. Returns ``None``: the transaction is over."""
         if tx is None:
             return None
         session, entity = tx.session, tx.entity
         try:
+            self._apply_pending(tx)
             self._log_batch(session, entity,
                             f"adapter:{self.adapter.name}/{entity}?cursor={tx.cursor or ''}",
                             {"entity": entity, "cursor": tx.cursor, "next_cursor": tx.next_cursor,
@@ -645,6 +667,10 @@ class _Transaction:
     counts: Counter[str] = field(default_factory=lambda: Counter(dict.fromkeys(
         ("total", "created", "updated", "unchanged", "deleted", "rejected"), 0)))
     metrics: list[tuple[str, str, Any]] = field(default_factory=list)
+    #: the pages' mapped records, applied together before the commit: (page, item, data)
+    mapped: list[tuple[int, NativeItem, dict[str, Any]]] = field(default_factory=list)
+    #: the pages' records that could not be mapped: (page, 0, item, issues)
+    dead: list[tuple[int, int, NativeItem, list[Issue]]] = field(default_factory=list)
 
 
 def _ready(future: Future, seconds: float) -> bool:
