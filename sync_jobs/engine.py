@@ -320,16 +320,16 @@ class Run:
                             # The local system is slow: commit what is in hand rather than keep a
                             # transaction (and its row locks) open while waiting for it.
                             tx = self._commit_pages(tx)
-                        page = (ahead.result() if ahead is not None
-                                else self._read(entity, cursor, page_size))
+                        page, mapped = (ahead.result() if ahead is not None
+                                        else self._read_mapped(entity, cursor, page_size))
                         ahead = None
                         last = (self.max_pages is not None
                                 and self.result.pages + self._open_pages(tx) + 1 >= self.max_pages)
                         if page.has_more and not last:
-                            ahead = reader.submit(self._read, entity, page.next_cursor, page_size)
+                            ahead = reader.submit(self._read_mapped, entity, page.next_cursor, page_size)
                         if tx is None:
                             tx = self._begin(entity, cursor)
-                        stamp = self._apply_page(tx, page.items, page.next_cursor)
+                        stamp = self._apply_page(tx, page.items, mapped, page.next_cursor)
                         newest = max(filter(None, (newest, stamp)), default=None)
                         cursor = page.next_cursor
                         if not page.has_more:
@@ -362,6 +362,29 @@ class Run:
         so a crash loses at most that read (sent again from the committed cursor)."""
         return self.call(f"read {entity}", lambda: self.adapter.read(entity, cursor, page_size))
 
+    def _read_mapped(self, entity: str, cursor: str | None,
+                     page_size: int) -> tuple[Any, list[tuple[bool, Any, datetime | None]]]:
+        """The page after ``cursor`` and each of its items mapped to the standard: ``(True,
+        data, its source_updated_at)``, or ``(False, the MappingError's issues, None)`` for an
+        item that cannot be mapped. Read ahead in the reader thread, this mapping runs while the page before is
+        being written (its waits on the database release the GIL); it touches no store."""
+        page = self._read(entity, cursor, page_size)
+        tz = self.engine.tz
+        mapped: list[tuple[bool, Any, datetime | None]] = []
+        for item in page.items:
+            if item.op == "delete":
+                mapped.append((True, {"source_id": item.source_id}, None))
+                continue
+            try:
+                data = self.adapter.to_standard(entity, item.native)
+            except MappingError as exc:
+                mapped.append((False, exc.issues, None))
+                continue
+            if item.source_id and not data.get("source_id"):
+                data = {**data, "source_id": item.source_id}
+            mapped.append((True, data, parse_local_datetime(data.get("source_updated_at"), tz)))
+        return page, mapped
+
     @staticmethod
     def _open_pages(tx: "_Transaction | None") -> int:
         return len(tx.pages) if tx is not None else 0
@@ -376,31 +399,22 @@ class Run:
         return _Transaction(session, entity, cursor)
 
     def _apply_page(self, tx: "_Transaction", items: list[NativeItem],
+                    mapped: list[tuple[bool, Any, datetime | None]],
                     next_cursor: str | None) -> datetime | None:
-        """Map one page's items to the standard into the open transaction ``tx``; they are
+        """Add one page's items, mapped by :meth:`_read_mapped`, to the open transaction ``tx``; they are
         validated, upserted and dead-lettered with the transaction's other pages, in one
         :meth:`_apply_pending` call just before it commits (the per-call work of the bulk
         path — look-ups, COPYs, counters, aggregates — is then done once for up to
         SYNC_PAGES_PER_TRANSACTION pages instead of once per page; the outcomes are those of
         applying each record in page order, as page by page gave)."""
-        entity = tx.entity
-        tz = self.engine.tz
         page_no = len(tx.pages)
         newest = None
-        for item in items:
-            if item.op == "delete":
-                tx.mapped.append((page_no, item, {"source_id": item.source_id}))
-                continue
-            try:
-                data = self.adapter.to_standard(entity, item.native)
-            except MappingError as exc:
-                tx.dead.append((page_no, 0, item, exc.issues))
-                continue
-            if item.source_id and not data.get("source_id"):
-                data = {**data, "source_id": item.source_id}
-            at = parse_local_datetime(data.get("source_updated_at"), tz)
-            newest = max(filter(None, (newest, at)), default=None)
-            tx.mapped.append((page_no, item, data))
+        for item, (ok, data, at) in zip(items, mapped):
+            if ok:
+                tx.mapped.append((page_no, item, data))
+                newest = max(filter(None, (newest, at)), default=None)
+            else:
+                tx.dead.append((page_no, 0, item, data))
         tx.counts["total"] += len(items)
         self.count(pages=1, read=len(items))
         tx.pages.append({"cursor": tx.next_cursor if tx.pages else tx.cursor,
