@@ -5,13 +5,16 @@
 1. takes the source's lock (:mod:`sync_jobs.locks`; busy → no run, ``None``), marks runs the
    lock's previous holder left ``running`` as ``interrupted``, and records a ``running`` run;
 2. **pulls** (direction pull or both), entity by entity: reads a page from the adapter after
-   the stored cursor, maps each item to the standard (``to_standard``), applies the page with
+   the stored cursor and maps each item to the standard (``to_standard``) — one page ahead, in
+   a reader thread, while the pages before are written — and applies the pages of one
+   transaction (SYNC_PAGES_PER_TRANSACTION of them) with ONE call of
    :func:`gateway.exchange.upserts.apply_records` — the same validation and idempotent upserts
-   as a direct push — and in ONE transaction writes the records, the dead letters, the page's
-   message-log entry, the run's counters and the new cursor. A crash at any point leaves
-   either the whole page or none of it: the next run reads the same page again from the old
-   cursor, and the upserts find what an earlier attempt wrote (by the source's id or the
-   person's document), so every record ends up in the store exactly once;
+   as a direct push, outcomes as if each record were applied in order — and in ONE transaction
+   writes the records, the dead letters, the pages' message-log entry, the run's counters and
+   the new cursor. A crash at any point leaves either the whole transaction or none of it: the
+   next run reads the same pages again from the old cursor, and the upserts find what an
+   earlier attempt wrote (by the source's id or the person's document), so every record ends
+   up in the store exactly once;
 3. **pushes** (direction push or both): reads the change feed (gateway.exchange.feed) in the
    source's scope after its push cursor, skips what came from the receiver (a change whose
    ``origin`` is the source itself or one of ``adapter.receiver_origins()``: no echo) and
