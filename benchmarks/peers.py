@@ -13,7 +13,9 @@ path's median round:
 - ``push``: the gateway's signed push end to end (benchmarks/push.py's machinery: a migrated
   database, client ``bench``, ``vgw serve`` under gunicorn, ``push_all`` from client threads);
 - ``pull``: one ``vgw sync run`` from the zyh365 simulator (benchmarks/sync_pull.py's
-  ``measure``, never ANALYZE); the simulator generates its own N volunteers;
+  ``measure``, never ANALYZE); the simulator serves the same N volunteers as the other
+  paths load (benchmarks/push.py ``volunteers``, in the platform's form: the fields it holds,
+  see sync_pull.platform_volunteers);
 - ``naive``: benchmarks/push.py's naive path (validate, look up, ORM add, commit per record)
   on the first ``--naive-sample`` records;
 - ``dlt``: ``dlt[postgres]`` with its defaults (``pipeline.run`` of the records), in its own
@@ -449,7 +451,7 @@ class Context:
     @property
     def records(self) -> list[dict[str, Any]]:
         """The N records (benchmarks/push.py ``volunteers``), made on first use (the pull
-        does not need them: the simulator makes its own)."""
+        does not need them: the simulator makes the same ones in its own process)."""
         if self._records is None:
             self._records = list(push_bench.volunteers(0, self.count))
         return self._records
@@ -695,7 +697,7 @@ def main(argv: list[str] | None = None) -> int:
                   "in rotation; the median round of each", flush=True)
             rows = run_rounds(context(args.records), paths, args.rounds)
             print(f"\n{args.records:,} records ({'naive: first ' + format(min(args.naive_sample, args.records), ',') + ', ' if 'naive' in paths else ''}"
-                  f"pull: the simulator's own volunteers), median of {args.rounds} round(s):")
+                  f"pull: the same volunteers in the platform's form), median of {args.rounds} round(s):")
             print(table(rows))
             items = targets(rows)
     print("\ntargets (issue 14):")

@@ -30,7 +30,7 @@ from collections import Counter
 from pathlib import Path
 import subprocess
 from subprocess import Popen
-from typing import Callable
+from typing import Callable, Iterator
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -192,13 +192,49 @@ def _run(command: list[str], env: dict[str, str], cwd: str, engine, progress: fl
             proc.wait()
 
 
+#: ``--records``: whose volunteers the simulator serves
+RECORDS = {"push": "benchmarks.sync_pull:platform_volunteers", "simulator": ""}
+
+
+def platform_volunteers(count: int) -> Iterator[dict]:
+    """benchmarks/push.py's ``volunteers(0, count)`` — the records every other path of
+    benchmarks/peers.py loads — in the platform's form (the zyh365 adapter's
+    ``from_standard``), for the simulator to serve (it stamps ``id`` and ``updatetime``).
+
+    The same people, with what the platform's form holds: name, document, gender, birth
+    date, mobile, e-mail, address, education, employment, political status and service area.
+    It has no place for nationality, ethnicity, residence area, service categories, skills,
+    languages, the registration date or the sender's ``source_id``, nor for a code its own
+    lists lack (such a field is left out of that record: the education of about one record
+    in five); the platform's record
+    key is its ``vcode``, empty here as in the pushed records, so the gateway numbers them
+    as it numbers pushed ones)."""
+    from adapters.zyh365 import Zyh365Adapter
+    from benchmarks.push import volunteers
+    from gateway.adapter import MappingError
+
+    adapter = Zyh365Adapter({"base_url": "http://127.0.0.1:9", "access_key_id": KEY_ID,
+                             "access_key_secret": SECRET})
+    for record in volunteers(0, count):
+        while True:
+            try:
+                yield adapter.from_standard("volunteer", record)
+                break
+            except MappingError as exc:
+                # a code the platform's own list has no counterpart for: sent without it
+                record = {k: v for k, v in record.items()
+                          if k not in {issue.pointer.lstrip("/") for issue in exc.issues}}
+
+
 def measure(count: int, admin_url: str, server: str, progress: float, analyze: bool = True,
-            code: Path | None = None, profile: Path | None = None) -> dict:
+            code: Path | None = None, profile: Path | None = None, records: str = "push") -> dict:
     """One count, from scratch: the figures of its ``vgw sync run`` process.
 
     ``code``: a tree of other code (``--against``) that migrates the database and runs the
     sync process instead of this one's (first on PYTHONPATH). ``profile``: where py-spy
-    writes the sync process's profile (collapsed stacks)."""
+    writes the sync process's profile (collapsed stacks). ``records``: ``push`` — the
+    simulator serves benchmarks/push.py's volunteers (:func:`platform_volunteers`), as the
+    other paths of benchmarks/peers.py load; ``simulator`` — its own generated ones."""
     from gateway import create_app, store
     from sync_jobs import sources
 
@@ -219,7 +255,8 @@ def measure(count: int, admin_url: str, server: str, progress: float, analyze: b
                 env["PYTHONPATH"] = str(code)
                 subprocess.run([sys.executable, "-m", "gateway.cli", "db", "upgrade"], env=env,
                                cwd=tmp, check=True, stdout=subprocess.DEVNULL)
-            sim, base_url, sim_pid = start_simulator(count, server, Path(tmp) / "simulator.log")
+            sim, base_url, sim_pid = start_simulator(count, server, Path(tmp) / "simulator.log",
+                                                     RECORDS[records])
             with app.app_context(), store.session_scope(app) as session:
                 sources.add_or_update(session, app.extensions["privacy.vault"], sources.SourceSpec(
                     name=SOURCE, adapter="zyh365", entities=["volunteer"],
@@ -331,6 +368,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="also run REF's code (git archive, e.g. main), interleaved with this "
                              "tree's, and print the ratio")
     parser.add_argument("--rounds", type=int, default=1, help="runs of each code per count (default 1)")
+    parser.add_argument("--records", choices=tuple(RECORDS), default="push",
+                        help="whose volunteers the simulator serves: push — benchmarks/push.py's, "
+                             "the records of the other paths of benchmarks/peers.py (default); "
+                             "simulator — its own generated ones")
     parser.add_argument("--profile", metavar="DIR", type=Path, default=None,
                         help="profile each sync process with py-spy (bench extra) into DIR and "
                              "print where its time went")
@@ -342,7 +383,9 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"sync pull into PostgreSQL: {', '.join(f'{c:,}' for c in counts)} volunteers, each from "
           "scratch, one `vgw sync run` process each (zyh365 adapter, 80-row pages)"
-          + (", never ANALYZEd (fresh tables)" if args.fresh else ""))
+          + (", never ANALYZEd (fresh tables)" if args.fresh else "")
+          + (", benchmarks/push.py's volunteers" if args.records == "push"
+             else ", the simulator's own volunteers"))
     with tempfile.TemporaryDirectory(prefix="vgw-bench-code-") as codes:
         trees: dict[str, Path | None] = {"this tree": None}
         if args.against:
@@ -357,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
                     profile = (args.profile / f"sync-{label.replace(' ', '_')}-{count}-{round_ + 1}.txt"
                                if args.profile else None)
                     row = measure(count, args.pg_url, args.server, args.progress, not args.fresh,
-                                  code, profile)
+                                  code, profile, args.records)
                     rows.append({**row, "code": label, "profile": profile})
     header = (f"{'code':>10} {'records':>10} {'pages':>7} {'run s':>8} {'rec/s':>7} {'process s':>9} "
               f"{'peak RSS':>10} {'sim peak RSS':>12}  CPU s: {'gateway':>8} {'postgres':>8} {'simulator':>9}")

@@ -38,17 +38,22 @@ ROOT = Path(__file__).resolve().parent.parent
 KEY_ID, SECRET = "bench-gateway", "bench-secret"
 
 
-def start_simulator(count: int, server: str, log: Path) -> tuple[subprocess.Popen, str, int]:
-    """Start the simulator as its own process: (process, base URL, pid serving requests)."""
+def start_simulator(count: int, server: str, log: Path,
+                    volunteer_records: str = "") -> tuple[subprocess.Popen, str, int]:
+    """Start the simulator as its own process: (process, base URL, pid serving requests).
+
+    ``volunteer_records``: ``"module:function"`` making the volunteers it serves instead of
+    its own (tests/simulators/zyh365.py ``Zyh365Platform.seed``)."""
     if server == "gunicorn":
         # One gthread worker (the platform keeps its nonces in memory) with keep-alive.
         app = (f"tests.simulators.zyh365:wsgi_app(volunteers={count}, access_key_id={KEY_ID!r}, "
-               f"access_key_secret={SECRET!r})")
+               f"access_key_secret={SECRET!r}, volunteer_records={volunteer_records!r})")
         command = [sys.executable, "-m", "gunicorn", "-w", "1", "-k", "gthread", "--threads", "4",
                    "-b", "127.0.0.1:0", "--no-control-socket", "--log-level", "info", app]
     else:
         command = [sys.executable, "-m", "tests.simulators.zyh365", "--port", "0", "--volunteers",
-                   str(count), "--access-key-id", KEY_ID, "--access-key-secret", SECRET]
+                   str(count), "--access-key-id", KEY_ID, "--access-key-secret", SECRET,
+                   "--volunteer-records", volunteer_records]
     with log.open("w") as out:
         proc = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 60

@@ -5,13 +5,16 @@
 1. takes the source's lock (:mod:`sync_jobs.locks`; busy → no run, ``None``), marks runs the
    lock's previous holder left ``running`` as ``interrupted``, and records a ``running`` run;
 2. **pulls** (direction pull or both), entity by entity: reads a page from the adapter after
-   the stored cursor, maps each item to the standard (``to_standard``), applies the page with
+   the stored cursor and maps each item to the standard (``to_standard``) — one page ahead, in
+   a reader thread, while the pages before are written — and applies the pages of one
+   transaction (SYNC_PAGES_PER_TRANSACTION of them) with ONE call of
    :func:`gateway.exchange.upserts.apply_records` — the same validation and idempotent upserts
-   as a direct push — and in ONE transaction writes the records, the dead letters, the page's
-   message-log entry, the run's counters and the new cursor. A crash at any point leaves
-   either the whole page or none of it: the next run reads the same page again from the old
-   cursor, and the upserts find what an earlier attempt wrote (by the source's id or the
-   person's document), so every record ends up in the store exactly once;
+   as a direct push, outcomes as if each record were applied in order — and in ONE transaction
+   writes the records, the dead letters, the pages' message-log entry, the run's counters and
+   the new cursor. A crash at any point leaves either the whole transaction or none of it: the
+   next run reads the same pages again from the old cursor, and the upserts find what an
+   earlier attempt wrote (by the source's id or the person's document), so every record ends
+   up in the store exactly once;
 3. **pushes** (direction push or both): reads the change feed (gateway.exchange.feed) in the
    source's scope after its push cursor, skips what came from the receiver (a change whose
    ``origin`` is the source itself or one of ``adapter.receiver_origins()``: no echo) and
@@ -320,16 +323,16 @@ class Run:
                             # The local system is slow: commit what is in hand rather than keep a
                             # transaction (and its row locks) open while waiting for it.
                             tx = self._commit_pages(tx)
-                        page = (ahead.result() if ahead is not None
-                                else self._read(entity, cursor, page_size))
+                        page, mapped = (ahead.result() if ahead is not None
+                                        else self._read_mapped(entity, cursor, page_size))
                         ahead = None
                         last = (self.max_pages is not None
                                 and self.result.pages + self._open_pages(tx) + 1 >= self.max_pages)
                         if page.has_more and not last:
-                            ahead = reader.submit(self._read, entity, page.next_cursor, page_size)
+                            ahead = reader.submit(self._read_mapped, entity, page.next_cursor, page_size)
                         if tx is None:
                             tx = self._begin(entity, cursor)
-                        stamp = self._apply_page(tx, page.items, page.next_cursor)
+                        stamp = self._apply_page(tx, page.items, mapped, page.next_cursor)
                         newest = max(filter(None, (newest, stamp)), default=None)
                         cursor = page.next_cursor
                         if not page.has_more:
@@ -362,6 +365,29 @@ class Run:
         so a crash loses at most that read (sent again from the committed cursor)."""
         return self.call(f"read {entity}", lambda: self.adapter.read(entity, cursor, page_size))
 
+    def _read_mapped(self, entity: str, cursor: str | None,
+                     page_size: int) -> tuple[Any, list[tuple[bool, Any, datetime | None]]]:
+        """The page after ``cursor`` and each of its items mapped to the standard: ``(True,
+        data, its source_updated_at)``, or ``(False, the MappingError's issues, None)`` for an
+        item that cannot be mapped. Read ahead in the reader thread, this mapping runs while the page before is
+        being written (its waits on the database release the GIL); it touches no store."""
+        page = self._read(entity, cursor, page_size)
+        tz = self.engine.tz
+        mapped: list[tuple[bool, Any, datetime | None]] = []
+        for item in page.items:
+            if item.op == "delete":
+                mapped.append((True, {"source_id": item.source_id}, None))
+                continue
+            try:
+                data = self.adapter.to_standard(entity, item.native)
+            except MappingError as exc:
+                mapped.append((False, exc.issues, None))
+                continue
+            if item.source_id and not data.get("source_id"):
+                data = {**data, "source_id": item.source_id}
+            mapped.append((True, data, parse_local_datetime(data.get("source_updated_at"), tz)))
+        return page, mapped
+
     @staticmethod
     def _open_pages(tx: "_Transaction | None") -> int:
         return len(tx.pages) if tx is not None else 0
@@ -376,56 +402,69 @@ class Run:
         return _Transaction(session, entity, cursor)
 
     def _apply_page(self, tx: "_Transaction", items: list[NativeItem],
+                    mapped: list[tuple[bool, Any, datetime | None]],
                     next_cursor: str | None) -> datetime | None:
-        """Map, validate, upsert and dead-letter one page in the open transaction ``tx``."""
-        entity, session = tx.entity, tx.session
-        source = Source(self.source.name, utcnow(), self.priority, f"sync-run-{self.result.run_id}")
-        ctx = self.context(session)
-        mapped: list[tuple[NativeItem, dict[str, Any]]] = []
-        dead: list[tuple[NativeItem, list[Issue]]] = []
+        """Add one page's items, mapped by :meth:`_read_mapped`, to the open transaction ``tx``; they are
+        validated, upserted and dead-lettered with the transaction's other pages, in one
+        :meth:`_apply_pending` call just before it commits (the per-call work of the bulk
+        path — look-ups, COPYs, counters, aggregates — is then done once for up to
+        SYNC_PAGES_PER_TRANSACTION pages instead of once per page; the outcomes are those of
+        applying each record in page order, as page by page gave)."""
+        page_no = len(tx.pages)
         newest = None
-        for item in items:
-            if item.op == "delete":
-                mapped.append((item, {"source_id": item.source_id}))
-                continue
-            try:
-                data = self.adapter.to_standard(entity, item.native)
-            except MappingError as exc:
-                dead.append((item, exc.issues))
-                continue
-            if item.source_id and not data.get("source_id"):
-                data = {**data, "source_id": item.source_id}
-            at = parse_local_datetime(data.get("source_updated_at"), ctx.tz)
-            newest = max(filter(None, (newest, at)), default=None)
-            mapped.append((item, data))
-        outcomes = self._apply(ctx, source, entity, mapped, dead)
-        counts = tx.counts
-        counts["total"] += len(items)
-        counts["rejected"] += len(dead)
-        for outcome in outcomes:
-            counts[outcome.status] += 1
-        for item, issues in dead:
-            self._dead_letter(session, entity, item.op, item.source_id, item.native, issues, 1)
-        self.count(pages=1, read=len(items), unchanged=sum(o.status == "unchanged" for o in outcomes),
-                   written=sum(o.status in ("created", "updated", "deleted") for o in outcomes),
-                   rejected=len(dead))
+        for item, (ok, data, at) in zip(items, mapped):
+            if ok:
+                tx.mapped.append((page_no, item, data))
+                newest = max(filter(None, (newest, at)), default=None)
+            else:
+                tx.dead.append((page_no, 0, item, data))
+        tx.counts["total"] += len(items)
+        self.count(pages=1, read=len(items))
         tx.pages.append({"cursor": tx.next_cursor if tx.pages else tx.cursor,
                          "next_cursor": next_cursor,
                          "items": [{"source_id": i.source_id, "op": i.op, "native": i.native}
                                    for i in items]})
         tx.next_cursor = next_cursor
-        tx.metrics += ([(entity, o.status, ()) for o in outcomes]
-                       + [(entity, "rejected", [i.rule for i in issues]) for _item, issues in dead])
         return newest
 
+    def _apply_pending(self, tx: "_Transaction") -> None:
+        """Apply the mapped records of ``tx``'s pages in one call (in page order), then write
+        the dead letters page by page (a page's unmappable records first, then its rejected
+        ones, as page by page did) and count the outcomes."""
+        if not tx.mapped and not tx.dead:
+            return
+        entity, session = tx.entity, tx.session
+        source = Source(self.source.name, utcnow(), self.priority, f"sync-run-{self.result.run_id}")
+        ctx = self.context(session)
+        mapped = [(item, data) for _page, item, data in tx.mapped]
+        page_of = {id(item): page for page, item, _data in tx.mapped}
+        rejected: list[tuple[NativeItem, list[Issue]]] = []
+        outcomes = self._apply(ctx, source, entity, mapped, rejected)
+        dead = tx.dead + [(page_of[id(item)], 1, item, issues) for item, issues in rejected]
+        dead.sort(key=lambda d: (d[0], d[1]))       # stable: input order within each kind
+        counts = tx.counts
+        counts["rejected"] += len(dead)
+        for outcome in outcomes:
+            counts[outcome.status] += 1
+        for _page, _kind, item, issues in dead:
+            self._dead_letter(session, entity, item.op, item.source_id, item.native, issues, 1)
+        self.count(unchanged=sum(o.status == "unchanged" for o in outcomes),
+                   written=sum(o.status in ("created", "updated", "deleted") for o in outcomes),
+                   rejected=len(dead))
+        tx.metrics += ([(entity, o.status, ()) for o in outcomes]
+                       + [(entity, "rejected", [i.rule for i in issues])
+                          for _page, _kind, _item, issues in dead])
+        tx.mapped, tx.dead = [], []
+
     def _commit_pages(self, tx: "_Transaction | None") -> "_Transaction | None":
-        """The open pages' one message-log entry, the run's counters and the cursor after the
-        last of them; commit. ``None`` (nothing open) does nothing. Returns ``None``: the
-        transaction is over."""
+        """Apply the open pages' records (:meth:`_apply_pending`), write their one
+        message-log entry, the run's counters and the cursor after the last of them; commit.
+        ``None`` (nothing open) does nothing. Returns ``None``: the transaction is over."""
         if tx is None:
             return None
         session, entity = tx.session, tx.entity
         try:
+            self._apply_pending(tx)
             self._log_batch(session, entity,
                             f"adapter:{self.adapter.name}/{entity}?cursor={tx.cursor or ''}",
                             {"entity": entity, "cursor": tx.cursor, "next_cursor": tx.next_cursor,
@@ -645,6 +684,10 @@ class _Transaction:
     counts: Counter[str] = field(default_factory=lambda: Counter(dict.fromkeys(
         ("total", "created", "updated", "unchanged", "deleted", "rejected"), 0)))
     metrics: list[tuple[str, str, Any]] = field(default_factory=list)
+    #: the pages' mapped records, applied together before the commit: (page, item, data)
+    mapped: list[tuple[int, NativeItem, dict[str, Any]]] = field(default_factory=list)
+    #: the pages' records that could not be mapped: (page, 0, item, issues)
+    dead: list[tuple[int, int, NativeItem, list[Issue]]] = field(default_factory=list)
 
 
 def _ready(future: Future, seconds: float) -> bool:

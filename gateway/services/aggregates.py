@@ -19,7 +19,7 @@ from collections import Counter
 from decimal import Decimal
 from typing import Iterable, cast
 
-from sqlalchemy import Table, delete, insert
+from sqlalchemy import Table, delete, insert, text
 from sqlalchemy.orm import Session
 
 from gateway.services.context import upsert_rows
@@ -45,11 +45,26 @@ def _add_many(session: Session, table, rows: list[dict], key: list[str], deltas:
     if not rows:
         return
     place = key[0]
-    session.execute(insert(PendingAggregate), [
+    values = [
         {"cell_table": table.__tablename__, "place": row[place], "birth_year": row.get("birth_year"),
          "gender": row.get("gender"), "month": row["month"],
          "service_category": row.get("service_category"), "count": row.get("count", 0),
-         "hours": row.get("hours", 0), "records": row.get("records", 0)} for row in rows])
+         "hours": row.get("hours", 0), "records": row.get("records", 0)} for row in rows]
+    if len(values) > 1 and session.get_bind().dialect.name == "postgresql":
+        # One statement for the set, not an INSERT per row (psycopg's executemany sends one
+        # per row): a bulk of new people from all over makes about one cell each.
+        session.execute(_INSERT_UNNEST, {name: [v[name] for v in values] for name, _ in _PENDING})
+        return
+    session.execute(insert(PendingAggregate), values)
+
+
+#: stat_pending's columns a delta sets, and their PostgreSQL array types (for unnest)
+_PENDING = (("cell_table", "varchar[]"), ("place", "varchar[]"), ("birth_year", "integer[]"),
+            ("gender", "varchar[]"), ("month", "varchar[]"), ("service_category", "varchar[]"),
+            ("count", "bigint[]"), ("hours", "numeric[]"), ("records", "bigint[]"))
+_INSERT_UNNEST = text(
+    f"INSERT INTO stat_pending ({', '.join(name for name, _ in _PENDING)}) SELECT * FROM unnest("
+    + ", ".join(f"CAST(:{name} AS {kind})" for name, kind in _PENDING) + ")")
 
 
 def fold(session: Session) -> int:

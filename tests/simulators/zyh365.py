@@ -55,6 +55,7 @@ import base64
 import bisect
 import hashlib
 import hmac
+import importlib
 import re
 import sys
 import threading
@@ -64,7 +65,7 @@ from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -362,14 +363,31 @@ class Zyh365Platform:
         self._faults: deque[str] = deque()
         self.requests: deque[tuple[str, dict[str, str]]] = deque(maxlen=2000)  # (path, unsigned params)
         self.rejected: deque[str] = deque(maxlen=2000)                          # errCodes answered
+        #: seed(volunteer_records=…): the served volunteers, and (next id, its iterator)
+        self._volunteer_records: Callable[[int], Iterable[dict]] | None = None
+        self._served: tuple[int, Iterator[dict]] | None = None
 
     # -- seeding and faults -------------------------------------------------------------------
 
     def seed(self, *, volunteers: int = 0, departments: int = 0, durations: int = 0,
-             hisdurations: int = 0) -> "Zyh365Platform":
-        """Add generated records (computed from their id on demand; call once, before any push)."""
+             hisdurations: int = 0,
+             volunteer_records: Callable[[int], Iterable[dict]] | None = None) -> "Zyh365Platform":
+        """Add generated records (computed from their id on demand; call once, before any push).
+
+        ``volunteer_records``: instead of the platform's own volunteers, serve these —
+        ``volunteer_records(volunteers)`` yields the records of ids 1, 2, … in order, in the
+        platform's form; the platform stamps each with its ``id`` and ``updatetime``
+        (benchmarks/sync_pull.py serves benchmarks/push.py's volunteers this way, so a pull
+        loads the same people as the other paths). They are made as pages ask for them (a
+        page asked for out of order starts them again from the first), so memory stays flat.
+        Such a platform serves pulls of volunteers only: no durations (they would name the
+        platform's own volunteers), and pushes do not look these up."""
         if (durations or hisdurations) and not (volunteers or self.tables["volunteer"].generated):
             raise ValueError("durations need generated volunteers to refer to")
+        if volunteer_records is not None:
+            if durations or hisdurations or self.tables["volunteer"].generated:
+                raise ValueError("volunteer_records: volunteers only, seeded once")
+            self._volunteer_records = volunteer_records
         with self._lock:
             for kind, count in (("volunteer", volunteers), ("department", departments),
                                 ("duration", durations), ("hisduration", hisdurations)):
@@ -392,10 +410,25 @@ class Zyh365Platform:
 
     def _generate(self, kind: str, i: int) -> dict:
         if kind == "volunteer":
+            if self._volunteer_records is not None:
+                return self._given_volunteer(i)
             return gen_volunteer(i, self.step)
         if kind == "department":
             return gen_department(i, self.step)
         return gen_duration(kind, i, self.step, self.tables["volunteer"].generated)
+
+    def _given_volunteer(self, i: int) -> dict:
+        """Record ``i`` of ``seed(volunteer_records=…)``, stamped with its id and updatetime."""
+        assert self._volunteer_records is not None
+        if self._served is None or self._served[0] > i:
+            self._served = (1, iter(self._volunteer_records(self.tables["volunteer"].generated)))
+        at, records = self._served
+        while at < i:
+            next(records)
+            at += 1
+        record = next(records)
+        self._served = (i + 1, records)
+        return {**record, "id": i, "updatetime": _updated("volunteer", i, self.step)}
 
     def record(self, kind: str, record_id: int) -> dict | None:
         """The current record with this id (None when there is none or it was superseded)."""
@@ -792,15 +825,25 @@ def running(platform: Zyh365Platform, host: str = "127.0.0.1") -> Iterator[str]:
 
 def wsgi_app(volunteers: int = 1000, departments: int = 0, durations: int = 0, hisdurations: int = 0,
              access_key_id: str = DEFAULT_ACCESS_KEY_ID,
-             access_key_secret: str = DEFAULT_ACCESS_KEY_SECRET) -> Flask:
+             access_key_secret: str = DEFAULT_ACCESS_KEY_SECRET, volunteer_records: str = "") -> Flask:
     """A seeded platform's app, for a WSGI server run as its own process (one worker: the
     nonces live in memory)::
 
         gunicorn -w 1 -k gthread --threads 4 'tests.simulators.zyh365:wsgi_app(volunteers=1000000)'
+
+    ``volunteer_records``: ``"module:function"``, the ``volunteer_records`` of
+    :meth:`Zyh365Platform.seed` (e.g. ``benchmarks.sync_pull:platform_volunteers``).
     """
     platform = Zyh365Platform(access_key_id, access_key_secret).seed(
-        volunteers=volunteers, departments=departments, durations=durations, hisdurations=hisdurations)
+        volunteers=volunteers, departments=departments, durations=durations, hisdurations=hisdurations,
+        volunteer_records=_named(volunteer_records) if volunteer_records else None)
     return create_app(platform)
+
+
+def _named(dotted: str) -> Callable[[int], Iterable[dict]]:
+    """The function ``"module:function"`` names."""
+    module, _, name = dotted.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -813,10 +856,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hisdurations", type=int, default=0)
     parser.add_argument("--access-key-id", default=DEFAULT_ACCESS_KEY_ID)
     parser.add_argument("--access-key-secret", default=DEFAULT_ACCESS_KEY_SECRET)
+    parser.add_argument("--volunteer-records", default="", metavar="MODULE:FUNCTION",
+                        help="serve these volunteers instead of the platform's own (Zyh365Platform.seed)")
     args = parser.parse_args(argv)
     platform = Zyh365Platform(args.access_key_id, args.access_key_secret).seed(
         volunteers=args.volunteers, departments=args.departments, durations=args.durations,
-        hisdurations=args.hisdurations)
+        hisdurations=args.hisdurations,
+        volunteer_records=_named(args.volunteer_records) if args.volunteer_records else None)
     server = make_server(args.host, args.port, create_app(platform), threaded=True,
                          request_handler=_QuietHandler)
     print(f"listening on http://{args.host}:{server.server_port}", flush=True)

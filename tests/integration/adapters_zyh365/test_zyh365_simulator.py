@@ -10,6 +10,7 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
+import pytest
 import requests
 
 from tests.simulators import zyh365 as sim
@@ -243,3 +244,38 @@ def test_the_simulator_clock_governs_the_window():
         params = _params({"maxid": "0"})
         now[0] += 20 * 60
         assert requests.post(f"{url}/api/syn/volunteer", data=params, timeout=10).json()["errCode"] == "002"
+
+
+# -- serving given records (benchmarks/sync_pull.py: the pull loads the other paths' records) ----
+
+def test_a_platform_seeded_with_given_volunteers_serves_them_in_pages(platform, make_adapter):
+    """``seed(volunteer_records=…)``: the adapter reads benchmarks/push.py's volunteers, each
+    once, in id order over several pages, with the fields the platform's form holds; a page
+    read again from an earlier cursor (a retry) gets the same records again."""
+    from benchmarks.push import volunteers
+    from benchmarks.sync_pull import platform_volunteers
+
+    platform.seed(volunteers=200, volunteer_records=platform_volunteers)
+    adapter = make_adapter()
+    expected = list(volunteers(0, 200))
+    got, cursors, cursor = [], [], None
+    while True:
+        cursors.append(cursor)
+        page = adapter.read("volunteer", cursor, 80)
+        got += [adapter.to_standard("volunteer", item.native) for item in page.items]
+        cursor = page.next_cursor
+        if not page.has_more:
+            break
+    assert len(cursors) == 3 and len(got) == 200
+    held = ("name", "id_type", "id_number", "gender", "birth_date", "political_status",
+            "employment_status", "mobile", "email", "address", "service_area")
+    assert [{k: r[k] for k in held} for r in got] == [{k: r[k] for k in held} for r in expected]
+    # an education code the platform's list lacks is left out, the others come through
+    educated = [(r, e) for r, e in zip(got, expected) if "education" in r]
+    assert 100 < len(educated) < 200 and all(r["education"] == e["education"] for r, e in educated)
+    assert len({item["id_number"] for item in got}) == 200
+    again = adapter.read("volunteer", cursors[1], 80)          # back to the second page
+    assert [adapter.to_standard("volunteer", i.native)["id_number"] for i in again.items] == \
+        [r["id_number"] for r in expected[80:160]]
+    with pytest.raises(ValueError):
+        sim.Zyh365Platform().seed(volunteers=2, durations=2, volunteer_records=platform_volunteers)

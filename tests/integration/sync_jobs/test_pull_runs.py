@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from gateway.exchange import message_log
-from gateway.store.models import MessageLog, SyncRun, Team, Volunteer
+from gateway.store.models import DeadLetter, MessageLog, SyncRun, Team, Volunteer
 from sync_jobs import engine
 from tests.integration.sync_jobs.helpers import (add_source, count, cursor, run, source_row,
                                                  sources_of, volunteers)
@@ -202,3 +202,33 @@ def test_a_slow_platform_gets_a_commit_per_page_not_an_open_transaction(sync_app
     assert (result.pages, result.written) == (3, 200)
     assert pages == [1, 1, 1]
     assert volunteers(sync_app) == 200
+
+
+def test_a_transactions_pages_are_applied_in_one_call_in_page_order(sync_app, platform, base_url,
+                                                                   monkeypatch):
+    """The records of a transaction's pages (SYNC_PAGES_PER_TRANSACTION) go to apply_records
+    together, in page order — the bulk path's per-call statements once per transaction, not
+    once per page — and the refused ones reach the dead letters in that order."""
+    from tests.integration.sync_jobs.test_dead_letters import CLOSE_BY
+
+    platform.seed(volunteers=200)
+    sync_app.config.update(SYNC_PAGES_PER_TRANSACTION=2)
+    add_source(sync_app, "zyh", base_url, entities=["volunteer"],
+               scope={"region_prefix": CLOSE_BY, "pii": "full"})
+    real, calls = engine.apply_in_version, []
+
+    def counting(ctx, source, version, items):
+        calls.append([data.get("source_id") for _entity, _op, data in items])
+        return real(ctx, source, version, items)
+
+    monkeypatch.setattr(engine, "apply_in_version", counting)
+    (result,) = run(sync_app, "zyh")
+
+    assert [len(c) for c in calls] == [160, 40]
+    order = [platform.record("volunteer", i)["vcode"] for i in range(1, 201)]
+    assert calls[0] + calls[1] == order
+    assert result.written + result.dead_lettered == 200 and 0 < result.dead_lettered < 200
+    assert volunteers(sync_app) == result.written
+    with sync_app.extensions["store.sessionmaker"]() as session:
+        keys = session.execute(select(DeadLetter.record_key).order_by(DeadLetter.id)).scalars().all()
+    assert keys == [k for k in order if k in set(keys)]
