@@ -174,12 +174,14 @@ def test_a_writer_rolled_back_after_another_reserved_leaves_a_gap(store_app):
         a, b = sessions(), sessions()
         try:
             numbered_a = _write(app, a, [1, 3])
+            b.execute(text("SET LOCAL lock_timeout = '2s'"))  # fail, not hang, if B waited on A
             numbered_b = _write(app, b, [5])
             b.commit()
             a.rollback()
         finally:
             a.close()
             b.close()
+        assert [o.status for o in numbered_a + numbered_b] == ["created"] * 3
         assert [_sequence(o.key) for o in numbered_a] == [1, 2]
         assert [_sequence(o.key) for o in numbered_b] == [3]
         assert _counter(app) == 4
