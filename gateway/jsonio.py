@@ -389,9 +389,9 @@ def shape_error(value: Any, limits: Limits, line: int | None = None) -> InputErr
 
 
 # -- the same limits read from the text (one document, before or after it is parsed) -------------
-# orjson has no configurable depth (only its own recursion limit, 1024), and no other
-# well-kept parser for Python takes a depth, member or string-length limit (python-rapidjson,
-# ujson, msgspec, simdjson: none). The text of a valid document tells all three: brackets
+# orjson has no configurable depth (only its own recursion limit, 1024), and a search of the
+# package docs found no well-kept Python parser taking a depth, member or string-length
+# limit. The text of a valid document tells all three: brackets
 # outside strings give the depth, colons outside strings the members, string literals their
 # lengths (a decoded string is never longer in UTF-8 than its literal). Small documents —
 # every ordinary record — are settled by counts alone.
