@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import functools
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy import Connection, Table, and_, bindparam, event, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Engine as DatabaseEngine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, SessionTransaction
 from stdnum.iso7064 import mod_37_36
 
 from gateway.caller import Caller
@@ -21,6 +24,7 @@ from gateway.standard.engine import Engine
 from gateway.standard.issues import Report
 from gateway.store.models import Change, NumberSequence
 
+log = logging.getLogger(__name__)
 
 def _mask_guardian(guardian: Any) -> Any:
     """A volunteer's guardian block with the guardian's mobile masked."""
@@ -92,24 +96,45 @@ class ServiceContext:
     # -- numbering ----------------------------------------------------------------------------
 
     def next_value(self, name: str) -> int:
-        """The next value of counter ``name``, atomically (row-locked on PostgreSQL)."""
+        """The next value of counter ``name`` (:meth:`reserve_values`)."""
         return self.reserve_values({name: 1})[name]
 
     def reserve_values(self, counts: Mapping[str, int]) -> dict[str, int]:
         """Reserve ``counts[name]`` consecutive values of each counter; the first of each.
 
-        One upsert for every counter (a counter's first use creates it), taken in name order
-        so that two writers never wait for each other in a circle; row-locked on PostgreSQL
-        until the transaction ends, like :meth:`next_value`. A chunk of records numbered at
-        once costs one statement, not one per record.
+        One upsert for every counter (a counter's first use creates it), taken in name order.
+        A chunk of records numbered at once costs one statement, not one per record.
+
+        On PostgreSQL the upsert runs in a short transaction of its own on another connection
+        of the engine (autocommit), so the counter row is locked for that one statement and
+        not until the caller's transaction ends: concurrent writers of one area and month do
+        not wait for each other. The values are remembered with the caller's (innermost)
+        transaction; when it, or a savepoint around it, is rolled back — or the session
+        closed uncommitted — they are given back (:func:`_give_back`) if nobody reserved
+        after them, so one writer numbers exactly as if the counter were part of its
+        transaction. If another writer reserved after them they stay unused: a gap
+        (docs/rules.md, "Numbers"). On SQLite (one writer at a time; a second connection
+        would wait for the open write transaction) the upsert stays in the caller's
+        transaction.
         """
         if not counts:
             return {}
         rows = [{"name": name, "next_value": n + 1} for name, n in counts.items()]
         # A new counter starts at n + 1; a stored one moves on by n.
-        after = dict(upsert_rows(self.session, NumberSequence.__table__, rows, ["name"],
-                                 {"next_value": -1}, returning=("name", "next_value")))
-        return {name: after[name] - counts[name] for name in counts}
+        connection = self.session.connection()
+        if connection.dialect.name != "postgresql":
+            after = dict(upsert_rows(self.session, NumberSequence.__table__, rows, ["name"],
+                                     {"next_value": -1}, returning=("name", "next_value")))
+            return {name: after[name] - counts[name] for name in counts}
+        engine = connection.engine
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as own:
+            after = dict(upsert_rows_on(own, NumberSequence.__table__, rows, ["name"],
+                                        {"next_value": -1}, returning=("name", "next_value")))
+        first = {name: after[name] - counts[name] for name in counts}
+        held = self.session.get_nested_transaction() or self.session.get_transaction()
+        self.session.info.setdefault(_RESERVED, []).extend(
+            _Reserved(held, engine, name, first[name], counts[name]) for name in sorted(counts))
+        return first
 
     def volunteer_counter(self, area: str | None) -> str:
         """The counter behind the volunteer numbers of ``area`` this month."""
@@ -159,6 +184,94 @@ class ServiceContext:
                 "team_no": team_no}
 
 
+# -- counter values reserved outside the caller's transaction (PostgreSQL) ---------------------
+
+#: session.info key: the values :meth:`ServiceContext.reserve_values` reserved in their own
+#: transaction, in the order reserved, each with the session transaction that holds them.
+_RESERVED = "gateway.numbers.reserved"
+
+
+@dataclass(frozen=True)
+class _Reserved:
+    held: SessionTransaction
+    engine: DatabaseEngine
+    name: str
+    first: int
+    count: int
+
+
+def _held_by(entry: _Reserved, transaction: SessionTransaction) -> bool:
+    held: SessionTransaction | None = entry.held
+    while held is not None:
+        if held is transaction:
+            return True
+        held = held.parent
+    return False
+
+
+def _give_back(entries: list[_Reserved]) -> None:
+    """Move each counter back over values nobody used, latest first — only where the
+    counter still stands right after them (nobody reserved since); otherwise they stay a
+    gap. In a transaction of its own; a failure (the database gone) leaves gaps, nothing
+    worse."""
+    table = NumberSequence.__table__
+    by_engine: dict[DatabaseEngine, list[_Reserved]] = {}
+    for entry in entries:
+        by_engine.setdefault(entry.engine, []).append(entry)
+    for engine, own in by_engine.items():
+        try:
+            with engine.begin() as connection:
+                for entry in reversed(own):
+                    connection.execute(update(table).where(and_(
+                        table.c.name == entry.name,
+                        table.c.next_value == entry.first + entry.count)).values(
+                        next_value=entry.first))
+        except SQLAlchemyError as exc:
+            log.warning("could not give back %d reserved number range(s) (%s): they stay unused",
+                        len(own), type(exc).__name__)
+
+
+@event.listens_for(Session, "after_rollback")
+def _rolled_back(session: Session) -> None:
+    """A rollback (of the transaction or of a savepoint): the values reserved under it return."""
+    entries = session.info.get(_RESERVED)
+    if not entries:
+        return
+    undone = session.get_nested_transaction() or session.get_transaction()
+    if undone is None:
+        returned, session.info[_RESERVED] = entries, []
+    else:
+        returned = [entry for entry in entries if _held_by(entry, undone)]
+        session.info[_RESERVED] = [entry for entry in entries if not _held_by(entry, undone)]
+    _give_back(returned)
+
+
+@event.listens_for(Session, "after_commit")
+def _committed(session: Session) -> None:
+    """The transaction committed (not a savepoint released): its values are used for good."""
+    if session.get_nested_transaction() is None and session.info.get(_RESERVED):
+        session.info[_RESERVED] = []
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _ended(session: Session, transaction: SessionTransaction) -> None:
+    """A savepoint released: its values pass to the enclosing transaction. The transaction
+    ended neither committed nor rolled back (the session closed): they return."""
+    entries = session.info.get(_RESERVED)
+    if not entries:
+        return
+    mine = [entry for entry in entries if entry.held is transaction]
+    if not mine:
+        return
+    if transaction.parent is not None:
+        session.info[_RESERVED] = [
+            _Reserved(transaction.parent, e.engine, e.name, e.first, e.count)
+            if e.held is transaction else e for e in entries]
+        return
+    session.info[_RESERVED] = [entry for entry in entries if entry.held is not transaction]
+    _give_back(mine)
+
+
 def upsert_rows(session: Session, table: Table, rows: list[dict[str, Any]], key: Sequence[str],
                 add: Mapping[str, int], returning: Sequence[str] = ()) -> list[tuple]:
     """INSERT ``rows`` (the same columns in each, distinct ``key`` values); where a row with
@@ -172,11 +285,17 @@ def upsert_rows(session: Session, table: Table, rows: list[dict[str, Any]], key:
     VALUES or a statement per row costs more than the rows do. Several on SQLite (in
     process, nothing to save): a statement per row.
     """
+    return upsert_rows_on(session.connection(), table, rows, key, add, returning)
+
+
+def upsert_rows_on(connection: Connection, table: Table, rows: list[dict[str, Any]],
+                   key: Sequence[str], add: Mapping[str, int],
+                   returning: Sequence[str] = ()) -> list[tuple]:
+    """:func:`upsert_rows` on ``connection`` (a session's, or one of its own)."""
     if not rows:
         return []
     rows = sorted(rows, key=lambda row: tuple(row[name] for name in key))
     names = tuple(rows[0])
-    connection = session.connection()
     dialect = connection.dialect.name
     many = len(rows) > 1
     stmt = _upsert_statement(dialect, table, names, tuple(key), tuple(sorted(add.items())),

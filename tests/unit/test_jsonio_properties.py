@@ -141,3 +141,59 @@ def test_the_run_check_agrees_with_the_whole_body_however_it_is_cut():
         check = _RunCheck(b'"', limit)
         refused = any(check.feed(chunk) for chunk in chunks) or check.done()
         assert refused == (max(map(len, data.split(b'"'))) > limit), (data, chunks, limit)
+
+
+# -- the limits read from the text agree with the walk of the parsed value (issue 14) -----------
+
+STRINGS = st.text(alphabet=st.characters(codec="utf-8"), max_size=12) | st.sampled_from(
+    ['"""', "\\\\", "\n\t", "名字很长很长", "\x01\x1f", "a]b{c", "k:v"])
+NESTED = st.recursive(SCALARS | STRINGS, lambda inner: st.lists(inner, max_size=5)
+                      | st.dictionaries(KEYS | STRINGS, inner, max_size=5), max_leaves=40)
+TEXT_FORMS = st.sampled_from([0, orjson.OPT_INDENT_2])
+TIGHT = jsonio.Limits(max_depth=3, max_value_bytes=8, max_line_bytes=1 << 20, max_keys=3)
+LOOSE = dict(max_depth=10 ** 6, max_value_bytes=10 ** 9, max_line_bytes=1 << 20, max_keys=10 ** 6)
+
+
+def _slug(problem):
+    return None if problem is None else problem.slug
+
+
+@SETTINGS
+@given(value=NESTED, form=TEXT_FORMS)
+def test_the_limits_read_from_the_text_refuse_what_the_walk_refuses(value, form):
+    """text_shape_error (and text_depth_exceeds, and the key count for repeated keys) on a
+    document's text answers what the old walk of the parsed value (shape_error,
+    depth_exceeds, the walking key count) answers: for each limit alone the same rule, for
+    all together refused or not alike and the rule one the walk would also name."""
+    text = orjson.dumps(value, option=form)
+    for kind, tight in (("max_depth", 3), ("max_keys", 3), ("max_value_bytes", 8)):
+        limits = jsonio.Limits(**{**LOOSE, kind: tight})
+        assert _slug(jsonio.text_shape_error(text, limits, 7)) == _slug(jsonio.shape_error(value, limits, 7))
+    broken = {_slug(jsonio.shape_error(value, jsonio.Limits(**{**LOOSE, kind: tight})))
+              for kind, tight in (("max_depth", 3), ("max_keys", 3), ("max_value_bytes", 8))} - {None}
+    answer = jsonio.text_shape_error(text, TIGHT, 7)
+    assert (answer is None) == (jsonio.shape_error(value, TIGHT, 7) is None)
+    if answer is not None:
+        assert answer.slug in broken and answer.line == 7
+        assert answer.slug == next(s for s in ("too-deep", "too-many-keys", "value-too-long") if s in broken)
+    for limit in (0, 1, 2, 3, 5):
+        assert jsonio.text_depth_exceeds(text, limit) == jsonio.depth_exceeds(value, limit)
+    assert jsonio._key_count(value) == jsonio._key_count_walk(value)
+
+
+def test_the_limits_from_the_text_name_their_rule_through_loads():
+    """What a push line gets back: the same rule ids and line numbers as before."""
+    deep = b'{"a":' * 4 + b"1" + b"}" * 4
+    with pytest.raises(jsonio.InputError) as err:
+        jsonio.loads(deep, 3, 5, TIGHT)
+    assert (err.value.slug, err.value.line, err.value.pointer) == ("too-deep", 5, None)
+    with pytest.raises(jsonio.InputError) as err:
+        jsonio.loads(b'{"a":1,"b":2,"c":3,"d":4}', 3, 6, TIGHT)
+    assert (err.value.slug, err.value.line) == ("too-many-keys", 6)
+    with pytest.raises(jsonio.InputError) as err:
+        jsonio.loads(b'{"a":"\\"\\"\\"\\"\\"\\"\\"\\"\\""}', 3, 8, TIGHT)  # nine escaped quotes
+    assert (err.value.slug, err.value.line) == ("value-too-long", 8)
+    assert jsonio.loads(b'{"a":"\\u0041\\u0042\\u0043"}', 3, 9, TIGHT) == {"a": "ABC"}  # 3 bytes
+    with pytest.raises(jsonio.InputError) as err:  # a repeated key before the string length
+        jsonio.loads(b'{"a":"123456789","a":1}', 3, 9, TIGHT)
+    assert err.value.slug == "duplicate-key"

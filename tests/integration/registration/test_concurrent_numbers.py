@@ -1,0 +1,194 @@
+"""Number counters do not serialise concurrent writers, and numbers stay unique (issue 14).
+
+Two writers number new volunteers of ONE area and month — the same counter — each a real
+transaction on a connection of its own, through the ingestion path (``apply_records``).
+Writer A stays open; writer B, on PostgreSQL with ``lock_timeout`` set, must finish and
+commit meanwhile, with no ungranted lock in pg_locks. When the counter was upserted in the
+write transaction, B waited on A's counter row and failed here with a lock timeout (shown
+by putting the in-transaction upsert back in ``ServiceContext.reserve_values``).
+
+Then the rollback policy (docs/rules.md, "Numbers"): values a rolled-back transaction or
+savepoint reserved return to the counter when nobody reserved after them (one writer
+numbers as if the counter were part of its transaction), and stay a gap when somebody did.
+On SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+import time
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import false, select, text, update
+from stdnum.iso7064 import mod_37_36
+
+from gateway.caller import Caller
+from gateway.exchange.upserts import Source, SourcePriority, apply_records
+from gateway.privacy import vault
+from gateway.services.context import ServiceContext
+from gateway.standard import engine
+from gateway.store.models import NumberSequence, Volunteer
+from tests.integration.exchange_push import helpers as h
+
+NOW = dt.datetime(2024, 6, 3, 10, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+COUNTER = "volunteer:110105:2406"
+WELL_FORMED = re.compile(r"V1101052406(\d{6})[0-9A-Z]")
+
+
+def _context(app, session) -> ServiceContext:
+    """A context at NOW, its transaction begun (pysqlite begins one only at a write)."""
+    session.execute(update(NumberSequence).where(false()).values(name=NumberSequence.name))
+    caller = Caller("city-01", "11", permissions={"*": frozenset({"read", "write"})})
+    return ServiceContext(session=session, caller=caller, engine=engine(), vault=vault(),
+                          config=app.config, now=NOW)
+
+
+def _write(app, session, people: list[int]):
+    """Apply new volunteers of 110105 in ``session``'s transaction (not committed)."""
+    ctx = _context(app, session)
+    source = Source("city-01", NOW, SourcePriority.from_setting(""), "numbers-test")
+    return apply_records(ctx, source, [("volunteer", "upsert", h.volunteer(i)) for i in people])
+
+
+def _counter(app) -> int | None:
+    with app.app_context(), app.extensions["store.sessionmaker"]() as session:
+        return session.scalar(select(NumberSequence.next_value).where(NumberSequence.name == COUNTER))
+
+
+def _sequence(number: str) -> int:
+    match = WELL_FORMED.fullmatch(number)
+    assert match, number
+    assert mod_37_36.is_valid(number[1:]), number
+    return int(match.group(1))
+
+
+def test_two_writers_of_one_counter_do_not_wait_and_get_distinct_numbers(store_app):
+    app = store_app
+    postgres = app.extensions["store.engine"].dialect.name == "postgresql"
+    sessions = app.extensions["store.sessionmaker"]
+    with app.app_context():
+        a = sessions()
+        try:
+            first = _write(app, a, [1, 3, 5])
+            assert [o.status for o in first] == ["created"] * 3
+            if not postgres:
+                a.commit()  # SQLite has one writer at a time: A commits before B starts.
+            answer: dict = {}
+
+            def writer_b() -> None:
+                with app.app_context(), sessions() as b:
+                    if postgres:
+                        b.execute(text("SET LOCAL lock_timeout = '2s'"))
+                    started = time.perf_counter()
+                    try:
+                        answer["outcomes"] = _write(app, b, [7, 9])
+                        b.commit()
+                    except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                        answer["error"] = repr(exc)
+                    answer["seconds"] = time.perf_counter() - started
+
+            thread = threading.Thread(target=writer_b)
+            waits = []
+            thread.start()
+            if postgres:
+                with app.extensions["store.engine"].connect() as probe:
+                    while thread.is_alive():
+                        waits += probe.execute(text(
+                            "SELECT l.locktype, l.relation::regclass::text FROM pg_locks l "
+                            "JOIN pg_stat_activity a ON a.pid = l.pid "
+                            "WHERE NOT l.granted AND a.datname = current_database()")).all()
+                        probe.rollback()
+                        time.sleep(0.01)
+            thread.join(timeout=60)
+            assert "error" not in answer, answer
+            assert [o.status for o in answer["outcomes"]] == ["created", "created"]
+            assert waits == [], f"writer B waited on a lock held by writer A: {waits}"
+            if postgres:
+                assert answer["seconds"] < 2
+                a.commit()  # A commits after B
+        finally:
+            a.close()
+
+    numbers = [o.key for o in first] + [o.key for o in answer["outcomes"]]
+    # unique, well formed, and A's block (reserved first) before B's
+    assert [_sequence(n) for n in numbers] == [1, 2, 3, 4, 5]
+    with app.app_context(), sessions() as session:
+        stored = session.scalars(select(Volunteer.volunteer_no)).all()
+    assert sorted(stored) == sorted(numbers)
+    assert _counter(app) == 6
+
+
+def test_a_rolled_back_writer_gives_its_numbers_back(store_app):
+    """One writer: a rollback, a rolled-back savepoint, a session closed uncommitted all
+    leave the counter where it was, as in one transaction; a released savepoint's values go
+    with the enclosing transaction."""
+    app = store_app
+    sessions = app.extensions["store.sessionmaker"]
+    with app.app_context():
+        with sessions() as session:
+            assert [o.status for o in _write(app, session, [1, 3])] == ["created", "created"]
+            session.rollback()
+        assert _counter(app) in (None, 1)  # SQLite: the row went with the transaction
+
+        with sessions() as session:
+            ctx = _context(app, session)
+            assert ctx.reserve_values({COUNTER: 2}) == {COUNTER: 1}
+            with session.begin_nested():
+                assert ctx.reserve_values({COUNTER: 3, "T:110105": 1}) == {COUNTER: 3, "T:110105": 1}
+            try:
+                with session.begin_nested():
+                    assert ctx.next_value(COUNTER) == 6
+                    with session.begin_nested():  # released into the one rolled back
+                        assert ctx.next_value(COUNTER) == 7
+                    raise RuntimeError("this savepoint is rolled back")
+            except RuntimeError:
+                pass
+            assert ctx.next_value(COUNTER) == 6  # 6 and 7 came back
+            session.commit()
+        assert _counter(app) == 7
+
+        session = sessions()
+        ctx = _context(app, session)
+        assert ctx.reserve_values({COUNTER: 10}) == {COUNTER: 7}
+        session.close()  # neither committed nor rolled back
+        assert _counter(app) == 7
+
+        with sessions() as session:
+            outcomes = _write(app, session, [5, 7])
+            session.commit()
+    assert [_sequence(o.key) for o in outcomes] == [7, 8]
+    assert _counter(app) == 9
+
+
+def test_a_writer_rolled_back_after_another_reserved_leaves_a_gap(store_app):
+    """PostgreSQL: A reserves, B reserves after it and commits, A rolls back. A's values
+    cannot return (B's stand after them): they stay unused — a gap, never a duplicate.
+    (On SQLite B cannot reserve while A's write transaction is open.)"""
+    app = store_app
+    if app.extensions["store.engine"].dialect.name != "postgresql":
+        return
+    sessions = app.extensions["store.sessionmaker"]
+    with app.app_context():
+        a, b = sessions(), sessions()
+        try:
+            numbered_a = _write(app, a, [1, 3])
+            b.execute(text("SET LOCAL lock_timeout = '2s'"))  # fail, not hang, if B waited on A
+            numbered_b = _write(app, b, [5])
+            b.commit()
+            a.rollback()
+        finally:
+            a.close()
+            b.close()
+        assert [o.status for o in numbered_a + numbered_b] == ["created"] * 3
+        assert [_sequence(o.key) for o in numbered_a] == [1, 2]
+        assert [_sequence(o.key) for o in numbered_b] == [3]
+        assert _counter(app) == 4
+        with sessions() as c:
+            numbered_c = _write(app, c, [7])
+            c.commit()
+        assert [_sequence(o.key) for o in numbered_c] == [4]
+        with sessions() as session:
+            stored = sorted(_sequence(n) for n in session.scalars(select(Volunteer.volunteer_no)))
+        assert stored == [3, 4]  # 1 and 2: the gap the rolled-back writer left
