@@ -69,7 +69,8 @@ from tenacity import (RetryCallState, Retrying, retry_if_exception, retry_if_exc
 
 from gateway import logs, metrics
 from gateway.errors import store_unavailable
-from gateway.adapter import Adapter, AdapterError, AdapterUnavailable, MappingError, NativeItem, load_adapter
+from gateway.adapter import (HOME, Adapter, AdapterError, AdapterUnavailable, MappingError, NativeItem,
+                             load_adapter)
 from gateway.exchange import feed, message_log
 from gateway.exchange.national import apply_in_version
 from gateway.exchange.upserts import Outcome, Source, SourcePriority
@@ -386,7 +387,7 @@ class Run:
         newest = None
         for item in items:
             if item.op == "delete":
-                mapped.append((item, {"source_id": item.source_id}))
+                mapped.append((item, _with_home({"source_id": item.source_id}, item)))
                 continue
             try:
                 data = self.adapter.to_standard(entity, item.native)
@@ -397,7 +398,7 @@ class Run:
                 data = {**data, "source_id": item.source_id}
             at = parse_local_datetime(data.get("source_updated_at"), ctx.tz)
             newest = max(filter(None, (newest, at)), default=None)
-            mapped.append((item, data))
+            mapped.append((item, _with_home(data, item)))
         outcomes = self._apply(ctx, source, entity, mapped, dead)
         counts = tx.counts
         counts["total"] += len(items)
@@ -550,14 +551,23 @@ class Run:
         """Write (or, for tombstones, delete) one run of changes of one entity, retrying the
         records refused for a reason that may pass; the others go to the dead letters."""
         deleting = op == "delete"
-        records = [{"key": c["key"]} if deleting else c["data"] for c in group]
+        # A federating adapter gets each record's home (docs/protocol.md, Federation identity).
+        federates = self.adapter.federates
+        records = [{"key": c["key"]} if deleting else
+                   ({**c["data"], HOME: c["home"]} if federates and c.get("home") else c["data"])
+                   for c in group]
+        homes = [c.get("home") for c in group] if federates and deleting else None
         attempts = self.config["SYNC_RECORD_ATTEMPTS"]
         todo = list(range(len(group)))
         tries = 0
         while todo:
             tries += 1
             batch = [records[i] for i in todo]
-            if deleting:
+            if deleting and homes is not None:
+                batch_homes = [homes[i] for i in todo]
+                results = self.call(f"delete {len(batch)} {entity}", lambda: self.adapter.delete(
+                    entity, [r["key"] for r in batch], homes=batch_homes))  # type: ignore[call-arg]
+            elif deleting:
                 results = self.call(f"delete {len(batch)} {entity}", lambda: self.adapter.delete(
                     entity, [r["key"] for r in batch]))
             else:
@@ -645,6 +655,11 @@ class _Transaction:
     counts: Counter[str] = field(default_factory=lambda: Counter(dict.fromkeys(
         ("total", "created", "updated", "unchanged", "deleted", "rejected"), 0)))
     metrics: list[tuple[str, str, Any]] = field(default_factory=list)
+
+
+def _with_home(data: dict[str, Any], item: NativeItem) -> dict[str, Any]:
+    """The record to apply, with the home another gateway sent for it (if any)."""
+    return {**data, HOME: item.home} if item.home is not None else data
 
 
 def _ready(future: Future, seconds: float) -> bool:
