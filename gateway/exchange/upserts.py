@@ -233,6 +233,11 @@ def _apply_received(ctx: ServiceContext, source: Source, entity: str, op: str,
             # A correction replaced the sender's record; the correction follows as an upsert.
             return Outcome("unchanged", getattr(row, homes.HOMED[entity][1]), [],
                            "replaced by a correction at the sender: the correction follows")
+    if (row is not None and op == "upsert" and isinstance(row, ServiceRecord)
+            and row.status == hours.DELETED and received.home.gateway == homes.own_id(ctx)):
+        raise Invalid("the home record is deleted", [Issue(
+            "/home/key", "exchange.home_deleted", "home 指向的服务时间记录已删除，不能修改",
+            "the service record the home names is deleted here and cannot be updated")])
     local = homes.local_links(ctx, received, data)
     if entity != "volunteer":
         data = translate_links(ctx, source, data, keep=frozenset(local))
