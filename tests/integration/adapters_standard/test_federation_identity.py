@@ -36,9 +36,12 @@ from gateway.services.context import ServiceContext
 from gateway.standard import engine as standard_engine
 from gateway.store.models import Project, ServiceRecord, Team, Volunteer
 from tests.integration.adapters_standard.support import Remote, push_natives, sample_records
-from tests.integration.adapters_standard.test_no_echo import (  # noqa: F401 - the fixture
-    FEDERATED, WIRINGS, Side, add_source, changes, dead_letters, federate_teams, gateways,
-    holdings, local_people_and_hours, local_project, local_team, settle, sync_round)
+from tests.integration.adapters_standard import test_no_echo
+from tests.integration.adapters_standard.test_no_echo import (
+    FEDERATED, WIRINGS, Side, add_source, changes, dead_letters, federate_teams, holdings,
+    local_people_and_hours, local_project, local_team, settle, sync_round)
+
+gateways = test_no_echo.gateways  # the two gateways A and B (a fixture)
 
 
 def identify(*sides: Side) -> None:
