@@ -340,6 +340,8 @@ def rejection(exc: ServiceError) -> Outcome:
 
 
 def _under_data(issue: Issue) -> Issue:
+    if issue.pointer == "/home" or issue.pointer.startswith("/home/"):
+        return issue  # the item's home member, beside data (gateway/exchange/homes.py)
     return Issue("/data" + issue.pointer, issue.rule, issue.message_zh, issue.message_en)
 
 
