@@ -212,6 +212,11 @@ class StandardAdapter(Adapter):
                                                "whose origin is client_id or peer_source_name, "
                                                "so that nothing echoes). True only for a source "
                                                "that never pushes (or for tests)."},
+            "send_homes": {"type": "boolean", "default": True,
+                           "description": "Send each record's home (docs/protocol.md, Federation "
+                                          "identity) with pushes (default true). False only for "
+                                          "a remote gateway too old to know the member (it "
+                                          "refuses items carrying it)."},
             "peer_source_name": {"type": "string", "minLength": 1, "maxLength": 64,
                                  "description": "The name of the remote gateway's sync source "
                                                 "that pulls THIS gateway's feed, if it has one: "
@@ -226,6 +231,7 @@ class StandardAdapter(Adapter):
         s = self.settings
         self._entities = frozenset(s.get("entities", ENTITIES))
         self._batch_size = s.get("batch_size", 500)
+        self._send_homes = s.get("send_homes", True)
         # Who we are in the remote's feed: what we pushed there, what its source pulled from us.
         self._own_origins = frozenset() if s.get("read_own_writes") else frozenset(
             filter(None, (s["client_id"], s.get("peer_source_name"))))
@@ -360,7 +366,7 @@ class StandardAdapter(Adapter):
                 results[n] = WriteResult(False, None, err.issues)
                 continue
             items.append({"entity": entity, "op": "upsert", "data": data,
-                          **({"home": home} if home is not None else {})})
+                          **({"home": home} if home is not None and self._send_homes else {})})
             positions.append(n)
         if items:
             pushed: PushResult = self._remote(
@@ -380,7 +386,7 @@ class StandardAdapter(Adapter):
                                   "deleted in another (exchange.not_pushable)")
         if not keys:
             return []
-        homes = homes or [None] * len(keys)
+        homes = homes if homes is not None and self._send_homes else [None] * len(keys)
         items = [{"entity": entity, "op": "delete", "data": {"source_id": key},
                   **({"home": home} if home is not None else {})}
                  for key, home in zip(keys, homes)]
