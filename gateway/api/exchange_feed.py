@@ -69,8 +69,8 @@ class ChangeSchema(Schema):
     home = fields.Dict(metadata={
         "description": "Optional (docs/protocol.md, Federation identity): the gateway the record "
                        "was first written in (its GATEWAY_ID) and its number there, `{gateway, "
-                       "key}`, with `links` (the homes of the records it links to, by link "
-                       "field) and, on a service record's tombstone superseded by a correction, "
+                       "key}`, with `links` (the homes of the records it links to, "
+                       "`[{field, gateway, key}]`) and, on a service record's tombstone superseded by a correction, "
                        "`replaced: true`. Sent for volunteers, teams, projects and service "
                        "records when this gateway has a GATEWAY_ID or the record came from "
                        "another gateway that named its home"})

@@ -7,7 +7,7 @@ travels round a ring of gateways is recognised when it comes back, every record 
 sends (a feed change, a push item) may carry its **home**::
 
     "home": {"gateway": "zj-3301", "key": "P3301052405000001",
-             "links": {"volunteer_no": {"gateway": "zj-3301", "key": "V…"}},
+             "links": [{"field": "volunteer_no", "gateway": "zj-3301", "key": "V…"}],
              "replaced": true}
 
 ``gateway`` is the home gateway's ``GATEWAY_ID``, ``key`` the record's number there (for a
@@ -96,17 +96,19 @@ def shape_issues(value: Any, where: str = "/home") -> list[Issue]:
     issues = _pair_issues(value, where)
     if issues:
         return issues
-    links = value.get("links", {})
-    if not isinstance(links, dict):
-        issues.append(_issue(f"{where}/links", "links must be an object"))
+    links = value.get("links", [])
+    if not isinstance(links, list):
+        issues.append(_issue(f"{where}/links", "links must be an array"))
     else:
-        for name, pair in links.items():
-            if name not in LINKS:
-                issues.append(_issue(f"{where}/links/{name}", f"no link field {name!r}"))
-            else:
-                issues += [i for i in _pair_issues(pair, f"{where}/links/{name}")]
-                if isinstance(pair, dict) and set(pair) - {"gateway", "key"}:
-                    issues.append(_issue(f"{where}/links/{name}", "a link's home is {gateway, key}"))
+        for n, link in enumerate(links):
+            here = f"{where}/links/{n}"
+            if not isinstance(link, dict) or link.get("field") not in LINKS:
+                issues.append(_issue(here, "a link is {field, gateway, key}, field one of "
+                                     + ", ".join(LINKS)))
+                continue
+            issues += _pair_issues({k: v for k, v in link.items() if k != "field"}, here)
+            if set(link) - {"field", "gateway", "key"}:
+                issues.append(_issue(here, "a link is {field, gateway, key}"))
     if not isinstance(value.get("replaced", False), bool):
         issues.append(_issue(f"{where}/replaced", "replaced must be true or false"))
     return issues
@@ -117,7 +119,7 @@ def parse(value: Any) -> Received | list[Issue]:
     issues = shape_issues(value)
     if issues:
         return issues
-    links = {name: Home(pair["gateway"], pair["key"]) for name, pair in value.get("links", {}).items()}
+    links = {link["field"]: Home(link["gateway"], link["key"]) for link in value.get("links", [])}
     return Received(Home(value["gateway"], value["key"]), links, bool(value.get("replaced", False)))
 
 
@@ -286,12 +288,12 @@ def feed_homes(ctx: ServiceContext, changes: list[dict[str, Any]]) -> None:
         if home is None:
             continue
         member: dict[str, Any] = home.as_json()
-        links = {}
+        links = []
         for name, entity in LINKS.items():
             value = (change.get("data") or {}).get(name)
             link = home_of(entity, value) if isinstance(value, str) else None
             if link is not None:
-                links[name] = link.as_json()
+                links.append({"field": name, **link.as_json()})
         if links:
             member["links"] = links
         if change["op"] == "delete" and change["entity"] == "service_record" \

@@ -42,8 +42,8 @@ def _team_item(team_no_at_sender: str, name: str, home, area: str = h.AREA) -> d
     ({"gateway": 5, "key": "T1"}, "/home/gateway"),
     ({"gateway": GATEWAY}, "/home/key"),
     ({"gateway": GATEWAY, "key": "T1", "extra": 1}, "/home/extra"),
-    ({"gateway": GATEWAY, "key": "T1", "links": {"nope_no": {"gateway": "g", "key": "k"}}},
-     "/home/links/nope_no"),
+    ({"gateway": GATEWAY, "key": "T1", "links": [{"field": "nope_no", "gateway": "g", "key": "k"}]},
+     "/home/links/0"),
     ("T1", "/home"),
 ])
 def test_a_malformed_home_is_refused_with_its_pointer(identified, server, city, home, where):
