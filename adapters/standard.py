@@ -80,7 +80,7 @@ from typing import Any, Callable, Mapping, TypeVar
 
 import requests
 
-from gateway.adapter import (NUMBER_KEYS, Adapter, AdapterError, AdapterSettingsError,
+from gateway.adapter import (HOME, NUMBER_KEYS, Adapter, AdapterError, AdapterSettingsError,
                              AdapterUnavailable, CheckResult, Issue, MappingError, NativeItem, Page,
                              ReadOnlyAdapter, WriteResult, pointer)
 from gateway.exchange.client import (ChangesPage, GatewayClient, GatewayClientError,
@@ -144,6 +144,7 @@ class StandardAdapter(Adapter):
     name = "standard"
     entities = ENTITIES
     can_delete = True
+    federates = True
     verification = _VERIFICATION["fetch"]     # the default; each instance says its own
     settings_schema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -211,6 +212,11 @@ class StandardAdapter(Adapter):
                                                "whose origin is client_id or peer_source_name, "
                                                "so that nothing echoes). True only for a source "
                                                "that never pushes (or for tests)."},
+            "send_homes": {"type": "boolean", "default": True,
+                           "description": "Send each record's home (docs/protocol.md, Federation "
+                                          "identity) with pushes (default true). False only for "
+                                          "a remote gateway too old to know the member (it "
+                                          "refuses items carrying it)."},
             "peer_source_name": {"type": "string", "minLength": 1, "maxLength": 64,
                                  "description": "The name of the remote gateway's sync source "
                                                 "that pulls THIS gateway's feed, if it has one: "
@@ -225,6 +231,7 @@ class StandardAdapter(Adapter):
         s = self.settings
         self._entities = frozenset(s.get("entities", ENTITIES))
         self._batch_size = s.get("batch_size", 500)
+        self._send_homes = s.get("send_homes", True)
         # Who we are in the remote's feed: what we pushed there, what its source pulled from us.
         self._own_origins = frozenset() if s.get("read_own_writes") else frozenset(
             filter(None, (s["client_id"], s.get("peer_source_name"))))
@@ -350,12 +357,16 @@ class StandardAdapter(Adapter):
         items: list[dict[str, Any]] = []
         positions: list[int] = []
         for n, record in enumerate(records):
+            home = record.get(HOME) if isinstance(record, dict) else None
+            if home is not None:
+                record = {k: v for k, v in record.items() if k != HOME}
             try:
                 data = self.from_standard(entity, record)
             except MappingError as err:
                 results[n] = WriteResult(False, None, err.issues)
                 continue
-            items.append({"entity": entity, "op": "upsert", "data": data})
+            items.append({"entity": entity, "op": "upsert", "data": data,
+                          **({"home": home} if home is not None and self._send_homes else {})})
             positions.append(n)
         if items:
             pushed: PushResult = self._remote(
@@ -364,16 +375,21 @@ class StandardAdapter(Adapter):
                 results[n] = _write_result(answer)
         return results  # type: ignore[return-value]  # every position is filled above
 
-    def delete(self, entity: str, keys: list[str]) -> list[WriteResult]:
+    def delete(self, entity: str, keys: list[str],
+               homes: list[dict[str, Any] | None] | None = None) -> list[WriteResult]:
         """Push a delete of each record, named by our number (the remote's ``source_id`` for
-        it); one the remote does not hold is already gone (``ok``, no ``native_id``)."""
+        it) and by its home when ``homes`` gives one; one the remote does not hold is already
+        gone (``ok``, no ``native_id``)."""
         self.require_entity(entity)
         if entity in READ_ONLY_ENTITIES:
             raise ReadOnlyAdapter(f"{entity} records are issued by each gateway and cannot be "
                                   "deleted in another (exchange.not_pushable)")
         if not keys:
             return []
-        items = [{"entity": entity, "op": "delete", "data": {"source_id": key}} for key in keys]
+        homes = homes if homes is not None and self._send_homes else [None] * len(keys)
+        items = [{"entity": entity, "op": "delete", "data": {"source_id": key},
+                  **({"home": home} if home is not None else {})}
+                 for key, home in zip(keys, homes)]
         pushed: PushResult = self._remote(
             "delete", lambda: self.client.push(items, batch_size=self._batch_size))
         results = []
@@ -469,7 +485,10 @@ def _native_item(entity: str, n: int, change: Any) -> NativeItem:
     if op == "upsert" and not isinstance(data, dict):
         raise _malformed(f"change {n} is an upsert without its record")
     native = data if op == "upsert" else {"key": key}
-    return NativeItem(native, key, op, f"{entity} {key}")
+    home = change.get("home")
+    if home is not None and not isinstance(home, dict):
+        raise _malformed(f"change {n} has a home that is not an object")
+    return NativeItem(native, key, op, f"{entity} {key}", home)
 
 
 def _in_order(pushed: PushResult, count: int) -> list[dict[str, Any]]:

@@ -62,7 +62,7 @@ from gateway.standard.issues import Issue, pointer
 __all__ = [
     "ENTRY_POINT_GROUP", "Adapter", "AdapterError", "AdapterSettingsError", "AdapterUnavailable",
     "AdapterNotFound", "CheckResult", "DeletesNotSupported", "Issue", "MappingError",
-    "NUMBER_KEYS", "NativeItem", "Page", "ReadOnlyAdapter", "UploadsNotAccepted", "WriteResult", "discover", "load_adapter", "pointer",
+    "HOME", "NUMBER_KEYS", "NativeItem", "Page", "ReadOnlyAdapter", "UploadsNotAccepted", "WriteResult", "discover", "load_adapter", "pointer",
 ]
 
 ENTRY_POINT_GROUP = "vgw.adapters"
@@ -137,6 +137,12 @@ class MappingError(AdapterError, ValueError):
                                    for i in self.issues) or "mapping failed")
 
 
+#: The member of a standard record, in a push run's ``write`` to an adapter that ``federates``
+#: and while a record is applied, that holds the record's home (docs/protocol.md, "Federation
+#: identity"): never a field of the published schemas (they have no ``@``).
+HOME = "@home"
+
+
 # -- values exchanged with the gateway -----------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
@@ -154,13 +160,16 @@ class NativeItem:
     ``native``: the record as the system has it (for ``op == "delete"`` at least its
     identity); ``source_id``: the system's own id for it (stable across reads; the gateway
     finds the stored record by ``(source, source_id)``); ``location``: where it came from,
-    for error reports (``"row 12"``, ``"volunteers.json#3"``), or ``None``.
+    for error reports (``"row 12"``, ``"volunteers.json#3"``), or ``None``; ``home``: for an
+    adapter that ``federates`` (R17), the record's home as the other gateway sent it
+    (docs/protocol.md, "Federation identity"), else ``None``.
     """
 
     native: dict[str, Any]
     source_id: str
     op: Op = "upsert"
     location: str | None = None
+    home: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +231,10 @@ class Adapter(abc.ABC):
     can_delete: ClassVar[bool] = False
     #: Why the adapter cannot delete, for the run's report (when ``can_delete`` is False).
     cannot_delete_reason: ClassVar[str] = "the adapter declares no delete (can_delete = False)"
+    #: ``True`` when the system is another gateway that speaks federation identity (R17): push
+    #: runs hand ``write`` each record with its home under :data:`HOME` and ``delete`` the
+    #: tombstones' homes (``homes=``); reads give each item's ``home``.
+    federates: ClassVar[bool] = False
     #: How what the adapter receives is verified (the system's own signatures where it has
     #: them); sync runs record it with every batch in the message log.
     verification: ClassVar[str] = "the adapter's own checks of what the system answers"

@@ -129,6 +129,13 @@ def _client_list(value: str) -> str | None:
     return None
 
 
+def _gateway_id(value: str) -> str | None:
+    import re
+    if value and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", value):
+        return "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+    return None
+
+
 HOURS_POLICIES = ("within_duration", "equal_duration")
 
 
@@ -235,6 +242,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Comma-separated client ids, highest priority first: a field a higher-priority source "
             "provided is not overwritten by a lower one; between equal priorities (and clients not "
             "listed) the newer source_updated_at wins.", _client_list),
+    Setting("GATEWAY_ID", str, "",
+            "This gateway's stable identity among federating gateways (e.g. `zj-3301`): the feed "
+            "and pushes name each record's home gateway by it, so a record sent back or round a "
+            "ring is applied to its home record (docs/protocol.md, Federation identity). Never "
+            "change it once set; empty: records carry no home of this gateway.", _gateway_id),
     Setting("MESSAGE_LOG_RETENTION_DAYS", int, 90,
             "`vgw log purge` drops message-log bodies older than this; the evidence summary "
             "(digest, signature, key, counts) stays.", _positive),

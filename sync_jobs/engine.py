@@ -72,7 +72,8 @@ from tenacity import (RetryCallState, Retrying, retry_if_exception, retry_if_exc
 
 from gateway import logs, metrics
 from gateway.errors import store_unavailable
-from gateway.adapter import Adapter, AdapterError, AdapterUnavailable, MappingError, NativeItem, load_adapter
+from gateway.adapter import (HOME, Adapter, AdapterError, AdapterUnavailable, MappingError, NativeItem,
+                             load_adapter)
 from gateway.exchange import feed, message_log
 from gateway.exchange.national import apply_in_version
 from gateway.exchange.upserts import Outcome, Source, SourcePriority
@@ -376,7 +377,7 @@ class Run:
         mapped: list[tuple[bool, Any, datetime | None]] = []
         for item in page.items:
             if item.op == "delete":
-                mapped.append((True, {"source_id": item.source_id}, None))
+                mapped.append((True, _with_home({"source_id": item.source_id}, item), None))
                 continue
             try:
                 data = self.adapter.to_standard(entity, item.native)
@@ -385,7 +386,8 @@ class Run:
                 continue
             if item.source_id and not data.get("source_id"):
                 data = {**data, "source_id": item.source_id}
-            mapped.append((True, data, parse_local_datetime(data.get("source_updated_at"), tz)))
+            mapped.append((True, _with_home(data, item),
+                           parse_local_datetime(data.get("source_updated_at"), tz)))
         return page, mapped
 
     @staticmethod
@@ -589,14 +591,23 @@ class Run:
         """Write (or, for tombstones, delete) one run of changes of one entity, retrying the
         records refused for a reason that may pass; the others go to the dead letters."""
         deleting = op == "delete"
-        records = [{"key": c["key"]} if deleting else c["data"] for c in group]
+        # A federating adapter gets each record's home (docs/protocol.md, Federation identity).
+        federates = self.adapter.federates
+        records = [{"key": c["key"]} if deleting else
+                   ({**c["data"], HOME: c["home"]} if federates and c.get("home") else c["data"])
+                   for c in group]
+        homes = [c.get("home") for c in group] if federates and deleting else None
         attempts = self.config["SYNC_RECORD_ATTEMPTS"]
         todo = list(range(len(group)))
         tries = 0
         while todo:
             tries += 1
             batch = [records[i] for i in todo]
-            if deleting:
+            if deleting and homes is not None:
+                batch_homes = [homes[i] for i in todo]
+                results = self.call(f"delete {len(batch)} {entity}", lambda: self.adapter.delete(
+                    entity, [r["key"] for r in batch], homes=batch_homes))  # type: ignore[call-arg]
+            elif deleting:
                 results = self.call(f"delete {len(batch)} {entity}", lambda: self.adapter.delete(
                     entity, [r["key"] for r in batch]))
             else:
@@ -688,6 +699,11 @@ class _Transaction:
     mapped: list[tuple[int, NativeItem, dict[str, Any]]] = field(default_factory=list)
     #: the pages' records that could not be mapped: (page, 0, item, issues)
     dead: list[tuple[int, int, NativeItem, list[Issue]]] = field(default_factory=list)
+
+
+def _with_home(data: dict[str, Any], item: NativeItem) -> dict[str, Any]:
+    """The record to apply, with the home another gateway sent for it (if any)."""
+    return {**data, HOME: item.home} if item.home is not None else data
 
 
 def _ready(future: Future, seconds: float) -> bool:

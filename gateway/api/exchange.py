@@ -126,7 +126,8 @@ class Batches(MethodView):
         "required": True,
         "description": "A batch envelope (schemas/v1/batch.schema.json), or NDJSON: line 1 the "
                        "header {schema_version, sender, batch_id, generated_at}, then one "
-                       "{entity, op, data} per line. At most MAX_PUSH_BYTES.",
+                       "{entity, op, data} per line (and, between gateways, an optional "
+                       "`home`: docs/protocol.md, Federation identity). At most MAX_PUSH_BYTES.",
         "content": {"application/json": {"schema": _BATCH_BODY},
                     "application/x-ndjson": {"schema": {"type": "string"}}},
     })

@@ -66,6 +66,14 @@ class ChangeSchema(Schema):
                        "client whose push or API call made it, or the name of the sync source "
                        "whose pull brought it. A gateway federating both ways skips what it "
                        "wrote itself (no echo)"})
+    home = fields.Dict(metadata={
+        "description": "Optional (docs/protocol.md, Federation identity): the gateway the record "
+                       "was first written in (its GATEWAY_ID) and its number there, `{gateway, "
+                       "key}`, with `links` (the homes of the records it links to, "
+                       "`[{field, gateway, key}]`) and, on a service record's tombstone superseded by a correction, "
+                       "`replaced: true`. Sent for volunteers, teams, projects and service "
+                       "records when this gateway has a GATEWAY_ID or the record came from "
+                       "another gateway that named its home"})
     data = fields.Dict(allow_none=True, metadata={
         "description": "The record as it is now, in the standard's form (schemas/v1/<entity>, "
                        "or schemas/v2/<entity> with schema_version=2), "

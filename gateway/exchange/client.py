@@ -216,14 +216,17 @@ def _check_key(key: str) -> str:
 
 
 def _is_item(value: Any) -> bool:
-    """``{"entity", "data"[, "op"]}``: a batch item rather than a bare record."""
+    """``{"entity", "data"[, "op"][, "home"]}``: a batch item rather than a bare record."""
     return (isinstance(value, Mapping) and "entity" in value and "data" in value
-            and set(value) <= {"entity", "op", "data"})
+            and set(value) <= {"entity", "op", "data", "home"})
 
 
 def _item(value: Any, entity: str | None, where: str) -> dict[str, Any]:
     if _is_item(value):
-        return {"entity": value["entity"], "op": value.get("op", "upsert"), "data": value["data"]}
+        item = {"entity": value["entity"], "op": value.get("op", "upsert"), "data": value["data"]}
+        if "home" in value:  # between gateways: docs/protocol.md, Federation identity
+            item["home"] = value["home"]
+        return item
     if not isinstance(value, Mapping):
         raise InputError(f"{where}: a record must be a JSON object")
     if entity is None:

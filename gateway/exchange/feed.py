@@ -83,7 +83,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from gateway import timefmt
 from gateway.caller import Caller
-from gateway.exchange import national
+from gateway.exchange import homes, national
 from gateway.services import activities, certificates, hours, registration
 from gateway.services.context import ServiceContext
 from gateway.services.errors import OutOfScope, ServiceError
@@ -597,6 +597,7 @@ def read_changes(ctx: ServiceContext, since: str | None = None, entity: str | No
         changes.append({"cursor": cursor, "entity": row.entity, "op": op, "key": row.entity_no,
                         "changed_at": _changed_at(ctx, row.at), "origin": row.actor,
                         "data": data})
+    homes.feed_homes(ctx, changes)
     next_cursor = Cursor(rows[-1].txid or 0, rows[-1].id).encode() if rows else (
         since if since is not None else START.encode())
     return FeedPage(changes, next_cursor, has_more, scanned=len(rows), skipped_invalid=invalid,

@@ -70,7 +70,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway import jsonio, logs, metrics, timefmt
 from gateway.caller import Caller
 from gateway.errors import Problem, input_problem
-from gateway.exchange import message_log, national
+from gateway.exchange import homes, message_log, national
 from gateway.exchange.signatures import SignedRequest, SpooledBody
 from gateway.exchange.upserts import Outcome, Source, SourcePriority, apply_records
 from gateway.services.context import ServiceContext
@@ -613,12 +613,26 @@ def _item_problem(item: _Item) -> Outcome | None:
         return Outcome("rejected", None, [Issue("", "exchange.item", "每条记录应为 JSON 对象 "
                                                 "{entity, op, data}",
                                                 "each item must be an object {entity, op, data}")])
-    unknown = sorted(set(item.value) - {"entity", "op", "data"})
+    unknown = sorted(set(item.value) - {"entity", "op", "data", "home"})
     if unknown:
         return Outcome("rejected", None, [
             Issue(pointer(name), "schema.additionalProperties", f"未知字段 {name}",
                   f"unknown member {name!r}") for name in unknown])
+    if "home" in item.value:
+        issues = homes.shape_issues(item.value["home"])
+        if issues:
+            return Outcome("rejected", None, issues)
     return None
+
+
+def _record_of(value: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """``(entity, op, data)`` of an item; a ``home`` member goes with the data (homes.HOME)."""
+    data = value.get("data")
+    if "home" in value and isinstance(data, dict):
+        data = {**{k: v for k, v in data.items() if k != homes.HOME}, homes.HOME: value["home"]}
+    elif isinstance(data, dict) and homes.HOME in data:
+        data = {k: v for k, v in data.items() if k != homes.HOME}  # only the member says it
+    return value.get("entity"), value.get("op"), data
 
 
 def _from_version(ctx: ServiceContext, version: str, item: _Item
@@ -703,8 +717,7 @@ def _apply_all(app, ctx: ServiceContext, source: Source, incoming: Incoming, hea
                         notes[i] = note
                     if remainder is not None:
                         remainders[i] = remainder
-        records = [(item.value.get("entity"), item.value.get("op"), item.value.get("data"))
-                   for item, outcome in group if outcome is None]
+        records = [_record_of(item.value) for item, outcome in group if outcome is None]
         applied = iter(apply_records(ctx, source, records))
         _Pace.applied(len(group), time.monotonic() - started)
         for i, (item, outcome) in enumerate(group):

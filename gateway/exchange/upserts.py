@@ -58,6 +58,7 @@ Conflicts between sources (SOURCE_PRIORITY, :class:`SourcePriority`)
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -68,6 +69,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from gateway import store
+from gateway.exchange import homes
 from gateway.privacy import mask_mobile
 from gateway.services import activities, hours, registration
 from gateway.services.context import ServiceContext, Valid
@@ -152,6 +154,9 @@ class Source:
     received_at: datetime
     priority: SourcePriority
     batch_id: str | None = None
+    #: The stored record a received record's home names (gateway/exchange/homes.py): it is
+    #: the record the write applies to, whoever sent it first. Set per record.
+    addressed: Any = None
 
     def stamp(self, ctx: ServiceContext, data: Mapping[str, Any]) -> Stamp:
         return Stamp(self.client_id, parse_local_datetime(data.get("source_updated_at"), ctx.tz))
@@ -185,15 +190,23 @@ def apply_record(ctx: ServiceContext, source: Source, entity: Any, op: Any, data
     every volunteer upsert of a chunk), handed on instead of validating ``data`` again.
     """
     issues = _shape_issues(entity, op, data)
+    received = None
+    if not issues and homes.HOME in data:
+        data = dict(data)
+        received = homes.parse(data.pop(homes.HOME))
+        if isinstance(received, list):
+            issues, received = received, None
     if issues:
         return Outcome("rejected", None, issues)
     apply = handler(entity, op)
     session = ctx.session
     try:
         with session.begin_nested():
-            if entity != "volunteer":
-                data = translate_links(ctx, source, data)
-            return apply(ctx, source, valid if valid is not None else data)
+            if received is None:
+                if entity != "volunteer":
+                    data = translate_links(ctx, source, data)
+                return apply(ctx, source, valid if valid is not None else data)
+            return _apply_received(ctx, source, entity, op, data, received)
     except ServiceError as exc:
         return rejection(exc)
     except SQLAlchemyError as exc:
@@ -208,6 +221,37 @@ def apply_record(ctx: ServiceContext, source: Source, entity: Any, op: Any, data
                                                 "(a concurrent change?); retry later")])
 
 
+def _apply_received(ctx: ServiceContext, source: Source, entity: str, op: str,
+                    data: dict[str, Any], received: "homes.Received") -> Outcome:
+    """A record another gateway sent with its home: applied to the record the home names
+    (this gateway's own, or the one received before with that home), links named by home
+    first; a new record from another gateway keeps its home (gateway/exchange/homes.py)."""
+    row = homes.addressed(ctx, entity, received)
+    if row is not None:
+        source = dataclasses.replace(source, addressed=row)
+        if op == "delete" and received.replaced:
+            # A correction replaced the sender's record; the correction follows as an upsert.
+            return Outcome("unchanged", getattr(row, homes.HOMED[entity][1]), [],
+                           "replaced by a correction at the sender: the correction follows")
+    if (row is not None and op == "upsert" and isinstance(row, ServiceRecord)
+            and row.status == hours.DELETED and received.home.gateway == homes.own_id(ctx)):
+        raise Invalid("the home record is deleted", [Issue(
+            "/home/key", "exchange.home_deleted", "home 指向的服务时间记录已删除，不能修改",
+            "the service record the home names is deleted here and cannot be updated")])
+    local = homes.local_links(ctx, received, data)
+    if entity != "volunteer":
+        data = translate_links(ctx, source, data, keep=frozenset(local))
+    data = {**data, **local}
+    outcome = handler(entity, op)(ctx, source, data)
+    if row is not None and entity == "volunteer" and outcome.key != row.volunteer_no:
+        raise Invalid("the person is another record here", [Issue(
+            "/home/key", "exchange.home_mismatch", "home 指向的志愿者与证件所属的志愿者不是同一人",
+            "the volunteer the home names is not the one these documents belong to here")])
+    if outcome.status == "created" and outcome.key:
+        homes.remember(ctx, entity, outcome.key, received)
+    return outcome
+
+
 def apply_records(ctx: ServiceContext, source: Source,
                   items: Sequence[tuple[Any, Any, Any]]) -> list[Outcome]:
     """:func:`apply_record` for each ``(entity, op, data)`` of ``items``, in order: one outcome
@@ -220,6 +264,9 @@ def apply_records(ctx: ServiceContext, source: Source,
     """
     from gateway.exchange import bulk  # it builds on this module
 
+    if any(isinstance(data, dict) and homes.HOME in data for _e, _o, data in items):
+        # Records from another gateway with their homes: one at a time (no bulk path).
+        return [apply_record(ctx, source, entity, op, data) for entity, op, data in items]
     return bulk.apply_records(ctx, source, items)
 
 
@@ -228,7 +275,8 @@ def handler(entity: str, op: str) -> Callable[[ServiceContext, Source, dict[str,
     return (_UPSERTS if op == "upsert" else _DELETES)[entity]
 
 
-def translate_links(ctx: ServiceContext, source: Source, data: dict[str, Any]) -> dict[str, Any]:
+def translate_links(ctx: ServiceContext, source: Source, data: dict[str, Any],
+                    keep: frozenset[str] = frozenset()) -> dict[str, Any]:
     """Links given as the sender's own numbers, turned into the store's numbers.
 
     A local system that knows people, teams and projects by its own numbers (a zyh365-style
@@ -237,7 +285,8 @@ def translate_links(ctx: ServiceContext, source: Source, data: dict[str, Any]) -
     ``source_volunteer_no`` or ``source_id``, a team's or project's ``source_id``) becomes
     the store's number; anything else is left as sent (a store number, or unknown: the
     entity's handler answers ``exchange.link_unknown``). The sender's own numbers come first:
-    they may look like store numbers of other records.
+    they may look like store numbers of other records. ``keep``: link fields already named
+    by the store's numbers (by their homes), left as they are.
     """
     if not isinstance(data, dict):
         return data
@@ -245,7 +294,7 @@ def translate_links(ctx: ServiceContext, source: Source, data: dict[str, Any]) -
     out = data
     for name in ("volunteer_no", "team_no", "project_no", "parent_team_no"):
         value = data.get(name)
-        if not isinstance(value, str) or not value:
+        if not isinstance(value, str) or not value or name in keep:
             continue
         if name == "volunteer_no":
             number = session.execute(
@@ -291,6 +340,8 @@ def rejection(exc: ServiceError) -> Outcome:
 
 
 def _under_data(issue: Issue) -> Issue:
+    if issue.pointer == "/home" or issue.pointer.startswith("/home/"):
+        return issue  # the item's home member, beside data (gateway/exchange/homes.py)
     return Issue("/data" + issue.pointer, issue.rule, issue.message_zh, issue.message_en)
 
 
@@ -323,7 +374,10 @@ def _link_unknown(field_name: str, what_zh: str, what_en: str) -> Invalid:
 
 
 def _by_source(session: Session, model, source: Source, sid: str | None):
-    """The sender's latest row with this source id (None without an id)."""
+    """The row a received record's home names (:attr:`Source.addressed`), else the sender's
+    latest row with this source id (None without an id)."""
+    if isinstance(source.addressed, model):
+        return source.addressed
     if not sid:
         return None
     return session.execute(select(model).where(model.source_system == source.client_id,
@@ -520,9 +574,9 @@ def delete_volunteer(ctx: ServiceContext, source: Source, data: dict[str, Any]) 
     """Mark the person deleted (the row, their sources and history stay)."""
     ctx.caller.require("volunteer", "write")
     session = ctx.session
-    volunteer = None
+    volunteer = source.addressed if isinstance(source.addressed, Volunteer) else None
     sid = _source_id(data, None)
-    if sid:
+    if sid and volunteer is None:
         link = session.execute(select(VolunteerSource).where(
             VolunteerSource.source_system == source.client_id,
             VolunteerSource.source_id == sid)).scalar_one_or_none()
@@ -763,7 +817,11 @@ def upsert_service_record(ctx: ServiceContext, source: Source, data: dict[str, A
         "description": data.get("description"), "place": data.get("place"),
         "person_in_charge": data.get("person_in_charge"),
         "reason": f"updated by {source.client_id} ({source.note})"})
-    new.source_system, new.source_id, new.source_updated_at = source.client_id, sid, stamp.at
+    if source.addressed is row:  # the home's record: it stays its first sender's
+        new.source_system, new.source_id = row.source_system, row.source_id
+        new.source_updated_at = stamp.at
+    else:
+        new.source_system, new.source_id, new.source_updated_at = source.client_id, sid, stamp.at
     return Outcome("updated", new.record_no, [], _late_note(ctx, new))
 
 

@@ -9,7 +9,7 @@ from gateway.store.models.exchange import (BlobChunk, ClientKey, IdempotencyKey,
                                             RequestNonce)
 from gateway.store.models.hours import (Certificate, Commendation, Complaint, Dispute,
                                         Evaluation, ServiceRecord, Training)
-from gateway.store.models.meta import Change, GatewayMeta, NumberSequence
+from gateway.store.models.meta import Change, FederationHome, GatewayMeta, NumberSequence
 from gateway.store.models.people import Team, TeamMember, Volunteer, VolunteerSource
 from gateway.store.models.sync import DeadLetter, SyncCursor, SyncFlag, SyncRun, SyncSource
 from gateway.store.models.stats import (HoursProvinceTotal, HoursTotal, PendingAggregate,
@@ -24,4 +24,5 @@ __all__ = [
     "HoursProvinceTotal", "VolunteerProvinceCount", "PendingAggregate",
     "DeadLetter", "SyncCursor", "SyncFlag", "SyncRun", "SyncSource",
     "Alert", "AlertRule", "ConsoleAccount", "ConsoleAudit",
+    "FederationHome",
 ]

@@ -61,3 +61,20 @@ class Change(Base):
     team_no: Mapped[str | None] = mapped_column(String(32))
     # Filled by PostgreSQL (server default); never set it from Python.
     txid: Mapped[int | None] = mapped_column(BigInteger, server_default=FetchedValue())
+
+
+class FederationHome(Base):
+    """Where a record held here was first written: its home gateway and its number there.
+
+    One row per record that came from another gateway (docs/protocol.md, "Federation
+    identity"); a record without a row is at home here. Rows are kept after a deletion: a
+    tombstone still names the home record.
+    """
+
+    __tablename__ = "federation_homes"
+    __table_args__ = (Index("ix_federation_homes_home", "entity", "home_gateway", "home_key"),)
+
+    entity: Mapped[str] = mapped_column(String(32), primary_key=True)
+    number: Mapped[str] = mapped_column(String(64), primary_key=True)
+    home_gateway: Mapped[str] = mapped_column(String(64))
+    home_key: Mapped[str] = mapped_column(String(64))

@@ -48,6 +48,7 @@ PLAIN_ENUMS = {
     ("certificate", "/properties/status"),
     ("batch", "/properties/records/items/properties/entity"),
     ("batch", "/properties/records/items/properties/op"),
+    ("batch", "/properties/records/items/properties/home/properties/links/items/properties/field"),
 }
 # Code tables whose code column is not called "code".
 CODE_COLUMN = {"country": "numeric"}
