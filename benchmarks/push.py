@@ -409,7 +409,7 @@ def push_once(admin_url: str, code: Path | None, count: int, batch: int, workers
             key_id, private_pem = register_client(databases.url(name), keys_dir)
             records = list(volunteers(0, count))
             gateway = Gunicorn(env, Path(tmp) / "gunicorn.log", workers=workers, timeout=3600,
-                               keep_alive=30, cwd=cwd)
+                               keep_alive=30, cwd=cwd, ready_seconds=300)
             spies: list[subprocess.Popen] = []
             try:
                 if profile is not None:
