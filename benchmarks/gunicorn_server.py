@@ -29,11 +29,12 @@ class Gunicorn:
     :param keep_alive: seconds an idle keep-alive connection stays open.
     :param port: 0 for any free port (the URL is read from gunicorn's log).
     :param access_log: log every request (off by default: quieter, and faster under load).
+    :param ready_seconds: how long to wait for ``/readyz`` (a loaded machine boots slowly).
     """
 
     def __init__(self, env: dict[str, str], log: Path, *, workers: int = 1,
                  timeout: int | None = 30, keep_alive: int = 5, port: int = 0,
-                 access_log: bool = False, cwd: Path = ROOT):
+                 access_log: bool = False, cwd: Path = ROOT, ready_seconds: float = 60):
         self.log = log
         args = (f"--timeout {timeout} " if timeout is not None else "") + f"--keep-alive {keep_alive}"
         env = {**env, "GUNICORN_CMD_ARGS": args}
@@ -47,7 +48,7 @@ class Gunicorn:
                                          stderr=subprocess.STDOUT)
         try:
             self.url = self._wait_started(workers)
-            self.wait_ready()
+            self.wait_ready(ready_seconds)
         except BaseException:
             self.stop()
             raise

@@ -3,6 +3,8 @@ path, and the serving worker's peak memory on one large NDJSON batch.
 
     python -m benchmarks.push [--count 100000] [--batch 500] [--naive-sample 5000]
                               [--big-mb 200] [--workers 3] [--threads 3]
+    python -m benchmarks.push --against main [--sizes 20000,100000] [--rounds 1]
+                              [--profile DIR]
 
 Set-up: two fresh PostgreSQL databases (``--admin-url``, default postgres@127.0.0.1:5432),
 migrated with ``vgw db upgrade`` (settings through ``GATEWAY_*`` variables); a client
@@ -32,6 +34,14 @@ tenth of that, each to a freshly started gunicorn with one worker, so the worker
 resident set (VmHWM in /proc/<pid>/status) belongs to that batch; both peaks and their
 ratio are printed (flat memory: the ratio stays near 1 while the batch grows tenfold).
 ``--big-mb 0`` skips this part.
+
+Against other code (``--against REF``). Only the bulk path, for each of ``--sizes`` and
+``--rounds``, this tree and ``git archive REF`` (e.g. main) in turn, each on its own fresh
+database (migrated by that tree's code, no ANALYZE) and its own gunicorn running that tree's
+code: records/s and CPU per record (gateway workers + PostgreSQL backends, sampled from
+/proc as benchmarks/peers.py does), then the ratios this tree / REF of the same run. The
+machine may be loaded: the ratios of one interleaved run are what count. ``--profile DIR``
+also records each gunicorn worker with py-spy (bench extra) and prints where their CPU went.
 
 Metrics. While the bulk path pushes, ``/metrics`` of the same gunicorn is scraped about once
 a second and ``vgw_records_total{channel="push", outcome="created"}`` is printed beside the
@@ -367,6 +377,127 @@ def one_batch(env: dict[str, str], key_id: str, private_pem: bytes, path: Path, 
         gateway.stop()
 
 
+# -- against other code: this tree and REF's, interleaved ------------------------------------------
+
+def _profilers(workers: list[int], into: Path) -> list[subprocess.Popen]:
+    """py-spy recording each worker (collapsed stacks, raw format) until it is stopped."""
+    spy = str(Path(sys.executable).parent / "py-spy")
+    return [subprocess.Popen([spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "100",
+                              "--nonblocking", "--output", str(into.with_suffix(f".{pid}.txt"))],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for pid in workers]
+
+
+def push_once(admin_url: str, code: Path | None, count: int, batch: int, workers: int,
+              threads: int, profile: Path | None = None) -> dict[str, Any]:
+    """One bulk push of ``count`` records to a fresh database with ``code``'s gateway (None:
+    this tree): seconds and CPU seconds of the gateway and of PostgreSQL."""
+    from benchmarks.peers import Sampler  # (peers imports this module)
+
+    name = f"vgw_bench_push_{uuid.uuid4().hex[:8]}"
+    databases = Databases(admin_url, [name])
+    databases.create()
+    try:
+        with tempfile.TemporaryDirectory(prefix="vgw-bench-push-") as tmp:
+            keys_dir = f"{tmp}/keys"
+            env = _env(databases.url(name), keys_dir, 256 * 1024 * 1024)
+            cwd = ROOT
+            if code is not None:
+                env["PYTHONPATH"], cwd = str(code), code
+            subprocess.run([sys.executable, "-m", "gateway.cli", "db", "upgrade"], cwd=cwd,
+                           env=env, check=True, stdout=subprocess.DEVNULL)
+            key_id, private_pem = register_client(databases.url(name), keys_dir)
+            records = list(volunteers(0, count))
+            gateway = Gunicorn(env, Path(tmp) / "gunicorn.log", workers=workers, timeout=3600,
+                               keep_alive=30, cwd=cwd, ready_seconds=300)
+            spies: list[subprocess.Popen] = []
+            try:
+                if profile is not None:
+                    spies = _profilers(gateway.worker_pids(), profile)
+                    time.sleep(1.0)  # attached before the first request
+                with Sampler(admin_url, name) as sampler:
+                    seconds, summary = push_all(gateway.url, key_id, private_pem, records,
+                                                batch, threads)
+            finally:
+                for spy in spies:
+                    spy.send_signal(signal.SIGINT)
+                for spy in spies:
+                    try:
+                        spy.wait(timeout=60)
+                    except subprocess.TimeoutExpired:
+                        spy.kill()
+                        spy.wait()
+                gateway.stop()
+            stored = count_volunteers(databases.url(name))
+            if summary.get("created") != count or stored != count:
+                raise SystemExit(f"push: summary {summary}, {stored} volunteers for {count}")
+            cpu = sampler.split()
+            return {"seconds": seconds, "gateway": cpu.get("gateway") or 0.0,
+                    "postgres": cpu.get("postgres") or 0.0}
+    finally:
+        databases.drop()
+
+
+def against(args: argparse.Namespace) -> int:
+    """``--against REF``: this tree and REF's code, interleaved, at each of ``--sizes``."""
+    from benchmarks.sync_pull import export_tree, summarize_profile
+
+    sizes = [int(s) for s in args.sizes.split(",")]
+    rows: list[dict[str, Any]] = []
+    print(f"push benchmark, this tree against {args.against}: {args.sizes} records, "
+          f"{args.rounds} round(s), batches of {args.batch} from {args.threads} threads, "
+          f"{args.workers} workers; fresh tables (no ANALYZE); load average "
+          f"{os.getloadavg()[0]:.2f} at the start", flush=True)
+    with tempfile.TemporaryDirectory(prefix="vgw-bench-codes-") as codes:
+        trees: dict[str, Path | None] = {"this tree": None,
+                                         args.against: export_tree(args.against, Path(codes))}
+        if args.profile:
+            args.profile.mkdir(parents=True, exist_ok=True)
+        for size in sizes:
+            for round_ in range(args.rounds):
+                order = list(trees.items())
+                if round_ % 2:
+                    order.reverse()
+                for label, code in order:
+                    profile = (args.profile / f"push-{label.replace(' ', '_').replace('/', '_')}"
+                               f"-{size}-{round_ + 1}" if args.profile else None)
+                    row = push_once(args.admin_url, code, size, args.batch, args.workers,
+                                    args.threads, profile)
+                    cpu = row["gateway"] + row["postgres"]
+                    print(f"  {label:>10} {size:>9,}: {size / row['seconds']:>7,.0f} records/s, "
+                          f"CPU {cpu / size * 1e6:,.0f} us/record (gateway "
+                          f"{row['gateway'] / size * 1e6:,.0f}, PostgreSQL "
+                          f"{row['postgres'] / size * 1e6:,.0f}); load {os.getloadavg()[0]:.2f}",
+                          flush=True)
+                    rows.append({**row, "code": label, "size": size, "profile": profile})
+    print("\n| code | records | records/s | CPU us/rec | gateway us/rec | PostgreSQL us/rec |")
+    print("|---|---|---|---|---|---|")
+    best: dict[tuple[str, int], dict[str, Any]] = {}
+    for r in rows:
+        key = (r["code"], r["size"])
+        if key not in best or r["seconds"] < best[key]["seconds"]:
+            best[key] = r
+    for (label, size), r in best.items():
+        print(f"| {label} | {size:,} | {size / r['seconds']:,.0f} | "
+              f"{(r['gateway'] + r['postgres']) / size * 1e6:,.0f} | "
+              f"{r['gateway'] / size * 1e6:,.0f} | {r['postgres'] / size * 1e6:,.0f} |")
+    for size in sizes:
+        mine, theirs = best[("this tree", size)], best[(args.against, size)]
+        speed = theirs["seconds"] / mine["seconds"]
+        cpu = ((theirs["gateway"] + theirs["postgres"]) / (mine["gateway"] + mine["postgres"]))
+        print(f"{size:,} records (best of {args.rounds}): this tree {speed:.2f}x {args.against}'s "
+              f"records/s, {cpu:.2f}x less CPU per record")
+    if args.profile:
+        for r in rows:
+            for path in sorted(args.profile.glob(f"{r['profile'].name}.*.txt")):
+                print(f"\n  where a worker's CPU went ({r['code']}, {r['size']:,}; {path}):")
+                print("\n".join(summarize_profile(path)))
+    rate = max(r["size"] / r["seconds"] for r in rows if r["code"] == "this tree")
+    print(f"target signed push >= 10,000 records/s end to end (issue 14), this tree's best: "
+          f"{rate:,.0f}/s: {'met' if rate >= 10_000 else 'NOT met'}")
+    return 0
+
+
 # -- the whole run -----------------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
@@ -383,6 +514,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="do not scrape /metrics during and after the pushes")
     parser.add_argument("--admin-url", default=ADMIN_URL,
                         help="PostgreSQL URL to create the databases with")
+    parser.add_argument("--against", metavar="REF", default=None,
+                        help="only the bulk path: this tree and REF's code (git archive, e.g. "
+                             "main), interleaved, at each of --sizes")
+    parser.add_argument("--sizes", default="20000,100000",
+                        help="with --against: comma-separated record counts")
+    parser.add_argument("--rounds", type=int, default=1, help="with --against: rounds per size")
+    parser.add_argument("--profile", metavar="DIR", type=Path, default=None,
+                        help="with --against: py-spy each gunicorn worker into DIR")
     args = parser.parse_args(argv)
     # A SIGTERM (timeout, Ctrl-C from a supervisor) still stops the gateway and drops the
     # databases: the finally blocks run.
@@ -390,6 +529,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if postgres_unreachable(args.admin_url, "push"):
         return 0
+    if args.against:
+        return against(args)
 
     suffix = uuid.uuid4().hex[:8]
     push_db, naive_db = f"vgw_bench_push_{suffix}", f"vgw_bench_naive_{suffix}"

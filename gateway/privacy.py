@@ -235,7 +235,9 @@ class Vault:
         if not normalised:
             raise ValueError("cannot index an empty value")
         message = f"{kind}\x00{normalised}".encode("utf-8")
-        return hmac.new(self._index_key, message, hashlib.sha256).hexdigest()
+        # hmac.digest: the one-shot C HMAC, the same bytes as hmac.new(…).digest() at a
+        # fraction of the cost (two of these per pushed person).
+        return hmac.digest(self._index_key, message, "sha256").hex()
 
     # -- configuration ---------------------------------------------------------------------
 

@@ -15,11 +15,13 @@ province, else '') and in the province-level roll-up that national answers read
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from decimal import Decimal
 from typing import Iterable, cast
 
-from sqlalchemy import Table, delete, insert, text
+from sqlalchemy import Table, bindparam, delete, func, insert, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from gateway.services.context import upsert_rows
@@ -42,29 +44,47 @@ def _add(session: Session, table, key: dict, deltas: dict) -> None:
 
 def _add_many(session: Session, table, rows: list[dict], key: list[str], deltas: list[str]) -> None:
     """:func:`_add` for several cells in one statement: their pending rows."""
-    if not rows:
-        return
+    _insert_pending(session, _pending(table, rows, key))
+
+
+def _pending(table, rows: list[dict], key: list[str]) -> list[dict]:
+    """The ``stat_pending`` rows adding ``rows`` (key and delta values) to ``table``'s cells."""
     place = key[0]
-    values = [
+    return [
         {"cell_table": table.__tablename__, "place": row[place], "birth_year": row.get("birth_year"),
          "gender": row.get("gender"), "month": row["month"],
          "service_category": row.get("service_category"), "count": row.get("count", 0),
          "hours": row.get("hours", 0), "records": row.get("records", 0)} for row in rows]
-    if len(values) > 1 and session.get_bind().dialect.name == "postgresql":
-        # One statement for the set, not an INSERT per row (psycopg's executemany sends one
-        # per row): a bulk of new people from all over makes about one cell each.
-        session.execute(_INSERT_UNNEST, {name: [v[name] for v in values] for name, _ in _PENDING})
+
+
+#: the columns of a pending row, in the order :func:`_pending` gives them
+_PENDING_COLUMNS = ("cell_table", "place", "birth_year", "gender", "month", "service_category",
+                    "count", "hours", "records")
+
+
+def _insert_pending(session: Session, pending: list[dict]) -> None:
+    """Append ``pending`` rows. Several on PostgreSQL: ONE statement, the columns as arrays
+    into ``unnest`` — an executemany is a statement per row on the server (psycopg pipelines
+    them, but each is still bound and executed: two rows per new person of a push, the
+    largest statement count of a chunk). Elsewhere (SQLite, in process): an executemany."""
+    if not pending:
         return
-    session.execute(insert(PendingAggregate), values)
+    # (through the session, which flushes first, as before)
+    if len(pending) > 1 and session.get_bind().dialect.name == "postgresql":
+        session.execute(_pending_from_arrays(), {
+            f"{name}_array": [row[name] for row in pending] for name in _PENDING_COLUMNS})
+        return
+    session.execute(insert(cast(Table, PendingAggregate.__table__)), pending)
 
 
-#: stat_pending's columns a delta sets, and their PostgreSQL array types (for unnest)
-_PENDING = (("cell_table", "varchar[]"), ("place", "varchar[]"), ("birth_year", "integer[]"),
-            ("gender", "varchar[]"), ("month", "varchar[]"), ("service_category", "varchar[]"),
-            ("count", "bigint[]"), ("hours", "numeric[]"), ("records", "bigint[]"))
-_INSERT_UNNEST = text(
-    f"INSERT INTO stat_pending ({', '.join(name for name, _ in _PENDING)}) SELECT * FROM unnest("
-    + ", ".join(f"CAST(:{name} AS {kind})" for name, kind in _PENDING) + ")")
+@functools.lru_cache(maxsize=1)
+def _pending_from_arrays():
+    table = cast(Table, PendingAggregate.__table__)
+    source = func.unnest(*[bindparam(f"{name}_array", type_=ARRAY(table.c[name].type))
+                           for name in _PENDING_COLUMNS]).table_valued(
+        *_PENDING_COLUMNS).render_derived("new_rows")
+    return insert(table).from_select(list(_PENDING_COLUMNS),
+                                     select(*[source.c[name] for name in _PENDING_COLUMNS]))
 
 
 def fold(session: Session) -> int:
@@ -117,11 +137,13 @@ def count_volunteers(session: Session, volunteers: Iterable[Volunteer], delta: i
     for (county, *cell), n in cells.items():
         provinces[(county[:2], *cell)] += n
     columns = ("birth_year", "gender", "month")
+    pending: list[dict] = []  # both tables' rows, appended with one statement
     for table, first, counts in ((VolunteerCount, "county", cells),
                                  (VolunteerProvinceCount, "province", provinces)):
         rows = [{first: place, **dict(zip(columns, cell)), "count": n * delta}
                 for (place, *cell), n in counts.items()]
-        _add_many(session, table, rows, [first, *columns], ["count"])
+        pending += _pending(table, rows, [first, *columns])
+    _insert_pending(session, pending)
 
 
 def count_hours(session: Session, record: ServiceRecord, project: Project, sign: int) -> None:

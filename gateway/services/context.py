@@ -335,6 +335,10 @@ def _masked(key: str, value: Any) -> Any:
 
 def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
     """Changed fields as ``{field: {"old": …, "new": …}}`` with personal data masked."""
+    if not before:
+        # A creation (every new person of a push): each field set is a change from None.
+        return {key: {"old": None, "new": _masked(key, new) if key in PERSONAL_FIELDS else new}
+                for key in sorted(after) if (new := after[key]) is not None}
     out = {}
     for key in sorted(before.keys() | after.keys()):
         old, new = before.get(key), after.get(key)
