@@ -112,8 +112,12 @@ def _without_strings(data: bytes) -> bytes:
 
 def _key_count(value: Any) -> int:
     """Keys of every object in a parsed JSON value: the members of its serialisation (orjson,
-    in C), so that no Python walk of the value is needed."""
-    return _member_count(orjson.dumps(value))
+    in C), so that no Python walk of the value is needed. orjson writes at most 255 levels
+    (it reads 1024): a deeper value, which a depth limit refuses anyway, is walked."""
+    try:
+        return _member_count(orjson.dumps(value))
+    except orjson.JSONEncodeError:
+        return _key_count_walk(value)
 
 
 def _key_count_walk(value: Any) -> int:

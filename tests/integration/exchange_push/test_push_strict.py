@@ -55,6 +55,19 @@ def test_a_ten_thousand_deep_push_is_400_too_deep(store_app, server, city):
     _problem(h.push(server, city, deep + b"\n", content_type="application/x-ndjson"), 400, "too-deep")
 
 
+@pytest.mark.parametrize("depth", [300, 1000])
+def test_a_record_deeper_than_orjson_writes_is_rejected_too_deep_not_500(store_app, server, city, depth):
+    """Deeper than orjson serialises (255) but not than it parses (1024): the repeated-key
+    count must not fall over on it (it answered 500 once); the record is refused, too deep."""
+    deep = b'{"a":' * depth + b"1" + b"}" * depth
+    records = b'[{"entity":"volunteer","op":"upsert","source_id":"x","data":' + deep + b"}]"
+    answer = h.push(server, city, _envelope_bytes(records), content_type="application/json")
+    assert answer.status_code == 200, (answer.status_code, answer.text[:300])
+    result = answer.json()["results"][0]
+    assert result["status"] == "rejected" and result["errors"][0]["rule"] == "input.too-deep"
+    assert h.count(store_app, Volunteer) == 0
+
+
 def test_a_repeated_key_in_an_ndjson_record_line_rejects_that_record(store_app, server, city):
     good = orjson.dumps(h.item("volunteer", h.volunteer(1)))
     bad = good[:-2] + b',"name":"again"' + good[-2:]
