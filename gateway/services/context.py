@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,7 +14,8 @@ from sqlalchemy import Connection, Table, and_, bindparam, event, func, select, 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine as DatabaseEngine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, SessionTransaction
 from stdnum.iso7064 import mod_37_36
 
@@ -127,13 +129,27 @@ class ServiceContext:
                                      {"next_value": -1}, returning=("name", "next_value")))
             return {name: after[name] - counts[name] for name in counts}
         engine = connection.engine
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as own:
-            after = dict(upsert_rows_on(own, NumberSequence.__table__, rows, ["name"],
-                                        {"next_value": -1}, returning=("name", "next_value")))
+        try:
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as own:
+                after = dict(upsert_rows_on(own, NumberSequence.__table__, rows, ["name"],
+                                            {"next_value": -1}, returning=("name", "next_value")))
+        except (OperationalError, InterfaceError, PoolTimeout) as exc:
+            # No second connection to be had (the server's connection limit, the pool
+            # exhausted): reserve in the caller's transaction as SQLite does — correct, only
+            # locking — rather than refuse the records. A database that is gone fails here
+            # too, on the session's own connection, as the store being unavailable.
+            log.warning("numbering in the caller's transaction: no connection of its own (%s)",
+                        type(exc).__name__)
+            after = dict(upsert_rows(self.session, NumberSequence.__table__, rows, ["name"],
+                                     {"next_value": -1}, returning=("name", "next_value")))
+            return {name: after[name] - counts[name] for name in counts}
         first = {name: after[name] - counts[name] for name in counts}
         held = self.session.get_nested_transaction() or self.session.get_transaction()
-        self.session.info.setdefault(_RESERVED, []).extend(
-            _Reserved(held, engine, name, first[name], counts[name]) for name in sorted(counts))
+        reserved: dict[SessionTransaction, list[_Reserved]] = self.session.info.setdefault(
+            _RESERVED, {})
+        reserved.setdefault(held, []).extend(
+            _Reserved(next(_ORDER), engine, name, first[name], counts[name])
+            for name in sorted(counts))
         return first
 
     def volunteer_counter(self, area: str | None) -> str:
@@ -187,23 +203,29 @@ class ServiceContext:
 # -- counter values reserved outside the caller's transaction (PostgreSQL) ---------------------
 
 #: session.info key: the values :meth:`ServiceContext.reserve_values` reserved in their own
-#: transaction, in the order reserved, each with the session transaction that holds them.
+#: transaction, by the session transaction (or savepoint) that holds them, each list in the
+#: order reserved (a savepoint released passes its list to its parent: no scan of the rest).
 _RESERVED = "gateway.numbers.reserved"
+#: session.info key: set while the session commits. A rollback then may follow a COMMIT the
+#: server applied before the connection dropped: nothing is given back (a gap at worst),
+#: since moving a counter back over numbers in use would have every later writer collide.
+_COMMITTING = "gateway.numbers.committing"
+_ORDER = itertools.count()
 
 
 @dataclass(frozen=True)
 class _Reserved:
-    held: SessionTransaction
+    order: int
     engine: DatabaseEngine
     name: str
     first: int
     count: int
 
 
-def _held_by(entry: _Reserved, transaction: SessionTransaction) -> bool:
-    held: SessionTransaction | None = entry.held
+def _under(transaction: SessionTransaction, ancestor: SessionTransaction) -> bool:
+    held: SessionTransaction | None = transaction
     while held is not None:
-        if held is transaction:
+        if held is ancestor:
             return True
         held = held.parent
     return False
@@ -216,7 +238,7 @@ def _give_back(entries: list[_Reserved]) -> None:
     worse."""
     table = NumberSequence.__table__
     by_engine: dict[DatabaseEngine, list[_Reserved]] = {}
-    for entry in entries:
+    for entry in sorted(entries, key=lambda e: e.order):
         by_engine.setdefault(entry.engine, []).append(entry)
     for engine, own in by_engine.items():
         try:
@@ -231,44 +253,56 @@ def _give_back(entries: list[_Reserved]) -> None:
                         len(own), type(exc).__name__)
 
 
+@event.listens_for(Session, "before_commit")
+def _committing(session: Session) -> None:
+    if session.info.get(_RESERVED):
+        session.info[_COMMITTING] = True
+
+
 @event.listens_for(Session, "after_rollback")
 def _rolled_back(session: Session) -> None:
-    """A rollback (of the transaction or of a savepoint): the values reserved under it return."""
-    entries = session.info.get(_RESERVED)
-    if not entries:
+    """A rollback (of the transaction or of a savepoint): the values reserved under it return
+    — unless it follows a commit that failed (see ``_COMMITTING``)."""
+    reserved: dict[SessionTransaction, list[_Reserved]] | None = session.info.get(_RESERVED)
+    if session.info.pop(_COMMITTING, False):
+        if reserved:
+            reserved.clear()
+        return
+    if not reserved:
         return
     undone = session.get_nested_transaction() or session.get_transaction()
     if undone is None:
-        returned, session.info[_RESERVED] = entries, []
+        returned = [entry for entries in reserved.values() for entry in entries]
+        reserved.clear()
     else:
-        returned = [entry for entry in entries if _held_by(entry, undone)]
-        session.info[_RESERVED] = [entry for entry in entries if not _held_by(entry, undone)]
+        returned = []
+        for held in [held for held in reserved if _under(held, undone)]:
+            returned.extend(reserved.pop(held))
     _give_back(returned)
 
 
 @event.listens_for(Session, "after_commit")
 def _committed(session: Session) -> None:
     """The transaction committed (not a savepoint released): its values are used for good."""
+    session.info.pop(_COMMITTING, None)
     if session.get_nested_transaction() is None and session.info.get(_RESERVED):
-        session.info[_RESERVED] = []
+        session.info[_RESERVED].clear()
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _ended(session: Session, transaction: SessionTransaction) -> None:
     """A savepoint released: its values pass to the enclosing transaction. The transaction
     ended neither committed nor rolled back (the session closed): they return."""
-    entries = session.info.get(_RESERVED)
-    if not entries:
+    reserved: dict[SessionTransaction, list[_Reserved]] | None = session.info.get(_RESERVED)
+    if not reserved:
         return
-    mine = [entry for entry in entries if entry.held is transaction]
+    mine = reserved.pop(transaction, None)
     if not mine:
         return
     if transaction.parent is not None:
-        session.info[_RESERVED] = [
-            _Reserved(transaction.parent, e.engine, e.name, e.first, e.count)
-            if e.held is transaction else e for e in entries]
+        reserved.setdefault(transaction.parent, []).extend(mine)
         return
-    session.info[_RESERVED] = [entry for entry in entries if entry.held is not transaction]
+    session.info.pop(_COMMITTING, None)
     _give_back(mine)
 
 

@@ -192,3 +192,60 @@ def test_a_writer_rolled_back_after_another_reserved_leaves_a_gap(store_app):
         with sessions() as session:
             stored = sorted(_sequence(n) for n in session.scalars(select(Volunteer.volunteer_no)))
         assert stored == [3, 4]  # 1 and 2: the gap the rolled-back writer left
+
+
+def test_a_failed_commit_gives_nothing_back(store_app):
+    """PostgreSQL: a rollback that follows a COMMIT attempt may follow a COMMIT the server
+    applied (the connection dropped on the way back): moving the counter back over numbers
+    in use would have every later writer collide, so nothing is given back — a gap at worst.
+    Here the commit fails at its flush (a duplicate counter row), which rolls back."""
+    app = store_app
+    if app.extensions["store.engine"].dialect.name != "postgresql":
+        return
+    sessions = app.extensions["store.sessionmaker"]
+    with app.app_context():
+        session = sessions()
+        try:
+            assert [o.status for o in _write(app, session, [1, 3])] == ["created"] * 2
+            session.add(NumberSequence(name=COUNTER, next_value=1))  # flushed by the commit
+            try:
+                session.commit()
+            except Exception as exc:  # noqa: BLE001 - the IntegrityError of the duplicate row
+                assert "number_sequences" in str(exc)
+            else:
+                raise AssertionError("the commit should have failed")
+        finally:
+            session.close()
+        assert _counter(app) == 3  # 1 and 2 not given back
+        with sessions() as session:
+            numbered = _write(app, session, [5])
+            session.commit()
+        assert [_sequence(o.key) for o in numbered] == [3]
+
+
+def test_with_no_connection_of_its_own_the_counter_is_taken_in_the_transaction(store_app):
+    """PostgreSQL: when no second connection can be had (here a pool of one, exhausted by
+    the writer itself), numbering falls back to the caller's transaction — the records are
+    numbered, not refused — and the values go with that transaction."""
+    app = store_app
+    if app.extensions["store.engine"].dialect.name != "postgresql":
+        return
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+    url = app.extensions["store.engine"].url
+    tight = create_engine(url, pool_size=1, max_overflow=0, pool_timeout=0.2)
+    try:
+        with app.app_context():
+            with Session(tight) as session:
+                outcomes = _write(app, session, [1, 3])
+                assert [o.status for o in outcomes] == ["created"] * 2
+                assert [_sequence(o.key) for o in outcomes] == [1, 2]
+                session.rollback()
+            assert _counter(app) is None  # the counter row went with the transaction
+            with Session(tight) as session:
+                outcomes = _write(app, session, [5])
+                session.commit()
+            assert [_sequence(o.key) for o in outcomes] == [1]
+            assert _counter(app) == 2
+    finally:
+        tight.dispose()
