@@ -169,7 +169,7 @@ def _ndjson_header(body: IO[bytes], limits: jsonio.Limits) -> tuple[Any, int]:
     """The first non-blank line's value and its line number (the stream is left after it)."""
     for number, raw in enumerate(body, start=1):
         if raw.strip():
-            try:  # depth, members and string lengths in one walk
+            try:  # depth, members and string lengths read from the line's text
                 value = jsonio.loads(raw, limits.max_depth, number, limits)
             except jsonio.InputError as exc:
                 raise input_problem(exc) from None
@@ -312,7 +312,7 @@ def _items(body: IO[bytes], media_type: str, limits: jsonio.Limits, header_line:
         for number, raw in enumerate(body, start=header_line + 1):
             if not raw.strip():
                 continue
-            try:  # depth, members and string lengths in one walk
+            try:  # depth, members and string lengths read from the line's text
                 value = jsonio.loads(raw, limits.max_depth, number, limits)
             except jsonio.InputError as exc:
                 yield _Item(index, number, error=_input_issue(exc))
@@ -663,10 +663,9 @@ class _Pace:
     Records are applied a group at a time (:func:`apply_records`) and each group is
     committed on its own: at most :data:`COMMIT_EVERY` records, and as many as the records
     lately applied in this process say fit in :data:`COMMIT_SECONDS` (the first group of a
-    process, sized without a measure, is small). One group per transaction also means that
-    the bulk path takes each kind of row lock (number counters, aggregate cells) in one
-    sorted pass per transaction, so concurrent pushes of new people wait for each other but
-    never deadlock.
+    process, sized without a measure, is small). Concurrent pushes of new people do not
+    wait for each other on the number counters (reserved in a transaction of their own on
+    PostgreSQL) or the aggregate cells (deltas appended to ``stat_pending``).
     """
 
     FIRST = 20
