@@ -9,6 +9,7 @@ with (``dead_letters.home``), and its replay applies (pull) or sends (push) it w
   A's record (the source's region scope), so the correction (and the tombstone of B's copy
   it replaces) is refused (out of scope) into the dead letters. Once the scope is widened,
   the replay applies the correction to A's record itself: no second copy, no letter left.
+  The pull's signed evidence (the message log's pages) holds each item's home.
 * push delete: B voids A's project and pushes the tombstone to A while B's client at A may
   not reach A's project (region scope): A refuses it (out of scope). Once the scope is
   widened (and A's stored answer to that exact batch gone: a batch sent again with the same
@@ -24,11 +25,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import orjson
+
 from sqlalchemy import delete, select, update
 
 from gateway import store
 from gateway.services import activities
-from gateway.store.models import Client, DeadLetter, IdempotencyKey, SyncSource
+from gateway.exchange import message_log
+from gateway.store.models import Client, DeadLetter, IdempotencyKey, MessageLog, SyncSource
 from sync_jobs import dead_letters, engine
 from tests.integration.adapters_standard.support import push_natives
 from tests.integration.adapters_standard.test_federation_identity import (
@@ -82,6 +86,14 @@ def test_a_replayed_pulled_edit_reaches_the_home_record(gateways):
     assert pulled.status == "partial" and pulled.dead_lettered >= 1
     letters = _letters(a.app)
     assert letters and all(d.direction == "pull" for d in letters)
+    with store.session_scope(a.app) as session:                # the run's signed evidence
+        entry = session.execute(select(MessageLog).where(MessageLog.adapter == "standard",
+                                                         MessageLog.direction == "in")
+                                .order_by(MessageLog.id.desc()).limit(1)).scalar_one()
+        body = orjson.loads(b"".join(message_log.read_blob(session, entry.body_blob)))
+        assert message_log.verify_entry(session, entry).verified
+    items = [i for p in body["pages"] for i in p["items"]]
+    assert items and all(i["home"]["gateway"] == "gw-a-id" for i in items), items
     homes = [d.home for d in letters]
     assert {"gateway": "gw-a-id", "key": record_of(a, a, 0).record_no}.items() <= \
         next(h for h in homes if h and h.get("key") == record_of(a, a, 0).record_no).items()
