@@ -63,6 +63,7 @@ __all__ = [
     "ENTRY_POINT_GROUP", "Adapter", "AdapterError", "AdapterSettingsError", "AdapterUnavailable",
     "AdapterNotFound", "CheckResult", "DeletesNotSupported", "Issue", "MappingError",
     "HOME", "NUMBER_KEYS", "NativeItem", "Page", "ReadOnlyAdapter", "UploadsNotAccepted", "WriteResult", "discover", "load_adapter", "pointer",
+    "with_home",
 ]
 
 ENTRY_POINT_GROUP = "vgw.adapters"
@@ -141,6 +142,20 @@ class MappingError(AdapterError, ValueError):
 #: and while a record is applied, that holds the record's home (docs/protocol.md, "Federation
 #: identity"): never a field of the published schemas (they have no ``@``).
 HOME = "@home"
+
+
+def with_home(data: Any, home: Mapping[str, Any] | None) -> Any:
+    """``data`` (a standard record) with ``home`` under :data:`HOME` — the one rule for
+    attaching a record's home, wherever one is attached (a push item's ``home`` member, a
+    pulled item's, a feed change's for a federating adapter's ``write``): only the given home
+    says it, so a :data:`HOME` member already in ``data`` (a mapping's, a sender's) is dropped,
+    and ``home=None`` leaves none. ``data`` itself is returned when there is nothing to change;
+    anything but a dict is returned as it is (the shape checks refuse it)."""
+    if not isinstance(data, dict):
+        return data
+    if home is None:
+        return data if HOME not in data else {k: v for k, v in data.items() if k != HOME}
+    return {**{k: v for k, v in data.items() if k != HOME}, HOME: home}
 
 
 # -- values exchanged with the gateway -----------------------------------------------------

@@ -1,7 +1,9 @@
 """Records that kept failing: list them, replay them (one by one or in bulk by filter), discard.
 
 A dead letter keeps the record as it was when it failed — the local system's native record
-for a pull, the standard record for a push — encrypted, with the reason (the issues: pointer,
+for a pull, the standard record for a push — encrypted, with its home (a federated record's,
+docs/protocol.md "Federation identity": the replay applies or sends it with that home, as
+the run would have), the reason (the issues: pointer,
 rule, messages) and the number of attempts. Replaying runs it through the same path again:
 a pulled record is mapped, validated and upserted (for instance once the volunteer a service
 record names has arrived, or after the adapter's mapping was fixed); a pushed one is written
@@ -149,20 +151,16 @@ def _replay_pull(app: Flask, run: "engine_mod.Run", ids: list[int]) -> tuple[int
             letter = session.get(DeadLetter, letter_id)
             native = payload(app, letter)
             source = Source(run.source.name, utcnow(), run.priority, f"sync-replay-{run.result.run_id}")
-            if letter.op == "delete":
-                data: Any = {"source_id": letter.record_key}
-            else:
-                try:
-                    data = run.adapter.to_standard(letter.entity, native)
-                except MappingError as exc:
-                    _settle(letter, False, [i.as_dict() for i in exc.issues])
-                    failed += 1
-                    session.commit()
-                    metrics.records("sync_pull", run.source.name,
-                                    [(letter.entity, "rejected", [i.rule for i in exc.issues])])
-                    continue
-                if letter.record_key and not data.get("source_id"):
-                    data = {**data, "source_id": letter.record_key}
+            try:  # mapped as the run maps it, with the home the item came with
+                data = engine_mod.pulled_record(run.adapter, letter.entity, letter.op,
+                                                letter.record_key, native, letter.home)
+            except MappingError as exc:
+                _settle(letter, False, [i.as_dict() for i in exc.issues])
+                failed += 1
+                session.commit()
+                metrics.records("sync_pull", run.source.name,
+                                [(letter.entity, "rejected", [i.rule for i in exc.issues])])
+                continue
             (outcome,) = apply_records(run.context(session), source, [(letter.entity, letter.op, data)])
             entity = letter.entity
             good = outcome.status != "rejected"
@@ -188,7 +186,11 @@ def _replay_push(app: Flask, run: "engine_mod.Run", ids: list[int]) -> tuple[int
             letter = session.get(DeadLetter, letter_id)
             record = payload(app, letter)
             try:
-                if letter.op == "delete":   # a tombstone ({"key": number}) the target refused
+                if letter.op == "delete" and run.adapter.federates:
+                    # a tombstone ({"key": number}) with its home, as the run sent it
+                    (result,) = run.call(f"delete 1 {letter.entity}", lambda: run.adapter.delete(
+                        letter.entity, [record["key"]], homes=[letter.home]))  # type: ignore[call-arg]
+                elif letter.op == "delete":   # a tombstone ({"key": number}) the target refused
                     (result,) = run.call(f"delete 1 {letter.entity}", lambda: run.adapter.delete(
                         letter.entity, [record["key"]]))
                 else:

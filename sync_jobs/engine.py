@@ -72,8 +72,8 @@ from tenacity import (RetryCallState, Retrying, retry_if_exception, retry_if_exc
 
 from gateway import logs, metrics
 from gateway.errors import store_unavailable
-from gateway.adapter import (HOME, Adapter, AdapterError, AdapterUnavailable, MappingError, NativeItem,
-                             load_adapter)
+from gateway.adapter import (Adapter, AdapterError, AdapterUnavailable, MappingError, NativeItem,
+                             load_adapter, with_home)
 from gateway.exchange import feed, message_log
 from gateway.exchange.national import apply_in_version
 from gateway.exchange.upserts import Outcome, Source, SourcePriority
@@ -85,7 +85,8 @@ from gateway.store.models import (DeadLetter, SyncCursor, SyncFlag, SyncRun, Syn
 from sync_jobs import sources as sources_mod
 from sync_jobs.locks import SourceLock, worker_name
 
-__all__ = ["Run", "RunFailed", "RunResult", "adapter_for", "retries_enabled", "run_source", "set_retries"]
+__all__ = ["Run", "RunFailed", "RunResult", "adapter_for", "pulled_record", "retries_enabled",
+           "run_source", "set_retries"]
 
 log = logging.getLogger("sync_jobs.engine")
 
@@ -281,12 +282,15 @@ class Run:
         return "pull" if self.direction == "pull" else "push"
 
     def _dead_letter(self, session: Session, entity: str, op: str, key: str | None,
-                     payload: Any, issues: list[Issue] | list[dict[str, Any]], attempts: int) -> None:
+                     payload: Any, issues: list[Issue] | list[dict[str, Any]], attempts: int,
+                     home: dict[str, Any] | None = None) -> None:
+        """Keep a failed record for :mod:`sync_jobs.dead_letters`, with its ``home`` (a
+        pulled item's, a pushed tombstone's): the replay applies it as the run would have."""
         reason = [i.as_dict() if isinstance(i, Issue) else dict(i) for i in issues]
         session.add(DeadLetter(
             source_id=self.source.id, run_id=self.result.run_id, direction=self._dir(),
             entity=entity, op=op, record_key=(key or "")[:128] or None,
-            payload_enc=self.vault.encrypt(orjson.dumps(payload).decode("utf-8")),
+            payload_enc=self.vault.encrypt(orjson.dumps(payload).decode("utf-8")), home=home,
             rule=(reason[0].get("rule") if reason else None), reason=reason, attempts=attempts,
             status="pending", created_at=utcnow(), last_attempt_at=utcnow()))
         self.count(dead_lettered=1)
@@ -376,17 +380,13 @@ class Run:
         tz = self.engine.tz
         mapped: list[tuple[bool, Any, datetime | None]] = []
         for item in page.items:
-            if item.op == "delete":
-                mapped.append((True, _with_home({"source_id": item.source_id}, item), None))
-                continue
             try:
-                data = self.adapter.to_standard(entity, item.native)
+                data = pulled_record(self.adapter, entity, item.op, item.source_id, item.native,
+                                     item.home)
             except MappingError as exc:
                 mapped.append((False, exc.issues, None))
                 continue
-            if item.source_id and not data.get("source_id"):
-                data = {**data, "source_id": item.source_id}
-            mapped.append((True, _with_home(data, item),
+            mapped.append((True, data, None if item.op == "delete" else
                            parse_local_datetime(data.get("source_updated_at"), tz)))
         return page, mapped
 
@@ -424,7 +424,8 @@ class Run:
         self.count(pages=1, read=len(items))
         tx.pages.append({"cursor": tx.next_cursor if tx.pages else tx.cursor,
                          "next_cursor": next_cursor,
-                         "items": [{"source_id": i.source_id, "op": i.op, "native": i.native}
+                         "items": [{"source_id": i.source_id, "op": i.op, "native": i.native,
+                                    **({"home": i.home} if i.home is not None else {})}
                                    for i in items]})
         tx.next_cursor = next_cursor
         return newest
@@ -449,7 +450,8 @@ class Run:
         for outcome in outcomes:
             counts[outcome.status] += 1
         for _page, _kind, item, issues in dead:
-            self._dead_letter(session, entity, item.op, item.source_id, item.native, issues, 1)
+            self._dead_letter(session, entity, item.op, item.source_id, item.native, issues, 1,
+                              home=item.home if self.adapter.federates else None)
         self.count(unchanged=sum(o.status == "unchanged" for o in outcomes),
                    written=sum(o.status in ("created", "updated", "deleted") for o in outcomes),
                    rejected=len(dead))
@@ -594,8 +596,7 @@ class Run:
         # A federating adapter gets each record's home (docs/protocol.md, Federation identity).
         federates = self.adapter.federates
         records = [{"key": c["key"]} if deleting else
-                   ({**c["data"], HOME: c["home"]} if federates and c.get("home") else c["data"])
-                   for c in group]
+                   with_home(c["data"], c.get("home") if federates else None) for c in group]
         homes = [c.get("home") for c in group] if federates and deleting else None
         attempts = self.config["SYNC_RECORD_ATTEMPTS"]
         todo = list(range(len(group)))
@@ -633,7 +634,8 @@ class Run:
                     change = group[index]
                     self._dead_letter(session, entity, op, change["key"], records[index],
                                       errors or [Issue("", "adapter.refused", "本地系统拒绝了该记录",
-                                                       "the local system refused the record")], tries)
+                                                       "the local system refused the record")], tries,
+                                      home=change.get("home") if federates else None)
                 self.count(written=counts["written"], rejected=counts["rejected"])
                 self.commit(session)
             metrics.records("sync_push", self.source.name,
@@ -701,9 +703,21 @@ class _Transaction:
     dead: list[tuple[int, int, NativeItem, list[Issue]]] = field(default_factory=list)
 
 
-def _with_home(data: dict[str, Any], item: NativeItem) -> dict[str, Any]:
-    """The record to apply, with the home another gateway sent for it (if any)."""
-    return {**data, HOME: item.home} if item.home is not None else data
+def pulled_record(adapter: Adapter, entity: str, op: str, source_id: str | None,
+                  native: dict[str, Any], home: dict[str, Any] | None) -> dict[str, Any]:
+    """The standard record a pulled item is applied as — the one mapping of a pull run
+    (:meth:`Run._read_mapped`) and of a pulled dead letter's replay: a delete names the
+    record by its source id; an upsert is ``adapter.to_standard(entity, native)`` with the
+    source id filled in where the mapping gives none. The item's ``home`` goes with it for
+    an adapter that ``federates``; any other home (a non-federating adapter's, or one a
+    mapping put in) is dropped (:func:`gateway.adapter.with_home`). Raises MappingError."""
+    if op == "delete":
+        data: dict[str, Any] = {"source_id": source_id}
+    else:
+        data = adapter.to_standard(entity, native)
+        if source_id and not data.get("source_id"):
+            data = {**data, "source_id": source_id}
+    return with_home(data, home if adapter.federates else None)
 
 
 def _ready(future: Future, seconds: float) -> bool:

@@ -69,6 +69,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import jsonio, logs, metrics, timefmt
 from gateway.caller import Caller
+from gateway.adapter import with_home
 from gateway.errors import Problem, input_problem
 from gateway.exchange import homes, message_log, national
 from gateway.exchange.signatures import SignedRequest, SpooledBody
@@ -627,12 +628,8 @@ def _item_problem(item: _Item) -> Outcome | None:
 
 def _record_of(value: dict[str, Any]) -> tuple[Any, Any, Any]:
     """``(entity, op, data)`` of an item; a ``home`` member goes with the data (homes.HOME)."""
-    data = value.get("data")
-    if "home" in value and isinstance(data, dict):
-        data = {**{k: v for k, v in data.items() if k != homes.HOME}, homes.HOME: value["home"]}
-    elif isinstance(data, dict) and homes.HOME in data:
-        data = {k: v for k, v in data.items() if k != homes.HOME}  # only the member says it
-    return value.get("entity"), value.get("op"), data
+    # Only the member says it: a HOME inside data is dropped (gateway.adapter.with_home).
+    return value.get("entity"), value.get("op"), with_home(value.get("data"), value.get("home"))
 
 
 def _from_version(ctx: ServiceContext, version: str, item: _Item

@@ -260,14 +260,32 @@ def apply_records(ctx: ServiceContext, source: Source,
 
     New volunteers and volunteers sent again unchanged take the bulk path
     (:mod:`gateway.exchange.bulk`: set-based writes, same result); everything else goes
-    through :func:`apply_record` in its place.
+    through :func:`apply_record` in its place. Records from another gateway with their
+    homes (homes.HOME) are applied one at a time; ``items`` is cut into consecutive runs
+    with and without a home, each applied in turn, so that one homed record among thousands
+    sends only itself off the bulk path and every record still sees the ones before it.
     """
     from gateway.exchange import bulk  # it builds on this module
 
-    if any(isinstance(data, dict) and homes.HOME in data for _e, _o, data in items):
-        # Records from another gateway with their homes: one at a time (no bulk path).
-        return [apply_record(ctx, source, entity, op, data) for entity, op, data in items]
-    return bulk.apply_records(ctx, source, items)
+    outcomes: list[Outcome] = []
+    start = 0
+    while start < len(items):
+        homed = _homed(items[start])
+        end = start + 1
+        while end < len(items) and _homed(items[end]) == homed:
+            end += 1
+        run = items[start:end]
+        if homed:
+            outcomes += [apply_record(ctx, source, entity, op, data) for entity, op, data in run]
+        else:
+            outcomes += bulk.apply_records(ctx, source, run)
+        start = end
+    return outcomes
+
+
+def _homed(item: tuple[Any, Any, Any]) -> bool:
+    data = item[2]
+    return isinstance(data, dict) and homes.HOME in data
 
 
 def handler(entity: str, op: str) -> Callable[[ServiceContext, Source, dict[str, Any]], Outcome]:

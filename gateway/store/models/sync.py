@@ -132,6 +132,9 @@ class DeadLetter(Base):
     record_key: Mapped[str | None] = mapped_column(String(128))
     #: pull: the native record; push: the standard record — JSON, encrypted
     payload_enc: Mapped[str] = mapped_column(Text)
+    #: the record's home (docs/protocol.md, Federation identity) as the failed attempt had it
+    #: — a pulled item's, a pushed tombstone's — for the replay; None: none (no personal data)
+    home: Mapped[dict[str, Any] | None] = mapped_column(Json)
     #: the first rule id of the reason, for filtering (``exchange.link_unknown``, …)
     rule: Mapped[str | None] = mapped_column(String(64), index=True)
     #: [{"pointer", "rule", "message_zh", "message_en"}] or [{"rule": "adapter.error", …}]

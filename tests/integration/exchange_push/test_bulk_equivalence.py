@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import event, false, select, update
 from stdnum.iso7064 import mod_37_36
 
+from gateway.adapter import HOME
 from gateway.caller import Caller
 from gateway.exchange.upserts import Source, SourcePriority, apply_record, apply_records
 from gateway.privacy import vault
@@ -35,7 +36,8 @@ from tests.integration.exchange_push import helpers as h
 NOW = dt.datetime(2024, 6, 3, 10, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
 #: Everything a pushed record can write.
 TABLES = ("volunteers", "volunteer_sources", "changes", "number_sequences", "stat_volunteers",
-          "stat_volunteers_province", "teams", "projects", "posts", "trainings", "complaints")
+          "stat_volunteers_province", "teams", "projects", "posts", "trainings", "complaints",
+          "federation_homes")
 #: Link columns, compared by the number of the row they point at.
 NUMBERS = {"volunteers": "volunteer_no", "teams": "team_no", "projects": "project_no",
            "posts": "post_no"}
@@ -293,3 +295,37 @@ def test_a_run_the_database_refuses_is_applied_one_by_one(store_app, caplog):
     # one by one, the person without an id of their own got no source row of their own
     sources = {row["source_id"]: row["volunteer_id"] for row in bulk[1]["volunteer_sources"]}
     assert sources[upcoming] == existing.key
+
+
+def _homed(i: int, key: str, **overrides: Any) -> tuple[str, str, dict[str, Any]]:
+    """A volunteer another gateway sent with its home (gateway/exchange/homes.py)."""
+    return ("volunteer", "upsert", {**h.volunteer(i, **overrides),
+                                    HOME: {"gateway": "gw-other", "key": key}})
+
+
+def test_records_with_homes_leave_only_themselves_off_the_bulk_path(store_app, caplog):
+    """A chunk with a few records from another gateway (homes) among new people: the runs
+    without a home still go through the bulk path (one debug summary per run, each set-based),
+    the homed ones one at a time in their place — outcomes and store as one by one, also
+    where a homed record meets a person written earlier in the same chunk by the bulk path
+    and where an unhomed one meets a person a homed record just created."""
+    items = [_v(600 + i) for i in range(10)]                             # bulk
+    items += [_homed(601, "VH-601", email="fed@example.com",            # a bulk-created person,
+                     source_updated_at="2024-04-01T09:00:00"),          # updated by home
+              _homed(650, "VH-650")]                                    # new, its home kept
+    items += [_v(610 + i) for i in range(10)] + [_v(650)]               # bulk; 650 as sent again
+    items += [_homed(650, "VH-650", name="联邦改名",                     # found by its home
+                     source_updated_at="2024-04-02T09:00:00")]
+    with caplog.at_level(logging.DEBUG, logger="gateway.exchange.bulk"):
+        one_by_one, bulk = _both_ways(store_app, items)
+    _assert_same(one_by_one, bulk)
+    assert [o[0] for o in bulk[0]] == (["created"] * 10 + ["updated", "created"]
+                                       + ["created"] * 10 + ["unchanged", "updated"])
+    assert [row["home_key"] for row in bulk[1]["federation_homes"]] == ["VH-650"]
+    summaries = [r.getMessage().split(": ", 1)[1] for r in caplog.records
+                 if r.name == "gateway.exchange.bulk" and r.levelno == logging.DEBUG]
+    assert summaries == [
+        "10 record(s): 10 new in 1 set(s), 0 unchanged, 0 invalid, 0 one by one "
+        "(0 of them after a refused set)",
+        "11 record(s): 10 new in 1 set(s), 1 unchanged, 0 invalid, 0 one by one "
+        "(0 of them after a refused set)"]

@@ -232,3 +232,29 @@ def test_a_transactions_pages_are_applied_in_one_call_in_page_order(sync_app, pl
     with sync_app.extensions["store.sessionmaker"]() as session:
         keys = session.execute(select(DeadLetter.record_key).order_by(DeadLetter.id)).scalars().all()
     assert keys == [k for k in order if k in set(keys)]
+
+
+def test_a_home_a_non_federating_mapping_puts_in_is_dropped(sync_app, platform, base_url,
+                                                          monkeypatch):
+    """Only an adapter that federates (R17) says a record's home: a zyh365 mapping whose
+    output carries the home member (gateway.adapter.HOME) has it dropped before the record is
+    applied — no home remembered, the records found and written as the platform's own."""
+    from adapters.zyh365 import Zyh365Adapter
+    from gateway.adapter import HOME
+    from gateway.store.models import FederationHome
+
+    assert not Zyh365Adapter.federates
+    real = Zyh365Adapter.to_standard
+
+    def with_a_home(self, entity, native):
+        data = real(self, entity, native)
+        return {**data, HOME: {"gateway": "gw-elsewhere", "key": f"K-{native.get('vcode')}"}}
+
+    monkeypatch.setattr(Zyh365Adapter, "to_standard", with_a_home)
+    platform.seed(volunteers=30)
+    add_source(sync_app, "zyh", base_url, entities=["volunteer"])
+    (result,) = run(sync_app, "zyh")
+
+    assert (result.status, result.written, result.dead_lettered) == ("succeeded", 30, 0)
+    assert volunteers(sync_app) == 30 and sources_of(sync_app, "zyh") == 30
+    assert count(sync_app, select(func.count()).select_from(FederationHome)) == 0
