@@ -5,12 +5,15 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
+import threading
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Table, and_, bindparam, event, func, select, update
+from sqlalchemy import (Connection, Table, and_, bindparam, create_engine, event, func, select,
+                        update)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine as DatabaseEngine
@@ -130,7 +133,7 @@ class ServiceContext:
             return {name: after[name] - counts[name] for name in counts}
         engine = connection.engine
         try:
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as own:
+            with _counter_engine(engine).connect() as own:
                 after = dict(upsert_rows_on(own, NumberSequence.__table__, rows, ["name"],
                                             {"next_value": -1}, returning=("name", "next_value")))
         except (OperationalError, InterfaceError, PoolTimeout) as exc:
@@ -211,6 +214,28 @@ _RESERVED = "gateway.numbers.reserved"
 #: since moving a counter back over numbers in use would have every later writer collide.
 _COMMITTING = "gateway.numbers.committing"
 _ORDER = itertools.count()
+
+
+#: per store engine, the small pool of autocommit connections counters are reserved on: apart
+#: from the sessions' pool, so that writers holding their session's connection never wait
+#: for one another's to number (twenty concurrent requests exhausted a shared pool of 15).
+_COUNTER_ENGINES: "weakref.WeakKeyDictionary[DatabaseEngine, DatabaseEngine]" = (
+    weakref.WeakKeyDictionary())
+_COUNTER_ENGINES_LOCK = threading.Lock()
+
+
+def _counter_engine(engine: DatabaseEngine) -> DatabaseEngine:
+    """The counters' engine beside ``engine``: one statement per checkout, so a few
+    connections serve many writers; a checkout that waits over a second raises the pool's
+    TimeoutError, and the caller numbers in its own transaction instead."""
+    with _COUNTER_ENGINES_LOCK:
+        counters = _COUNTER_ENGINES.get(engine)
+        if counters is None:
+            counters = create_engine(engine.url, pool_size=2, max_overflow=6, pool_timeout=1,
+                                     pool_pre_ping=True, isolation_level="AUTOCOMMIT")
+            _COUNTER_ENGINES[engine] = counters
+            event.listen(engine, "engine_disposed", lambda _: counters.dispose())
+        return counters
 
 
 @dataclass(frozen=True)

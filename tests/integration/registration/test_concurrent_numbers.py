@@ -224,28 +224,69 @@ def test_a_failed_commit_gives_nothing_back(store_app):
 
 
 def test_with_no_connection_of_its_own_the_counter_is_taken_in_the_transaction(store_app):
-    """PostgreSQL: when no second connection can be had (here a pool of one, exhausted by
-    the writer itself), numbering falls back to the caller's transaction — the records are
-    numbered, not refused — and the values go with that transaction."""
+    """PostgreSQL: when the counters' own pool has no connection to give (here every one of
+    them held), numbering falls back to the caller's transaction — the records are numbered,
+    not refused — and the values go with that transaction."""
     app = store_app
     if app.extensions["store.engine"].dialect.name != "postgresql":
         return
-    from sqlalchemy import create_engine
-    from sqlalchemy.orm import Session
-    url = app.extensions["store.engine"].url
-    tight = create_engine(url, pool_size=1, max_overflow=0, pool_timeout=0.2)
+    from gateway.services.context import _counter_engine
+    counters = _counter_engine(app.extensions["store.engine"])
+    held = []
     try:
+        while True:  # take every connection the counters' pool has
+            try:
+                held.append(counters.connect())
+            except Exception:  # noqa: BLE001 - the pool's TimeoutError: all taken
+                break
+        assert held
+        sessions = app.extensions["store.sessionmaker"]
         with app.app_context():
-            with Session(tight) as session:
+            with sessions() as session:
                 outcomes = _write(app, session, [1, 3])
                 assert [o.status for o in outcomes] == ["created"] * 2
                 assert [_sequence(o.key) for o in outcomes] == [1, 2]
                 session.rollback()
             assert _counter(app) is None  # the counter row went with the transaction
-            with Session(tight) as session:
+            with sessions() as session:
                 outcomes = _write(app, session, [5])
                 session.commit()
             assert [_sequence(o.key) for o in outcomes] == [1]
             assert _counter(app) == 2
     finally:
-        tight.dispose()
+        for connection in held:
+            connection.close()
+
+
+def test_as_many_writers_as_the_sessions_pool_never_wait_to_number(store_app):
+    """PostgreSQL: fifteen threads, each holding its session's connection of a pool of 15
+    (SQLAlchemy's default), all number at once: the counters' own pool serves them, so none
+    waits on the sessions' pool (with the counters in the sessions' pool, 15 writers held
+    every connection and waited for a 16th: timeouts and 500s)."""
+    app = store_app
+    if app.extensions["store.engine"].dialect.name != "postgresql":
+        return
+    sessions = app.extensions["store.sessionmaker"]
+    barrier = threading.Barrier(15)
+    numbers: list[int] = []
+    errors: list[BaseException] = []
+
+    def writer(i: int) -> None:
+        try:
+            with app.app_context(), sessions() as session:
+                ctx = _context(app, session)  # holds a connection of the sessions' pool
+                barrier.wait(timeout=30)
+                numbers.append(ctx.next_value(COUNTER))
+                session.commit()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(15)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors[:3]
+    assert sorted(numbers) == list(range(1, 16))
+    assert time.monotonic() - started < 25  # the sessions' pool_timeout (30 s) never reached
