@@ -257,6 +257,9 @@ def test_a_worker_failing_mid_batch_keeps_its_chunks_and_a_retry_converges(
     from gateway.store.models import IdempotencyKey
 
     monkeypatch.setattr(push, "COMMIT_EVERY", 5)
+    # groups of exactly five however slow the machine (the pace sizes groups to fit
+    # COMMIT_SECONDS: a loaded machine made them smaller and the count below 10)
+    monkeypatch.setattr(push, "COMMIT_SECONDS", 1e6)
     real = upserts._UPSERTS["volunteer"]
 
     def dies_on_the_twelfth(ctx, source, data):
