@@ -464,7 +464,10 @@ def recording_lateness(ctx: ServiceContext, ended: datetime, recorded_on: date |
         return None, None
     limit = int(ctx.config.get("RECORDING_DEADLINE_DAYS", 10))
     # an end at exactly 00:00 belongs to the day before (as service_record.within_project)
-    last_day = (ended.astimezone(ctx.tz) - timedelta(microseconds=1)).date()
+    try:
+        last_day = (ended.astimezone(ctx.tz) - timedelta(microseconds=1)).date()
+    except OverflowError:  # an end at the calendar's very first instant: nothing to measure
+        return None, None
     counted = workdays.working_days_between(last_day, recorded_on)
     if counted.count <= limit:
         return None, None

@@ -49,6 +49,8 @@ def working_days_between(start: date, end: date) -> WorkingDays:
     """The working days in (start, end]: how many working days after ``start`` ``end`` is
     (0 when ``end`` is ``start`` or before)."""
     count, estimated = 0, False
+    if end <= start:  # (also keeps date.max + 1 day from being computed)
+        return WorkingDays(0, False)
     day = start + timedelta(days=1)
     while day <= end:
         working, known = is_working_day(day)

@@ -55,3 +55,14 @@ def test_an_estimate_is_reported_but_never_refused():
     late, issue = recording_lateness(_ctx("refuse"), datetime(2026, 10, 10, 0, 0, tzinfo=TZ),
                                      date(2026, 10, 23))
     assert late == 11 and issue is not None
+
+
+def test_an_end_at_or_after_the_recording_counts_nothing_even_at_the_calendars_edges():
+    """A fuzzed correction ending 9999-12-31 answered 500: the count began at the day after
+    the end, past date.max. Nothing lies between an end and an earlier (or the same) day."""
+    from datetime import date
+
+    from gateway.standard.workdays import working_days_between
+    assert working_days_between(date.max, date(2026, 1, 5)).count == 0
+    assert working_days_between(date.max, date.max).count == 0
+    assert working_days_between(date(2026, 1, 5), date(2026, 1, 5)).count == 0
