@@ -26,6 +26,7 @@ from flask import Flask, Response, current_app, g, request
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
+from gateway import store
 from gateway.api.auth import current_caller
 from gateway.api.exchange import IDEMPOTENCY_KEY, KEY_ALPHABET
 from gateway.errors import Problem, problem_response
@@ -118,6 +119,10 @@ def _after(response: Response) -> Response:
     row_id = g.pop("idempotency_row", None)
     if row_id is None:
         return response
+    if not response.is_streamed:
+        # the handler has committed what it did, or failed: its session's open transaction
+        # (on SQLite, the write lock a refused request still holds) must not outlive it
+        store.end_request_session()
     with _sessions()() as session:
         if 200 <= response.status_code < 300 and not response.is_streamed:
             blob, _size = message_log.write_blob(session, [response.get_data()])
@@ -137,6 +142,7 @@ def _teardown(_exc: Any) -> None:
     row_id = g.pop("idempotency_row", None)
     if row_id is None:
         return
+    store.end_request_session()
     try:
         with _sessions()() as session:
             session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == row_id,

@@ -80,6 +80,13 @@ def get_session() -> Session:
 
 
 def _close_session(_exc: BaseException | None) -> None:
+    end_request_session()
+
+
+def end_request_session() -> None:
+    """Close the request's session now, what it left uncommitted rolled back (as at the
+    request's end): for work after the answer is made that writes on a connection of its
+    own, which on SQLite would otherwise wait for this session's write lock."""
     session = g.pop("store_session", None)
     if session is not None:
         session.close()

@@ -127,3 +127,22 @@ def test_statistics_follow_record_correct_and_delete(store_app, http, world, tea
     key, (total, count) = next(iter(stats.items()))
     assert key[1:] == ("2024-05", "0001") and str(total) == "4.75" and count == 2
     assert _totals(http, world, team)["total_hours"] == "4.75"
+
+
+def test_a_refused_correction_with_an_idempotency_key_is_a_422_not_a_locked_store(
+        store_app, http, world, team):
+    """A correction refused by a rule across records, after the volunteer's row was locked
+    (on SQLite: the write lock), sent with the services' optional Idempotency-Key: the key's
+    row is given back on another connection, which waited for the request's own open
+    transaction — "database is locked" and a 500 after busy_timeout (the fuzz campaign found
+    it once the header was declared). The request's work is over before its key is settled."""
+    original = http.post(URL, json=helpers.record(world), headers=team).get_json()["record_no"]
+    other = {**helpers.record(world), "started_at": "2024-05-01T14:00:00",
+             "ended_at": "2024-05-01T16:00:00", "hours": 2}
+    assert http.post(URL, json=other, headers=team).status_code == 201
+    headers = {**team, "Idempotency-Key": "fix-overlap-1"}
+    answer = http.post(f"{URL}/{original}/corrections",  # now overlaps the other record
+                       json=_fix(ended_at="2024-05-01T15:00:00", hours=6), headers=headers)
+    assert answer.status_code == 422, answer.get_data(as_text=True)[:300]
+    again = http.post(f"{URL}/{original}/corrections", json=_fix(), headers=headers)
+    assert again.status_code == 201, again.get_data(as_text=True)[:300]
