@@ -31,6 +31,7 @@ from gateway.services.context import ServiceContext
 from gateway.standard import engine
 from gateway.store.models import NumberSequence, Volunteer
 from tests.integration.exchange_push import helpers as h
+from tests.two_writers import second_writer_does_not_wait
 
 NOW = dt.datetime(2024, 6, 3, 10, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
 COUNTER = "volunteer:110105:2406"
@@ -66,52 +67,13 @@ def _sequence(number: str) -> int:
 
 def test_two_writers_of_one_counter_do_not_wait_and_get_distinct_numbers(store_app):
     app = store_app
-    postgres = app.extensions["store.engine"].dialect.name == "postgresql"
     sessions = app.extensions["store.sessionmaker"]
-    with app.app_context():
-        a = sessions()
-        try:
-            first = _write(app, a, [1, 3, 5])
-            assert [o.status for o in first] == ["created"] * 3
-            if not postgres:
-                a.commit()  # SQLite has one writer at a time: A commits before B starts.
-            answer: dict = {}
+    first, second = second_writer_does_not_wait(
+        app, lambda a: _write(app, a, [1, 3, 5]), lambda b: _write(app, b, [7, 9]))
+    assert [o.status for o in first] == ["created"] * 3
+    assert [o.status for o in second] == ["created", "created"]
 
-            def writer_b() -> None:
-                with app.app_context(), sessions() as b:
-                    if postgres:
-                        b.execute(text("SET LOCAL lock_timeout = '2s'"))
-                    started = time.perf_counter()
-                    try:
-                        answer["outcomes"] = _write(app, b, [7, 9])
-                        b.commit()
-                    except Exception as exc:  # noqa: BLE001 - reported by the assertion below
-                        answer["error"] = repr(exc)
-                    answer["seconds"] = time.perf_counter() - started
-
-            thread = threading.Thread(target=writer_b)
-            waits = []
-            thread.start()
-            if postgres:
-                with app.extensions["store.engine"].connect() as probe:
-                    while thread.is_alive():
-                        waits += probe.execute(text(
-                            "SELECT l.locktype, l.relation::regclass::text FROM pg_locks l "
-                            "JOIN pg_stat_activity a ON a.pid = l.pid "
-                            "WHERE NOT l.granted AND a.datname = current_database()")).all()
-                        probe.rollback()
-                        time.sleep(0.01)
-            thread.join(timeout=60)
-            assert "error" not in answer, answer
-            assert [o.status for o in answer["outcomes"]] == ["created", "created"]
-            assert waits == [], f"writer B waited on a lock held by writer A: {waits}"
-            if postgres:
-                assert answer["seconds"] < 2
-                a.commit()  # A commits after B
-        finally:
-            a.close()
-
-    numbers = [o.key for o in first] + [o.key for o in answer["outcomes"]]
+    numbers = [o.key for o in first] + [o.key for o in second]
     # unique, well formed, and A's block (reserved first) before B's
     assert [_sequence(n) for n in numbers] == [1, 2, 3, 4, 5]
     with app.app_context(), sessions() as session:

@@ -14,11 +14,9 @@ upsert back in ``aggregates._add_many``).
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import time
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, text, update, false
+from sqlalchemy import func, select, update, false
 
 from gateway import store
 from gateway.caller import Caller
@@ -29,6 +27,7 @@ from gateway.services.context import ServiceContext
 from gateway.standard import engine
 from gateway.store.models import NumberSequence, PendingAggregate, VolunteerCount, VolunteerProvinceCount
 from tests.integration.exchange_push import helpers as h
+from tests.two_writers import second_writer_does_not_wait
 
 NOW = dt.datetime(2024, 6, 3, 10, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
 
@@ -46,52 +45,12 @@ def _write(app, session, people: list[tuple[int, str]]):
 
 def test_two_writers_into_one_cell_do_not_wait_and_count_exactly(store_app):
     app = store_app
-    postgres = app.extensions["store.engine"].dialect.name == "postgresql"
-    sessions = app.extensions["store.sessionmaker"]
     # odd i: gender 1; i < 1000: born 1980-01-01; both registered in the same month
     first, second = [(1, "110105"), (3, "110105")], [(5, "110108"), (7, "110108")]
-    with app.app_context():
-        a = sessions()
-        try:
-            assert [o.status for o in _write(app, a, first)] == ["created", "created"]
-            if not postgres:
-                # SQLite has one writer at a time: A commits before B starts.
-                a.commit()
-            answer: dict = {}
-
-            def writer_b() -> None:
-                with app.app_context(), sessions() as b:
-                    if postgres:
-                        b.execute(text("SET LOCAL lock_timeout = '2s'"))
-                    started = time.perf_counter()
-                    try:
-                        answer["statuses"] = [o.status for o in _write(app, b, second)]
-                        b.commit()
-                    except Exception as exc:  # noqa: BLE001 - reported by the assertion below
-                        answer["error"] = repr(exc)
-                    answer["seconds"] = time.perf_counter() - started
-
-            thread = threading.Thread(target=writer_b)
-            waits = []
-            thread.start()
-            if postgres:
-                with app.extensions["store.engine"].connect() as probe:
-                    while thread.is_alive():
-                        waits += probe.execute(text(
-                            "SELECT l.locktype, l.relation::regclass::text FROM pg_locks l "
-                            "JOIN pg_stat_activity a ON a.pid = l.pid "
-                            "WHERE NOT l.granted AND a.datname = current_database()")).all()
-                        probe.rollback()
-                        time.sleep(0.01)
-            thread.join(timeout=60)
-            assert "error" not in answer, answer
-            assert answer["statuses"] == ["created", "created"]
-            assert waits == [], f"writer B waited on a lock held by writer A: {waits}"
-            if postgres:
-                assert answer["seconds"] < 2
-                a.commit()  # A commits after B
-        finally:
-            a.close()
+    done_a, done_b = second_writer_does_not_wait(
+        app, lambda a: _write(app, a, first), lambda b: _write(app, b, second))
+    assert [o.status for o in done_a] == ["created", "created"]
+    assert [o.status for o in done_b] == ["created", "created"]
 
     with store.session_scope(app) as session:
         assert session.scalar(select(func.count()).select_from(PendingAggregate)) > 0
