@@ -7,10 +7,11 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 ROOT = Path(__file__).resolve().parents[2]
-PORT = 24011
 
 
 def _env(tmp_path, **settings):
@@ -20,10 +21,21 @@ def _env(tmp_path, **settings):
     return env
 
 
-def _serve_until_listening(env, tmp_path) -> str:
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def _serving(env, tmp_path, port: int | None = None) -> Iterator[str]:
+    """``vgw serve`` on ``port`` until it listens (or exits): its output so far, while it
+    still runs; stopped by its PID afterwards. A free port unless one is given (tests of
+    this file run side by side)."""
+    port = port or _free_port()
     log = tmp_path / "serve.log"
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "--port", str(PORT),
+        proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "--port", str(port),
                                  "--workers", "1", "--no-access-log"], cwd=ROOT, env=env,
                                 stdout=out, stderr=subprocess.STDOUT)
     try:
@@ -32,11 +44,16 @@ def _serve_until_listening(env, tmp_path) -> str:
             if "Listening at" in log.read_text():
                 break
             time.sleep(0.1)
-        return log.read_text()
+        yield log.read_text()
     finally:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGTERM)
             proc.wait(timeout=30)
+
+
+def _serve_until_listening(env, tmp_path) -> str:
+    with _serving(env, tmp_path) as output:
+        return output
 
 
 def test_serve_names_the_store_with_the_password_masked_and_where_it_came_from(tmp_path):
@@ -65,11 +82,12 @@ def test_db_upgrade_names_the_store_and_its_origin(tmp_path):
 
 
 def _refused(tmp_path, font: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "gateway.cli", "serve", "--port", str(PORT)],
+    port = _free_port()
+    proc = subprocess.run([sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)],
                           cwd=ROOT, env=_env(tmp_path, CERTIFICATE_FONT=font), capture_output=True,
                           text=True, timeout=60)
     with socket.socket() as sock:
-        assert sock.connect_ex(("127.0.0.1", PORT)) != 0, "nothing may listen"
+        assert sock.connect_ex(("127.0.0.1", port)) != 0, "nothing may listen"
     return proc
 
 
@@ -88,12 +106,6 @@ def test_serve_refuses_to_start_when_the_font_cannot_be_embedded(tmp_path):
     assert "fonts-wqy-microhei" in proc.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_serve_says_where_the_console_the_api_reference_and_the_docs_are_and_each_answers(tmp_path):
     """The start lines name the console, /api/docs (with its OpenAPI document) and /docs/ as
     full URLs on the port served; each URL printed is fetched from the running server."""
@@ -104,16 +116,7 @@ def test_serve_says_where_the_console_the_api_reference_and_the_docs_are_and_eac
     env = _env(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'store.sqlite3'}")
     subprocess.run([sys.executable, "-m", "gateway.cli", "db", "upgrade"], cwd=ROOT, env=env,
                    check=True, capture_output=True)
-    log = tmp_path / "serve.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "--port", str(port),
-                                 "--workers", "1", "--no-access-log"], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None and "Listening at" not in log.read_text():
-            time.sleep(0.1)
-        output = log.read_text()
+    with _serving(env, tmp_path, port) as output:
         assert "Listening at" in output, output
         base = f"http://127.0.0.1:{port}"
         assert f"vgw serve: console: {base}/console/\n" in output, output
@@ -129,7 +132,3 @@ def test_serve_says_where_the_console_the_api_reference_and_the_docs_are_and_eac
         for url in printed:
             with urllib.request.urlopen(url, timeout=30) as answer:  # follows the console's login redirect
                 assert answer.status == 200, url
-    finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
