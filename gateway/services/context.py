@@ -266,8 +266,8 @@ def _give_back(entries: list[_Reserved]) -> None:
     for entry in sorted(entries, key=lambda e: e.order):
         by_engine.setdefault(entry.engine, []).append(entry)
     for engine, own in by_engine.items():
-        try:
-            with engine.begin() as connection:
+        try:  # on the counters' own pool, as they were reserved (not the sessions' pool)
+            with _counter_engine(engine).connect() as connection:
                 for entry in reversed(own):
                     connection.execute(update(table).where(and_(
                         table.c.name == entry.name,
