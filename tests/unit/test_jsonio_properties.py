@@ -197,3 +197,34 @@ def test_the_limits_from_the_text_name_their_rule_through_loads():
     with pytest.raises(jsonio.InputError) as err:  # a repeated key before the string length
         jsonio.loads(b'{"a":"123456789","a":1}', 3, 9, TIGHT)
     assert err.value.slug == "duplicate-key"
+
+
+@SETTINGS
+@given(value=JSON, data=st.data(), form=st.sampled_from(["orjson", "spaced", "ascii"]))
+def test_the_quick_repeated_key_count_agrees_with_the_blanked_one(value, data, form):
+    """:func:`jsonio.has_duplicate_keys` counts colons without blanking strings out when the
+    text has no \\u escape: it must answer what the member count of the blanked text does,
+    with keys and strings holding colons, with and without a repeated key."""
+    import json
+
+    assume(_depth(value) <= DEPTH)
+    texts = [{"orjson": orjson.dumps(value),
+              "spaced": json.dumps(value, ensure_ascii=False, separators=(", ", " : ")).encode(),
+              "ascii": json.dumps(value).encode()}[form]]
+    made = _with_repeated_key(value, data)
+    if made is not None:
+        texts.append(made[0])
+    for text in texts:
+        parsed = orjson.loads(text)
+        reference = jsonio._member_count(text) != jsonio._key_count(parsed)
+        assert jsonio.has_duplicate_keys(text, parsed) is reference
+    if made is not None:
+        assert jsonio.has_duplicate_keys(made[0], orjson.loads(made[0]))
+
+
+@pytest.mark.parametrize("text, repeated", [(b'{"\\u003a":1,"b":":"}', False),
+                                            (b'{"a":{"\\u003a":1},"a":2}', True),
+                                            (b'{"t":"12:00","t":"13:00"}', True),
+                                            (b'{"t":"12:00","u":"13:00"}', False)])
+def test_a_colon_spelt_as_an_escape_is_not_taken_for_a_repeated_key(text, repeated):
+    assert jsonio.has_duplicate_keys(text, orjson.loads(text)) is repeated

@@ -6,6 +6,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from gateway.exchange import push
 from gateway.store.models import Volunteer
 from tests.integration.exchange_push import helpers as h
 
@@ -78,3 +79,54 @@ def test_a_repeated_key_in_an_ndjson_record_line_rejects_that_record(store_app, 
     assert [r["status"] for r in results] == ["created", "rejected"]
     assert results[1]["errors"][0]["rule"] == "input.duplicate-key"
     assert h.count(store_app, Volunteer) == 1
+
+
+def _nested(depth: int) -> dict:
+    """A value ``depth`` objects deep (the outermost counts one)."""
+    value: dict = {"leaf": 1}
+    for _ in range(depth - 1):
+        value = {"a": value}
+    return value
+
+
+def _at_and_over(kind: str, config) -> tuple[dict, dict, str]:
+    """Two volunteer items: one exactly at the limit ``kind``, one just over it; its rule."""
+    if kind == "depth":  # an item is one level, its data two: nesting below data makes up the rest
+        depth = config["MAX_JSON_DEPTH"]
+        return ({"extension": _nested(depth - 2)}, {"extension": _nested(depth - 1)},
+                "input.too-deep")
+    if kind == "members":
+        keys = config["MAX_OBJECT_KEYS"]
+        return ({"extension": {f"k{i}": 1 for i in range(keys)}},
+                {"extension": {f"k{i}": 1 for i in range(keys + 1)}}, "input.too-many-keys")
+    # quotes are escaped in the text, so the raw-byte check (runs between two quotes) does
+    # not see the length: the parsed string does
+    size = config["MAX_VALUE_BYTES"]
+    return {"name": '"' * size}, {"name": '"' * (size + 1)}, "input.value-too-long"
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["parsed at once", "streamed"])
+@pytest.mark.parametrize("kind", ["depth", "members", "string"])
+def test_each_record_of_an_envelope_is_held_to_the_limits_alone(store_app, server, city, big, kind):
+    """Within a JSON envelope only the record that breaks a limit is refused, with its rule,
+    whether the body is parsed at once or streamed; a record exactly at the limit is not
+    refused for it."""
+    at, over, rule = _at_and_over(kind, store_app.config)
+    records = [h.item("volunteer", h.volunteer(1)), h.item("volunteer", h.volunteer(2, **at)),
+               h.item("volunteer", h.volunteer(3, **over)), h.item("volunteer", h.volunteer(4))]
+    # big: 5 MB of records refused by the schema (an unknown member) follow, so the body is
+    # streamed (over push._PARSE_WHOLE_BYTES) rather than parsed at once
+    filler = [h.item("volunteer", h.volunteer(7 + i, remark="x" * 50_000))
+              for i in range(100 if big else 0)]
+    body = _envelope_bytes(orjson.dumps(records + filler))
+    assert (len(body) > push._PARSE_WHOLE_BYTES) is big
+    answer = h.push(server, city, body, content_type="application/json")
+    assert answer.status_code == 200, (answer.status_code, answer.text[:500])
+    results = answer.json()["results"]
+    assert all(r["status"] == "rejected" and not any(e["rule"].startswith("input.") for e in r["errors"])
+               for r in results[len(records):])
+    rules = [[e["rule"] for e in r["errors"]] for r in results[:len(records)]]
+    assert rules[0] == rules[3] == []
+    assert rule not in rules[1]  # at the limit (the schema may refuse it, not the limit)
+    assert rules[2] == [rule]
+    assert h.count(store_app, Volunteer) == 2 + (rules[1] == [])
