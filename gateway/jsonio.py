@@ -376,9 +376,15 @@ def check_runs(stream: IO[bytes], limits: Limits, lines: bool) -> None:
         raise line_too_long(limits.max_line_bytes)
 
 
-def shape_error(value: Any, limits: Limits, line: int | None = None) -> InputError | None:
+def shape_error(value: Any, limits: Limits, line: int | None = None, *,
+                strings: bool = True) -> InputError | None:
     """Why a parsed value breaks ``limits`` (too deep, an object with too many members, a
-    string too long), or None. Iterative: no recursion on hostile input."""
+    string too long), or None. Iterative: no recursion on hostile input.
+
+    ``strings=False``: its strings are known to be within the limit on one value (read from
+    the text they came from): only its arrays and objects are visited."""
+    if not strings:
+        return _containers_error(value, limits, line)
     stack = [(value, 1)]
     while stack:
         node, depth = stack.pop()
@@ -401,6 +407,21 @@ def shape_error(value: Any, limits: Limits, line: int | None = None) -> InputErr
             return _too_deep(limits.max_depth, line)
         stack.extend((child, depth + 1) for child in children
                      if isinstance(child, (dict, list, str)))
+    return None
+
+
+def _containers_error(value: Any, limits: Limits, line: int | None) -> InputError | None:
+    """:func:`shape_error` of a value whose strings are within the limit: depth and members."""
+    stack = [(value, 1)] if isinstance(value, (dict, list)) else []
+    while stack:
+        node, depth = stack.pop()
+        if depth > limits.max_depth:
+            return _too_deep(limits.max_depth, line)
+        if isinstance(node, dict):
+            if len(node) > limits.max_keys:
+                return too_many_keys(limits.max_keys, line)
+            node = node.values()
+        stack.extend([(child, depth + 1) for child in node if isinstance(child, (dict, list))])
     return None
 
 

@@ -40,7 +40,9 @@ checked against the spooled bytes before anything here runs), then calls :func:`
 **Limits.** Before any parser sees the body, one linear pass over its bytes refuses a
 value longer than MAX_VALUE_BYTES and an NDJSON line longer than MAX_LINE_BYTES (400
 ``value-too-long`` / ``line-too-long``); an envelope with more than MAX_OBJECT_KEYS members
-is refused (400 ``too-many-keys``), a record breaking a limit is rejected on its own.
+is refused (400 ``too-many-keys``), a record breaking a limit is rejected on its own. (An
+envelope parsed at once without an escaped quote has had every string held to the limit by
+that pass: its records are walked for depth and members only.)
 
 **Crash semantics.** Chunks committed before a crash stay; the one in progress is rolled
 back whole. A worker killed outright leaves the reservation ``in_progress`` without
@@ -233,7 +235,19 @@ def _json_header(body: IO[bytes], max_depth: int,
     return header, count
 
 
-def _whole_json(body: IO[bytes], size: int, max_depth: int) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class _Parsed:
+    """A JSON envelope parsed at once (:func:`_whole_json`)."""
+
+    document: dict[str, Any]
+    #: No string of the text is longer than the limit on one value: the body holds no
+    #: escaped quote, so every string literal is a run between two quotes, which
+    #: :func:`jsonio.check_runs` has held to the limit (and a string is never longer in UTF-8
+    #: than its literal). Its records are then walked for depth and members only.
+    strings_within_limits: bool
+
+
+def _whole_json(body: IO[bytes], size: int, max_depth: int) -> _Parsed | None:
     """A small JSON envelope parsed at once by orjson, or None: stream it (with ijson).
 
     ijson hands every token of the document to Python, which costs more than applying the
@@ -258,7 +272,7 @@ def _whole_json(body: IO[bytes], size: int, max_depth: int) -> dict[str, Any] | 
     if any(jsonio.depth_exceeds(value, max_depth - 1) for key, value in document.items()
            if key != "records"):
         return None  # the streaming reader refuses the nesting
-    return document
+    return _Parsed(document, b'\\"' not in data)
 
 
 def _whole_json_header(document: dict[str, Any]) -> tuple[dict[str, Any], int | None]:
@@ -307,7 +321,7 @@ def _input_issue(exc: jsonio.InputError) -> Issue:
 
 
 def _items(body: IO[bytes], media_type: str, limits: jsonio.Limits, header_line: int,
-           document: dict[str, Any] | None = None) -> Iterator[_Item]:
+           parsed: _Parsed | None = None) -> Iterator[_Item]:
     if media_type == NDJSON:
         index = 0
         for number, raw in enumerate(body, start=header_line + 1):
@@ -321,14 +335,16 @@ def _items(body: IO[bytes], media_type: str, limits: jsonio.Limits, header_line:
                 yield _Item(index, number, value)
             index += 1
         return
-    if document is not None:
-        values = document.get("records")
+    strings = True  # strings to be held to the limit on one value, as they are met
+    if parsed is not None:
+        values = parsed.document.get("records")
         values = iter(values if isinstance(values, list) else ())
+        strings = not parsed.strings_within_limits
     else:
         body.seek(0)
         values = ijson.items(body, "records.item", use_float=True, buf_size=jsonio.IJSON_BUF_SIZE)
     for index, value in enumerate(values):
-        problem = jsonio.shape_error(value, limits)
+        problem = jsonio.shape_error(value, limits, strings=strings)
         yield _Item(index, None, value) if problem is None else _Item(
             index, None, error=_input_issue(problem))
 
@@ -483,7 +499,7 @@ def receive(app, make_context, incoming: Incoming) -> Answer:
     header: Any = None
     records: int | None = None
     header_line = 0
-    document: dict[str, Any] | None = None
+    parsed: _Parsed | None = None
     refusal: Problem | None = None
     try:
         body.seek(0)
@@ -496,12 +512,12 @@ def receive(app, make_context, incoming: Incoming) -> Answer:
         if incoming.media_type == NDJSON:
             header, header_line = _ndjson_header(body, limits)
         else:
-            document = _whole_json(body, incoming.body.size, limits.max_depth)
-            if document is not None and len(document) > limits.max_keys:
+            parsed = _whole_json(body, incoming.body.size, limits.max_depth)
+            if parsed is not None and len(parsed.document) > limits.max_keys:
                 raise input_problem(jsonio.too_many_keys(limits.max_keys))
             header, records = (_json_header(body, limits.max_depth, limits.max_keys)
-                               if document is None
-                               else _whole_json_header(document))
+                               if parsed is None
+                               else _whole_json_header(parsed.document))
     except Problem as exc:
         refusal = exc
     batch_id = header.get("batch_id") if isinstance(header, dict) else None
@@ -560,7 +576,7 @@ def receive(app, make_context, incoming: Incoming) -> Answer:
     ctx: ServiceContext = make_context()
     try:
         answer, summary = _process(app, ctx, incoming, header, header_line, reservation.id,
-                                   document)
+                                   parsed)
     except BaseException:
         # Give up the chunk in progress first: on SQLite its write lock would block the log.
         # Then give the key back, so that a retry proceeds at once instead of waiting for
@@ -590,7 +606,7 @@ def receive(app, make_context, incoming: Incoming) -> Answer:
 
 
 def _process(app, ctx: ServiceContext, incoming: Incoming, header: Mapping[str, Any],
-             header_line: int, reservation_id: int, document: dict[str, Any] | None
+             header_line: int, reservation_id: int, parsed: _Parsed | None
              ) -> tuple[Answer, dict[str, int]]:
     source = Source(incoming.caller.client_id, incoming.received_at,
                     SourcePriority.from_setting(app.config["SOURCE_PRIORITY"]), header["batch_id"])
@@ -600,7 +616,7 @@ def _process(app, ctx: ServiceContext, incoming: Incoming, header: Mapping[str, 
     writer = _Writer()
     try:
         return _apply_all(app, ctx, source, incoming, header_line, reservation_id, writer, meta,
-                          document, header.get("schema_version", "1"))
+                          parsed, header.get("schema_version", "1"))
     except BaseException:
         writer.file.close()
         raise
@@ -683,7 +699,7 @@ class _Pace:
 
 def _apply_all(app, ctx: ServiceContext, source: Source, incoming: Incoming, header_line: int,
                reservation_id: int, writer: _Writer, meta: Mapping[str, Any],
-               document: dict[str, Any] | None, version: str = "1") -> tuple[Answer, dict[str, int]]:
+               parsed: _Parsed | None, version: str = "1") -> tuple[Answer, dict[str, int]]:
     ndjson = incoming.media_type == NDJSON
     if not ndjson:
         writer.write(_dumps(meta)[:-1] + b',"results":[')
@@ -737,7 +753,7 @@ def _apply_all(app, ctx: ServiceContext, source: Source, incoming: Incoming, hea
     _heartbeat(session, reservation_id)
     size = _Pace.group_size()
     for item in _items(incoming.body.file, incoming.media_type, jsonio.Limits.from_config(app.config),
-                       header_line, document):
+                       header_line, parsed):
         group.append((item, _item_problem(item)))
         if len(group) >= size:
             apply_group()

@@ -228,3 +228,18 @@ def test_the_quick_repeated_key_count_agrees_with_the_blanked_one(value, data, f
                                             (b'{"t":"12:00","u":"13:00"}', False)])
 def test_a_colon_spelt_as_an_escape_is_not_taken_for_a_repeated_key(text, repeated):
     assert jsonio.has_duplicate_keys(text, orjson.loads(text)) is repeated
+
+
+@SETTINGS
+@given(value=NESTED)
+def test_the_walk_of_containers_alone_refuses_what_the_whole_walk_refuses(value):
+    """shape_error(strings=False), for a value whose strings are known to be within the
+    limit (a push envelope without escaped quotes, whose runs were checked), answers what the
+    whole walk answers for depth and members."""
+    for kind, tight in (("max_depth", 3), ("max_keys", 3), ("max_depth", 1), ("max_keys", 0)):
+        limits = jsonio.Limits(**{**LOOSE, kind: tight})
+        assert (_slug(jsonio.shape_error(value, limits, 7, strings=False))
+                == _slug(jsonio.shape_error(value, limits, 7)))
+    both = jsonio.Limits(**{**LOOSE, "max_depth": 3, "max_keys": 3})
+    assert (_slug(jsonio.shape_error(value, both, 7, strings=False)) is None) == (
+        _slug(jsonio.shape_error(value, both, 7)) is None)

@@ -32,11 +32,12 @@ ENVELOPES = {
 def _read(body: bytes, whole: bool, max_depth: int = 8):
     """(header, record count, items) as push reads the body: parsed at once or streamed."""
     stream = io.BytesIO(body)
-    document = push._whole_json(stream, len(body), max_depth) if whole else None
-    assert (document is not None) == whole
-    header, count = (push._whole_json_header(document) if whole else push._json_header(stream, max_depth, 1000))
+    parsed = push._whole_json(stream, len(body), max_depth) if whole else None
+    assert (parsed is not None) == whole
+    header, count = (push._whole_json_header(parsed.document) if whole
+                     else push._json_header(stream, max_depth, 1000))
     items = [(item.index, item.value, item.error and item.error.rule)
-             for item in push._items(stream, push.JSON, jsonio.Limits(max_depth=max_depth), 0, document)]
+             for item in push._items(stream, push.JSON, jsonio.Limits(max_depth=max_depth), 0, parsed)]
     return header, count, items
 
 
