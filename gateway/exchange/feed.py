@@ -536,7 +536,7 @@ def render_records(ctx: ServiceContext, entity: str, keys: Sequence[str],
     caller = ctx.caller
     full_ctx = ctx if caller.pii_full else dataclasses.replace(
         ctx, caller=dataclasses.replace(caller, pii_full=True))
-    renderer = _Renderer(ctx, ctx.engine.context(ctx.now), full_ctx, version)
+    renderer = _Renderer(ctx, ctx.rule_context(), full_ctx, version)
     found = spec.load(ctx, sorted(set(keys)))
     out: dict[str, dict[str, Any] | None] = {}
     for key in keys:
@@ -572,7 +572,7 @@ def read_changes(ctx: ServiceContext, since: str | None = None, entity: str | No
     rows = rows[:limit]
     full_ctx = ctx if caller.pii_full else dataclasses.replace(
         ctx, caller=dataclasses.replace(caller, pii_full=True))
-    renderer = _Renderer(ctx, ctx.engine.context(ctx.now), full_ctx, version)
+    renderer = _Renderer(ctx, ctx.rule_context(), full_ctx, version)
     renderer.load(rows)
 
     changes: list[dict[str, Any]] = []

@@ -180,7 +180,7 @@ def apply_in_version(ctx: ServiceContext, source: Source, version: str,
     Sync runs of an adapter whose ``schema_version`` is 2 go through here."""
     if version == "1":
         return apply_records(ctx, source, items)
-    rule_ctx = ctx.engine.context(ctx.now)
+    rule_ctx = ctx.rule_context()
     done: dict[int, Outcome] = {}
     remainders: dict[int, dict[str, Any]] = {}
     todo: list[tuple[int, tuple[Any, Any, Any]]] = []

@@ -658,7 +658,7 @@ def _from_version(ctx: ServiceContext, version: str, item: _Item
     entity, data = value.get("entity"), value.get("data")
     if value.get("op") != "upsert" or not isinstance(data, dict) or not isinstance(entity, str):
         return None, None, None
-    report = ctx.engine.validate_item(value, version, ctx.engine.context(ctx.now))
+    report = ctx.engine.validate_item(value, version, ctx.rule_context())
     if not report.valid:
         return Outcome("rejected", None, report.issues), None, None
     projected, remainder = national.split_v2(entity, data)
