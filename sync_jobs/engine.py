@@ -52,11 +52,12 @@ Failures
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
+import queue
 import threading
 import time
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterator, TypeVar
@@ -139,7 +140,14 @@ class _Stopped(Exception):
 
 
 class RunFailed(Exception):
-    """The run cannot go on (the adapter is unreachable after retries, or failed for good)."""
+    """The run cannot go on (the adapter is unreachable after retries, or failed for good).
+
+    ``error``: the run's error entry (kind, message) not recorded yet — a read ahead
+    (:class:`_ReadAhead`) records it when the run reaches that page, not when it was read."""
+
+    def __init__(self, message: str, error: tuple[str, str] | None = None):
+        super().__init__(message)
+        self.error = error
 
 
 # -- the global retry switch -----------------------------------------------------------------------
@@ -201,12 +209,19 @@ class Run:
         if len(self.result.errors) < MAX_RUN_ERRORS:
             self.result.errors.append({"at": utcnow().isoformat(), "kind": kind, "message": message})
 
-    def call(self, what: str, fn: Callable[[], T]) -> T:
-        """``fn()``, retried on AdapterUnavailable with backoff and jitter while retries are on."""
+    def call(self, what: str, fn: Callable[[], T], halt: threading.Event | None = None) -> T:
+        """``fn()``, retried on AdapterUnavailable with backoff and jitter while retries are on.
+
+        ``halt`` (the pull's reader thread, :class:`_ReadAhead`): no retry once it is set, and
+        the process's own wait between retries (:func:`_sleep`) wakes when it is set; the call
+        then raises ``_Stopped``. A failure for good is raised with its error entry unrecorded
+        (``RunFailed.error``): the run records it when it reaches that page."""
         attempts = self.config["SYNC_RETRY_ATTEMPTS"]
+        halted = halt.is_set if halt is not None else (lambda: False)
+        sleep = halt.wait if halt is not None and self.sleep is _sleep else self.sleep
 
         def stop(state: RetryCallState) -> bool:
-            if state.attempt_number >= attempts or STOP.is_set():
+            if state.attempt_number >= attempts or STOP.is_set() or halted():
                 return True
             with self.sessions() as session:
                 return not retries_enabled(session)
@@ -221,17 +236,30 @@ class Run:
             stop=stop, retry=retry_if_exception_type(AdapterUnavailable), reraise=True,
             wait=wait_random_exponential(multiplier=self.config["SYNC_RETRY_BACKOFF_SECONDS"],
                                          max=self.config["SYNC_RETRY_MAX_BACKOFF_SECONDS"]),
-            sleep=self.sleep, before_sleep=before_sleep)
+            sleep=sleep, before_sleep=before_sleep)
+        def attempt() -> T:
+            if halted():  # woken from the wait to retry: no further request
+                raise _Stopped
+            return fn()
+
         try:
-            return retrying(fn)
+            return retrying(attempt)
         except AdapterUnavailable as exc:
-            if STOP.is_set():  # stopping while waiting to retry: not the source's failure
+            if STOP.is_set() or halted():  # stopping while waiting to retry: not the source's failure
                 raise _Stopped from exc
-            self.error("adapter.unavailable", f"{what}: {exc}")
-            raise RunFailed(f"{what}: the local system is unavailable ({exc})") from exc
+            raise self._failed(RunFailed(f"{what}: the local system is unavailable ({exc})",
+                                         ("adapter.unavailable", f"{what}: {exc}")),
+                               record=halt is None) from exc
         except AdapterError as exc:
-            self.error("adapter.error", f"{what}: {exc}")
-            raise RunFailed(f"{what}: {exc}") from exc
+            raise self._failed(RunFailed(f"{what}: {exc}", ("adapter.error", f"{what}: {exc}")),
+                               record=halt is None) from exc
+
+    def _failed(self, failed: RunFailed, record: bool = True) -> RunFailed:
+        """``failed``, its error entry added to the run's errors first if ``record`` (once)."""
+        if record and failed.error is not None:
+            self.error(*failed.error)
+            failed.error = None
+        return failed
 
     def touch(self, session: Session) -> None:
         """Heartbeat of the run, in the caller's transaction (also its first write)."""
@@ -309,74 +337,82 @@ class Run:
 
     def pull(self) -> None:
         page_size = self.config["SYNC_PAGE_SIZE"]
+        per_transaction = self.config["SYNC_PAGES_PER_TRANSACTION"]
         caught_up, newest = True, None
         for entity in self.source.entities:
             with self.sessions() as session:
                 cursor = self._cursor(session, entity).cursor
                 session.commit()
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-read") as reader:
-                ahead: Future | None = None  # the next page, read while this one is written
-                tx: _Transaction | None = None
-                try:
-                    while True:
-                        if STOP.is_set():
-                            raise _Stopped
-                        if self.max_pages is not None and self.result.pages + self._open_pages(tx) >= self.max_pages:
-                            caught_up = False
-                            break
-                        if ahead is not None and tx is not None and not _ready(ahead, READ_WAIT_SECONDS):
-                            # The local system is slow: commit what is in hand rather than keep a
-                            # transaction (and its row locks) open while waiting for it.
-                            tx = self._commit_pages(tx)
-                        page, mapped = (ahead.result() if ahead is not None
-                                        else self._read_mapped(entity, cursor, page_size))
-                        ahead = None
-                        last = (self.max_pages is not None
-                                and self.result.pages + self._open_pages(tx) + 1 >= self.max_pages)
-                        if page.has_more and not last:
-                            ahead = reader.submit(self._read_mapped, entity, page.next_cursor, page_size)
-                        if tx is None:
-                            tx = self._begin(entity, cursor)
-                        stamp = self._apply_page(tx, page.items, mapped, page.next_cursor)
-                        newest = max(filter(None, (newest, stamp)), default=None)
-                        cursor = page.next_cursor
-                        if not page.has_more:
-                            break
-                        if len(tx.pages) >= self.config["SYNC_PAGES_PER_TRANSACTION"]:
-                            tx = self._commit_pages(tx)
-                    tx = self._commit_pages(tx)
-                except (RunFailed, _Stopped):
-                    # A read failed for good, or the process stops: the pages already applied
-                    # are whole; commit them (their cursor with them) before the run ends.
-                    tx = self._commit_pages(tx)
-                    raise
-                finally:
-                    if tx is not None:  # an error while applying: none of the open pages stays
-                        tx.session.rollback()
-                        tx.session.close()
-                        self.pending.clear()
+            limit = None if self.max_pages is None else self.max_pages - self.result.pages
+            if limit is not None and limit <= 0:
+                caught_up = False
+                continue
+            # Up to a transaction's pages (and one) read and mapped ahead while these are applied.
+            ahead = _ReadAhead(self, entity, cursor, page_size, per_transaction + 1, limit)
+            tx: _Transaction | None = None
+            try:
+                while True:
+                    if STOP.is_set():
+                        raise _Stopped
+                    if self.max_pages is not None and self.result.pages + self._open_pages(tx) >= self.max_pages:
+                        caught_up = False
+                        break
+                    taken = ahead.take(READ_WAIT_SECONDS) if tx is not None else None
+                    if taken is None:
+                        # The local system is slow: commit what is in hand rather than keep a
+                        # transaction (and its row locks) open while waiting for it.
+                        tx = self._commit_pages(tx)
+                        taken = ahead.take(None)
+                    page, mapped = taken
+                    if tx is None:
+                        tx = self._begin(entity, cursor)
+                    stamp = self._apply_page(tx, page.items, mapped, page.next_cursor)
+                    newest = max(filter(None, (newest, stamp)), default=None)
+                    cursor = page.next_cursor
+                    if not page.has_more:
+                        break
+                    if len(tx.pages) >= per_transaction:
+                        tx = self._commit_pages(tx)
+                tx = self._commit_pages(tx)
+            except (RunFailed, _Stopped):
+                # A read failed for good, or the process stops: the pages already applied
+                # are whole; commit them (their cursor with them) before the run ends.
+                ahead.halt.set()
+                tx = self._commit_pages(tx)
+                raise
+            finally:
+                ahead.halt.set()
+                if tx is not None:  # an error while applying: none of the open pages stays
+                    tx.session.rollback()
+                    tx.session.close()
+                    self.pending.clear()
+                ahead.close()
         self.result.caught_up = caught_up
         if caught_up:
             self.result.lag_seconds = 0
         elif newest is not None:
             self.result.lag_seconds = max(0, int((utcnow() - newest).total_seconds()))
 
-    def _read(self, entity: str, cursor: str | None, page_size: int) -> Any:
-        """The adapter's page after ``cursor`` (with retries).
+    def _read(self, entity: str, cursor: str | None, page_size: int,
+              halt: threading.Event | None = None) -> Any:
+        """The adapter's page after ``cursor`` (with retries; ``halt``: see :meth:`call`).
 
-        :meth:`pull` calls it one page ahead in a thread of its own, so the source's answer
-        (and its network wait) overlaps the writing of the page before: both cores work. One
-        page ahead at most, and nothing read ahead is committed before the pages before it,
-        so a crash loses at most that read (sent again from the committed cursor)."""
-        return self.call(f"read {entity}", lambda: self.adapter.read(entity, cursor, page_size))
+        :meth:`pull` calls it ahead in a thread of its own (:class:`_ReadAhead`), so the
+        source's answers (and their network waits) overlap the writing of the pages before:
+        both cores work. Nothing read ahead is committed before the pages before it, so a
+        crash loses at most those reads (sent again from the committed cursor)."""
+        return self.call(f"read {entity}", lambda: self.adapter.read(entity, cursor, page_size),
+                         halt)
 
-    def _read_mapped(self, entity: str, cursor: str | None,
-                     page_size: int) -> tuple[Any, list[tuple[bool, Any, datetime | None]]]:
+    def _read_mapped(self, entity: str, cursor: str | None, page_size: int,
+                     halt: threading.Event | None = None
+                     ) -> tuple[Any, list[tuple[bool, Any, datetime | None]]]:
         """The page after ``cursor`` and each of its items mapped to the standard: ``(True,
         data, its source_updated_at)``, or ``(False, the MappingError's issues, None)`` for an
-        item that cannot be mapped. Read ahead in the reader thread, this mapping runs while the page before is
-        being written (its waits on the database release the GIL); it touches no store."""
-        page = self._read(entity, cursor, page_size)
+        item that cannot be mapped. Read ahead in the reader thread, this mapping runs while
+        the pages before are being written (their waits on the database release the GIL); it
+        touches no store."""
+        page = self._read(entity, cursor, page_size, halt)
         tz = self.engine.tz
         mapped: list[tuple[bool, Any, datetime | None]] = []
         for item in page.items:
@@ -683,6 +719,91 @@ _ALL = object()
 
 #: How long a pull waits for the next page before committing the pages in hand first.
 READ_WAIT_SECONDS = 1.0
+#: How often a thread waiting for the other (a page, room in the queue) looks at STOP / halt.
+_POLL_SECONDS = 0.1
+
+
+class _ReadAhead:
+    """The pages of one entity after ``cursor``, read (:meth:`Run._read_mapped`: with retries,
+    mapped to the standard) in a thread of its own and handed over in order through a queue
+    of ``depth`` pages, at most ``limit`` of them (max_pages) — while :meth:`Run.pull` applies
+    and commits the pages before.
+
+    The reader follows the pages' ``next_cursor`` until one has no more (``has_more``), a read
+    fails, or :attr:`halt` is set. What it raises (RunFailed after the retries, an internal
+    error) goes into the queue after the pages before it and is raised by :meth:`take` in
+    their place, so the run applies and commits every page before the failed read and none
+    after it (the reader reads nothing after a failure). Memory is bounded: ``depth`` pages
+    queued and one in the reader's hands. :meth:`close` (the pull's ``finally``) sets
+    ``halt`` and waits for the thread to end: a wait between retries ends at once, an HTTP
+    request in flight within the adapter's timeout; then no thread of the run reads the
+    source any more. The thread runs in a copy of the run's context (its log fields)."""
+
+    def __init__(self, run: Run, entity: str, cursor: str | None, page_size: int, depth: int,
+                 limit: int | None):
+        self._run = run
+        self.halt = threading.Event()
+        self._pages: queue.Queue[tuple[Any, Any, BaseException | None]] = queue.Queue(maxsize=depth)
+        self._thread = threading.Thread(
+            target=contextvars.copy_context().run,
+            args=(self._read_all, run, entity, cursor, page_size, limit),
+            name=f"sync-read-{run.result.run_id}", daemon=True)
+        self._thread.start()
+
+    def _read_all(self, run: Run, entity: str, cursor: str | None, page_size: int,
+                  limit: int | None) -> None:
+        read = 0
+        try:
+            while not self.halt.is_set() and (limit is None or read < limit):
+                page, mapped = run._read_mapped(entity, cursor, page_size, self.halt)
+                read += 1
+                if not self._hand_over((page, mapped, None)) or not page.has_more:
+                    return
+                cursor = page.next_cursor
+        except BaseException as exc:  # noqa: BLE001 - raised by take() in its page's place
+            self._hand_over((None, None, exc))
+
+    def _hand_over(self, item: tuple[Any, Any, BaseException | None]) -> bool:
+        """Queue ``item`` once there is room; False when halted first."""
+        while not self.halt.is_set():
+            try:
+                self._pages.put(item, timeout=_POLL_SECONDS)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def take(self, seconds: float | None) -> tuple[Any, list[tuple[bool, Any, datetime | None]]] | None:
+        """The next page and its mapped items, or ``None`` when it is not there within
+        ``seconds`` (``None``: wait for it). Raises what its read raised (a RunFailed's
+        error entry recorded in the run now), and ``_Stopped`` when the process is told to
+        stop while it waits."""
+        deadline = None if seconds is None else time.monotonic() + seconds
+        while True:
+            wait = _POLL_SECONDS if deadline is None else min(_POLL_SECONDS, deadline - time.monotonic())
+            try:
+                page, mapped, exc = self._pages.get(timeout=max(wait, 0.0))
+            except queue.Empty:
+                if STOP.is_set():
+                    raise _Stopped from None
+                if not self._thread.is_alive() and self._pages.empty():
+                    raise RuntimeError("the sync reader thread ended without the next page") from None
+                if deadline is not None and time.monotonic() >= deadline:
+                    return None
+                continue
+            if exc is not None:
+                if isinstance(exc, RunFailed):
+                    self._run._failed(exc)
+                raise exc
+            return page, mapped
+
+    def close(self) -> None:
+        """Stop reading, drop what was read ahead, and wait for the reader thread to end."""
+        self.halt.set()
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._pages.get_nowait()
+        self._thread.join()
 
 
 @dataclass
@@ -718,13 +839,6 @@ def pulled_record(adapter: Adapter, entity: str, op: str, source_id: str | None,
         if source_id and not data.get("source_id"):
             data = {**data, "source_id": source_id}
     return with_home(data, home if adapter.federates else None)
-
-
-def _ready(future: Future, seconds: float) -> bool:
-    """Whether ``future`` is done within ``seconds`` (its exception, if any, comes with result())."""
-    with contextlib.suppress(TimeoutError):
-        future.exception(timeout=seconds)
-    return future.done()
 
 
 def _rule_of(error: Any) -> str:

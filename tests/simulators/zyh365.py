@@ -361,6 +361,7 @@ class Zyh365Platform:
         self._nonces: set[tuple[str, str]] = set()
         self._nonce_expiry: deque[tuple[float, tuple[str, str]]] = deque()   # in expiry order
         self._faults: deque[str] = deque()
+        self._broken: dict[str, tuple[int, str]] = {}    # kind → (from maxid, errCode)
         self.requests: deque[tuple[str, dict[str, str]]] = deque(maxlen=2000)  # (path, unsigned params)
         self.rejected: deque[str] = deque(maxlen=2000)                          # errCodes answered
         #: seed(volunteer_records=…): the served volunteers, and (next id, its iterator)
@@ -402,6 +403,18 @@ class Zyh365Platform:
         """Answer the next ``times`` correctly signed requests with errCode ``code``."""
         with self._lock:
             self._faults.extend([code] * times)
+
+    def fail_pulls_from(self, kind: str, maxid: int, code: str = ERR_INTERNAL) -> None:
+        """Answer every pull of ``kind`` asking for records after ``maxid`` or later with
+        errCode ``code``: a platform that breaks at one point of its data, whichever order
+        and however many requests come before (``fail_next`` counts requests)."""
+        with self._lock:
+            self._broken[kind] = (maxid, code)
+
+    def pull_fault(self, kind: str, maxid: int) -> str | None:
+        with self._lock:
+            broken = self._broken.get(kind)
+        return broken[1] if broken is not None and maxid >= broken[0] else None
 
     def add_key(self, access_key_id: str, secret: str) -> None:
         self.keys[access_key_id] = secret
@@ -770,6 +783,8 @@ def create_app(platform: Zyh365Platform) -> Flask:
             rows = int(params.get("rows") or MAX_ROWS)
         except ValueError:
             raise PlatformError(ERR_PARAMETER, "maxid / rows 应为整数") from None
+        if (fault := platform.pull_fault(kind, maxid)) is not None:
+            raise PlatformError(fault, "系统繁忙，请稍后再试")
         data = platform.pull(kind, since, maxid, rows)
         return _reply({"errCode": OK, "errMsg": "", "data": data,
                        "maxid": data[-1]["id"] if data else 0})
