@@ -15,6 +15,7 @@ import time
 import orjson
 import pytest
 from sqlalchemy import select
+from tenacity import wait_fixed
 
 from gateway.exchange import message_log
 from gateway.store.models import MessageLog, SyncRun
@@ -137,6 +138,7 @@ def test_stop_ends_the_run_after_the_transaction_in_hand_and_the_reader_with_it(
     monkeypatch.setattr(engine.message_log, "record_adapter_batch", stop_after_the_first_transaction)
     (result,) = run(sync_app, "zyh")
 
+    assert readers() == []                 # the reader was in a slow read: it ended first
     assert (result.status, result.pages, result.written) == ("interrupted", 2, 160)
     assert cursor(sync_app, "zyh", "pull", "volunteer") == "volunteer:160"
     assert volunteers(sync_app) == 160
@@ -157,6 +159,7 @@ def test_max_pages_reads_no_page_beyond_it(sync_app, platform, base_url):
     add_source(sync_app, "zyh", base_url, entities=["volunteer", "team"])
 
     (result,) = run(sync_app, "zyh", max_pages=3)
+    assert readers() == []
 
     assert (result.status, result.pages, result.written, result.caught_up) == ("succeeded", 3, 240, False)
     assert pulls(platform) == [0, 80, 160]
@@ -166,13 +169,16 @@ def test_max_pages_reads_no_page_beyond_it(sync_app, platform, base_url):
 
 def test_a_failing_store_stops_a_reader_waiting_to_retry_at_once(sync_app, platform, base_url,
                                                                  monkeypatch):
-    """The run fails while its reader waits between retries of the next page (5 s
+    """The run fails while its reader waits between retries of the next page (30 s
     backoffs, the process's own wait): the reader stops at once — the run ends within a
-    couple of seconds, not after the retries — and records no error of the page it never
-    reached (the run's only error is its own)."""
+    couple of seconds, not after the wait — and records no error of the page it never
+    reached (the run's only error is its own). The backoff's jitter is pinned to its
+    full length, so a reader that sleeps it out is always seen."""
     platform.seed(volunteers=3 * PAGE)
     sync_app.config.update(SYNC_PAGES_PER_TRANSACTION=1, SYNC_RETRY_ATTEMPTS=6,
-                           SYNC_RETRY_BACKOFF_SECONDS=5, SYNC_RETRY_MAX_BACKOFF_SECONDS=5)
+                           SYNC_RETRY_BACKOFF_SECONDS=30, SYNC_RETRY_MAX_BACKOFF_SECONDS=30)
+    monkeypatch.setattr(engine, "wait_random_exponential",
+                        lambda multiplier, max: wait_fixed(multiplier))
     add_source(sync_app, "zyh", base_url, entities=["volunteer"])
     platform.fail_pulls_from("volunteer", PAGE)               # the second page: 500, retried
 
@@ -188,6 +194,7 @@ def test_a_failing_store_stops_a_reader_waiting_to_retry_at_once(sync_app, platf
     started = time.monotonic()
     with sync_app.app_context(), pytest.raises(RuntimeError, match="the store fails here"):
         engine.run_source(sync_app, "zyh")                    # the scheduler's sleep: STOP-aware
+    assert readers() == []
     assert time.monotonic() - started < 3
 
     with sync_app.extensions["store.sessionmaker"]() as session:
