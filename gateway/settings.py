@@ -261,8 +261,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Pages a sync pull commits together: their records, dead letters, ONE message-log "
             "entry, the run's counters and the cursor in one transaction (a crash keeps all of "
             "them or none). A transaction also commits early when the next page is not read "
-            "within a second, so no transaction waits on the local system. 1: a transaction "
-            "per page.", _positive),
+            "within a second, so no transaction waits on the local system. The pull also reads "
+            "up to this many pages and one ahead while it writes. 1: a transaction per page.",
+            _positive),
     Setting("SYNC_RETRY_ATTEMPTS", int, 5,
             "Attempts of a failing adapter call in a sync run, the first included (exponential "
             "backoff with jitter between them); `vgw sync retries off` stops all retries.",

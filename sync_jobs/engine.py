@@ -4,17 +4,22 @@
 
 1. takes the source's lock (:mod:`sync_jobs.locks`; busy → no run, ``None``), marks runs the
    lock's previous holder left ``running`` as ``interrupted``, and records a ``running`` run;
-2. **pulls** (direction pull or both), entity by entity: reads a page from the adapter after
-   the stored cursor and maps each item to the standard (``to_standard``) — one page ahead, in
-   a reader thread, while the pages before are written — and applies the pages of one
-   transaction (SYNC_PAGES_PER_TRANSACTION of them) with ONE call of
-   :func:`gateway.exchange.upserts.apply_records` — the same validation and idempotent upserts
-   as a direct push, outcomes as if each record were applied in order — and in ONE transaction
-   writes the records, the dead letters, the pages' message-log entry, the run's counters and
-   the new cursor. A crash at any point leaves either the whole transaction or none of it: the
-   next run reads the same pages again from the old cursor, and the upserts find what an
-   earlier attempt wrote (by the source's id or the person's document), so every record ends
-   up in the store exactly once;
+2. **pulls** (direction pull or both), entity by entity: reads the pages from the adapter
+   after the stored cursor and maps each item to the standard (``to_standard``) in a reader
+   thread (:class:`_ReadAhead`), up to SYNC_PAGES_PER_TRANSACTION + 1 pages ahead in a
+   bounded queue while the pages before are written, handed over in page order (a read that
+   fails for good is raised in its page's place: the pages before it commit, none after it
+   is read), and applies the pages of one transaction (SYNC_PAGES_PER_TRANSACTION of them)
+   with ONE call of :func:`gateway.exchange.upserts.apply_records` — the same validation and
+   idempotent upserts as a direct push, outcomes as if each record were applied in order —
+   and in ONE transaction writes the records, the dead letters, the pages' message-log
+   entry, the run's counters and the new cursor. A crash at any point leaves either the
+   whole transaction or none of it: the next run reads the same pages again from the old
+   cursor, and the upserts find what an earlier attempt wrote (by the source's id or the
+   person's document), so every record ends up in the store exactly once (pages read
+   ahead and not committed are read again). When the next page is not there within
+   READ_WAIT_SECONDS the pages in hand commit first; the reader stops when the run ends,
+   however it ends, and the run returns only once its reader thread has ended;
 3. **pushes** (direction push or both): reads the change feed (gateway.exchange.feed) in the
    source's scope after its push cursor, skips what came from the receiver (a change whose
    ``origin`` is the source itself or one of ``adapter.receiver_origins()``: no echo) and
@@ -60,7 +65,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, TypeVar, overload
 
 from collections import Counter
 
@@ -218,7 +223,7 @@ class Run:
         (``RunFailed.error``): the run records it when it reaches that page."""
         attempts = self.config["SYNC_RETRY_ATTEMPTS"]
         halted = halt.is_set if halt is not None else (lambda: False)
-        sleep = halt.wait if halt is not None and self.sleep is _sleep else self.sleep
+        sleep = _waiting_on(halt) if halt is not None and self.sleep is _sleep else self.sleep
 
         def stop(state: RetryCallState) -> bool:
             if state.attempt_number >= attempts or STOP.is_set() or halted():
@@ -773,6 +778,12 @@ class _ReadAhead:
                 continue
         return False
 
+    @overload
+    def take(self, seconds: None) -> tuple[Any, list[tuple[bool, Any, datetime | None]]]: ...
+
+    @overload
+    def take(self, seconds: float) -> tuple[Any, list[tuple[bool, Any, datetime | None]]] | None: ...
+
     def take(self, seconds: float | None) -> tuple[Any, list[tuple[bool, Any, datetime | None]]] | None:
         """The next page and its mapped items, or ``None`` when it is not there within
         ``seconds`` (``None``: wait for it). Raises what its read raised (a RunFailed's
@@ -874,6 +885,13 @@ def _mark_interrupted(sessions: sessionmaker[Session], source_id: int) -> None:
                         .values(status="interrupted", finished_at=SyncRun.heartbeat_at)
                         .execution_options(synchronize_session=False))
         session.commit()
+
+
+def _waiting_on(event: threading.Event) -> Callable[[float], None]:
+    """A wait between retries that ends when ``event`` is set (a reader's ``halt``)."""
+    def wait(seconds: float) -> None:
+        event.wait(seconds)
+    return wait
 
 
 def _sleep(seconds: float) -> None:
