@@ -39,9 +39,10 @@ import hashlib
 import os
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Callable, Iterable, Iterator, Literal, Mapping
+from typing import IO, Any, Callable, Iterable, Iterator, Literal
 
 import orjson
 import requests
