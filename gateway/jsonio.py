@@ -383,14 +383,13 @@ def shape_error(value: Any, limits: Limits, line: int | None = None, *,
 
     ``strings=False``: its strings are known to be within the limit on one value (read from
     the text they came from): only its arrays and objects are visited."""
-    if not strings:
-        return _containers_error(value, limits, line)
+    visited = (dict, list, str) if strings else (dict, list)
     stack = [(value, 1)]
     while stack:
         node, depth = stack.pop()
         if isinstance(node, str):
             # a character is at most 4 bytes in UTF-8: count only when it may matter
-            if len(node) * 4 > limits.max_value_bytes and \
+            if strings and len(node) * 4 > limits.max_value_bytes and \
                     len(node.encode("utf-8", "surrogatepass")) > limits.max_value_bytes:
                 return value_too_long(limits.max_value_bytes, line)
             continue
@@ -398,30 +397,15 @@ def shape_error(value: Any, limits: Limits, line: int | None = None, *,
             if len(node) > limits.max_keys:
                 return too_many_keys(limits.max_keys, line)
             children: Any = node.values()
-            stack.extend((key, depth) for key in node)
+            if strings:
+                stack.extend((key, depth) for key in node)
         elif isinstance(node, list):
             children = node
         else:
             continue
         if depth > limits.max_depth:
             return _too_deep(limits.max_depth, line)
-        stack.extend((child, depth + 1) for child in children
-                     if isinstance(child, (dict, list, str)))
-    return None
-
-
-def _containers_error(value: Any, limits: Limits, line: int | None) -> InputError | None:
-    """:func:`shape_error` of a value whose strings are within the limit: depth and members."""
-    stack = [(value, 1)] if isinstance(value, (dict, list)) else []
-    while stack:
-        node, depth = stack.pop()
-        if depth > limits.max_depth:
-            return _too_deep(limits.max_depth, line)
-        if isinstance(node, dict):
-            if len(node) > limits.max_keys:
-                return too_many_keys(limits.max_keys, line)
-            node = node.values()
-        stack.extend([(child, depth + 1) for child in node if isinstance(child, (dict, list))])
+        stack.extend([(child, depth + 1) for child in children if isinstance(child, visited)])
     return None
 
 
