@@ -94,9 +94,9 @@ class ServiceContext:
         chunk of records validated in one context shares it: it costs as much to make as the
         schema check of a record)."""
         made = self.__dict__.get("_rule_ctx")
-        if made is None or made[0] is not self.now or made[1] is not self.engine:
-            made = self.__dict__["_rule_ctx"] = (self.now, self.engine, self.engine.context(self.now))
-        return made[2]
+        if made is None or made[0] is not self.now:  # (a test may move the clock)
+            made = self.__dict__["_rule_ctx"] = (self.now, self.engine.context(self.now))
+        return made[1]
 
     def valid(self, entity: str, record: Any) -> Valid:
         """``record`` validated once as ``entity`` (:meth:`validate`); a :class:`Valid` of
