@@ -11,8 +11,8 @@ from sqlalchemy import (Date, ForeignKey, Index, Integer, Numeric, String, Text,
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.store.base import Base
-from gateway.store.models.common import (BigId, Json, NationalColumns, RegionColumns,
-                                         SourceRef, Timestamps, UTCDateTime)
+from gateway.store.models.common import (BigId, FieldProvenance, Json, NationalColumns,
+                                         RegionColumns, SourceRef, Timestamps, UTCDateTime)
 
 
 class Volunteer(Timestamps, SourceRef, NationalColumns, RegionColumns, Base):
@@ -45,7 +45,8 @@ class Volunteer(Timestamps, SourceRef, NationalColumns, RegionColumns, Base):
     total_hours: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal("0"))
     star_level: Mapped[int] = mapped_column(Integer, default=0)
     data: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
-    provenance: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)  # field -> source system
+    # field → the stamp of the source that provided it (gateway/exchange/upserts.py)
+    provenance: Mapped[dict[str, Any]] = mapped_column(FieldProvenance, default=dict)
     # Set when a source deleted the person through the exchange (gateway.exchange.upserts):
     # the row and its history stay; an upsert of the person clears it again. Migration 0004.
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

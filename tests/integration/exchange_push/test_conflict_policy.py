@@ -3,10 +3,13 @@ field for volunteers (with provenance), per record for teams and projects."""
 
 from __future__ import annotations
 
+import orjson
 import pytest
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, text
 
+from gateway import store
 from gateway.store.models import Project, Team, Volunteer
+from gateway.store.models.common import Json
 from tests import factories
 from tests.integration.exchange import helpers as exchange_helpers
 from tests.integration.exchange_push import helpers as h
@@ -159,3 +162,48 @@ def test_a_projects_stale_version_is_kept_out(store_app, server, clients, seeder
         Project.project_no == created["key"]))
     assert name == "改名后的项目"
     assert provenance == {"source": "city-01", "at": "2024-03-21T00:00:00+00:00"}
+
+
+def _stored_provenance(app, key):
+    """The provenance column as the database holds it (no column type in between)."""
+    (raw,), = h.rows(app, text("SELECT provenance FROM volunteers WHERE volunteer_no = :k")
+                     .bindparams(k=key))
+    return orjson.loads(raw) if isinstance(raw, (str, bytes)) else raw
+
+
+def test_provenance_is_stored_one_entry_per_stamp_and_older_rows_still_read(store_app, server,
+                                                                            clients):
+    """A new person's provenance is stored as one stamp and its fields (the bulk path, COPY on
+    PostgreSQL); an update through the ORM stores each stamp once too; a row holding the
+    mapping form written before is read and merged as it always was."""
+    person = h.volunteer(3, email="three@example.com", source_updated_at="2024-03-01T10:00:00")
+    (created,) = _push(server, clients, "city-01", h.item("volunteer", person))
+    key = created["key"]
+    city = {"source": "city-01", "at": "2024-03-01T02:00:00+00:00"}
+    (entry,) = _stored_provenance(store_app, key)
+    assert entry[0] == city and set(entry[1].split(" ")) == set(_volunteer(store_app, key)["provenance"])
+
+    province = h.volunteer(3, name="王五", source_updated_at="2024-02-01T10:00:00",
+                           source_id="prov-3")  # no e-mail: the city's stays
+    (result,) = _push(server, clients, "province-01", h.item("volunteer", province))
+    assert result["status"] == "updated"
+    stored = {tuple(sorted(stamp.items())): set(names.split(" "))
+              for stamp, names in _stored_provenance(store_app, key)}
+    assert len(stored) == 2 and "email" in stored[tuple(sorted(city.items()))]
+    mapping = _volunteer(store_app, key)["provenance"]
+    assert mapping["name"]["source"] == "province-01" and mapping["email"] == city
+
+    # the mapping form of before, written straight into the row: read as it was
+    older = {name: ("county-09" if name == "email" else stamp) for name, stamp in mapping.items()}
+    with store.session_scope(store_app) as session:
+        session.execute(Volunteer.__table__.update().where(Volunteer.volunteer_no == key)
+                        .values(provenance=None))
+        session.execute(text("UPDATE volunteers SET provenance = :p WHERE volunteer_no = :k")
+                        .bindparams(bindparam("p", type_=Json), k=key), {"p": older})
+    assert isinstance(_stored_provenance(store_app, key), dict)
+    assert _volunteer(store_app, key)["provenance"] == older
+    # the city now outranks the e-mail's bare-string provider: its e-mail wins
+    again = dict(person, email="new@example.com", source_updated_at="2024-05-01T10:00:00")
+    (result,) = _push(server, clients, "city-01", h.item("volunteer", again))
+    assert result["status"] == "updated" and _volunteer(store_app, key)["email"] == "new@example.com"
+    assert isinstance(_stored_provenance(store_app, key), list)
