@@ -9,7 +9,7 @@ from sqlalchemy import BigInteger, FetchedValue, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.store.base import Base
-from gateway.store.models.common import BigId, Json, UTCDateTime, utcnow
+from gateway.store.models.common import BigId, FieldChanges, Json, UTCDateTime, utcnow
 
 
 class GatewayMeta(Base):
@@ -55,7 +55,7 @@ class Change(Base):
     actor: Mapped[str | None] = mapped_column(String(64))
     source_system: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    changes: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    changes: Mapped[dict[str, Any]] = mapped_column(FieldChanges, default=dict)
     note: Mapped[str | None] = mapped_column(Text)
     area_code: Mapped[str | None] = mapped_column(String(18))
     team_no: Mapped[str | None] = mapped_column(String(32))

@@ -8,7 +8,7 @@ import uuid
 import orjson
 import pytest
 import requests
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from gateway.exchange.client_auth import GatewayResponseVerifier
 from gateway.store.models import (Change, Complaint, Enrollment, MessageLog, Post, Project,
@@ -96,6 +96,17 @@ def test_an_update_answers_updated_with_history_from_the_source(store_app, serve
     actions = h.rows(store_app, select(Change.action, Change.source_system).where(
         Change.entity == "volunteer", Change.entity_no == key).order_by(Change.id))
     assert [tuple(a) for a in actions] == [("create", "city-01"), ("update", "city-01")]
+    # a creation's changes are stored as the new values alone (FieldChanges), any other as
+    # the mapping; both read back as the mapping
+    raw = [orjson.loads(c) if isinstance(c, (str, bytes)) else c for (c,) in h.rows(
+        store_app, text("SELECT changes FROM changes WHERE entity = 'volunteer' AND entity_no = :k "
+                        "ORDER BY id").bindparams(k=key))]
+    created, updated = h.rows(store_app, select(Change.changes).where(
+        Change.entity == "volunteer", Change.entity_no == key).order_by(Change.id))
+    assert isinstance(raw[0], list) and raw[0][0]["name"] == h.volunteer(7)["name"]
+    assert created[0] == {name: {"old": None, "new": new} for name, new in raw[0][0].items()}
+    assert created[0]["mobile"]["new"] != h.volunteer(7)["mobile"]  # masked, as before
+    assert raw[1] == updated[0] == {"name": {"old": h.volunteer(7)["name"], "new": "王淑芬"}}
 
 
 # -- scope ---------------------------------------------------------------------------------------

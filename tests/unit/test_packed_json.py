@@ -1,6 +1,7 @@
-"""The stored form of a person's provenance (gateway/store/models/common.py, FieldProvenance):
-whatever mapping goes in comes back equal, the usual one — every field from one stamp —
-as a single entry, and a mapping the joined form cannot hold is kept as it is."""
+"""The stored forms of a person's provenance and of a history row's changes
+(gateway/store/models/common.py, FieldProvenance and FieldChanges): whatever goes in comes
+back equal; the usual values — every field from one stamp, a creation — in the small form;
+anything the small form cannot hold is kept as it is."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.store.models.common import pack_provenance, unpack_provenance
+from gateway.store.models.common import FieldChanges, pack_provenance, unpack_provenance
 
 STAMPS = (st.text(max_size=8)
           | st.fixed_dictionaries({"source": st.text(max_size=8) | st.none(),
@@ -54,3 +55,22 @@ def test_mappings_stored_before_and_other_values_read_as_they_are():
     assert pack_provenance({}) == {} and unpack_provenance({}) == {}
     spaced = {"a b": "x", "c": "x"}
     assert pack_provenance(spaced) == spaced  # kept whole: the joined form would split it
+
+
+CHANGE_VALUES = st.none() | st.text(max_size=6) | st.lists(st.text(max_size=3), max_size=3)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.dictionaries(st.text(max_size=10), st.tuples(CHANGE_VALUES, CHANGE_VALUES), max_size=20))
+def test_history_changes_read_back_equal(fields):
+    changes = {name: {"old": old, "new": new} for name, (old, new) in fields.items()}
+    packed = FieldChanges.pack(changes)
+    assert FieldChanges.unpack(orjson.loads(orjson.dumps(packed))) == changes
+    creation = bool(changes) and all(c["old"] is None for c in changes.values())
+    assert isinstance(packed, list) == creation  # a creation's: the new values alone
+
+
+def test_changes_of_another_shape_are_kept_as_they_are():
+    for value in ({}, None, {"a": {"new": 1}}, {"a": {"old": None, "new": 1, "x": 2}},
+                  {"a": "b"}, {"a": {"old": None, "neu": 1}}):
+        assert FieldChanges.pack(value) == value and FieldChanges.unpack(value) == value
