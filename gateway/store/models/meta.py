@@ -9,7 +9,7 @@ from sqlalchemy import BigInteger, FetchedValue, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.store.base import Base
-from gateway.store.models.common import BigId, FieldChanges, Json, UTCDateTime, utcnow
+from gateway.store.models.common import BigId, FieldChanges, UTCDateTime, utcnow
 
 
 class GatewayMeta(Base):
