@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import hmac
 import io
@@ -126,6 +127,17 @@ def test_blind_index_is_hmac_sha256_of_kind_and_normalised_value(vault, index_ke
     expected = hmac.new(index_key.encode(), f"id:01\x00{ID}".encode(), hashlib.sha256).hexdigest()
     assert vault.blind_index("id:01", ID) == expected
     assert len(expected) == 64
+
+
+def test_blind_index_is_the_same_from_many_threads_at_once(vault, index_key):
+    """Each index is a copy of one keyed HMAC state: threads sharing the vault (a threaded
+    server, a sync run's reader) never see each other's messages."""
+    values = [f"1101051949123{n:04d}" for n in range(400)]
+    expected = [hmac.new(index_key.encode(), f"mobile\x00{v}".encode(), hashlib.sha256).hexdigest()
+                for v in values]
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        for _ in range(5):
+            assert list(pool.map(lambda v: vault.blind_index("mobile", v), values)) == expected
 
 
 def test_blind_index_normalises_case_and_white_space(vault):
