@@ -61,9 +61,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
 import orjson
-from sqlalchemy import (Connection, Select, Table, bindparam, func, insert, literal_column, select,
+from sqlalchemy import (Connection, Select, Table, insert, literal_column, select,
                         true)
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import sqltypes
@@ -79,6 +78,7 @@ from gateway.services.context import ServiceContext, Valid
 from gateway.services.errors import ServiceError
 from gateway.store.models import Change, Volunteer, VolunteerSource, utcnow
 from gateway.store.models.common import RegionColumns
+from gateway.store.rowsets import json_rows
 
 __all__ = ["NewVolunteer", "RememberingVault", "apply_records", "keyed_lookup"]
 
@@ -278,14 +278,14 @@ def keyed_lookup(session: Session, entity: Any, column: Any, values: list[str],
     the only sensible plan of a LIMIT 1 equality on every column of a unique index is one
     descent of that index per key, whatever the planner believes about the table
     (tests/integration/exchange_push/test_lookup_plan.py reads the plan and the buffers on a
-    table with no statistics). Elsewhere (SQLite, whose planner always uses the unique
-    index for ``IN``): ``column IN (values)``.
+    table with no statistics). The keys go as one JSON parameter (gateway/store/rowsets.py:
+    psycopg's array dumper costs about a microsecond a key). Elsewhere (SQLite, whose
+    planner always uses the unique index for ``IN``): ``column IN (values)``.
     """
     columns = entity if isinstance(entity, tuple) else (entity,)
     if session.get_bind().dialect.name != "postgresql":
         return select(*columns).where(*where, column.in_(values))
-    keys = func.unnest(bindparam(None, values, type_=ARRAY(column.type))).table_valued(
-        "key").render_derived(name="k")
+    keys = json_rows([("key", column.type)], "k", rows=[(value,) for value in values])
     hit = select(*columns).where(*where, column == keys.c.key).limit(literal_column("1")).lateral(
         "hit")
     chosen = hit.c if isinstance(entity, tuple) else (aliased(entity, hit),)

@@ -20,13 +20,13 @@ from collections import Counter
 from decimal import Decimal
 from typing import Iterable, cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.orm import Session
 
 from gateway.services.context import upsert_rows
 from gateway.store.models import (HoursProvinceTotal, HoursTotal, PendingAggregate, Project,
                                   ServiceRecord, Volunteer, VolunteerCount, VolunteerProvinceCount)
+from gateway.store.rowsets import json_rows, rows_json
 
 #: the aggregate tables: name → (model, its key columns, its delta columns)
 CELLS = {model.__tablename__: (model, key, deltas) for model, key, deltas in (
@@ -63,26 +63,25 @@ _PENDING_COLUMNS = ("cell_table", "place", "birth_year", "gender", "month", "ser
 
 
 def _insert_pending(session: Session, pending: list[dict]) -> None:
-    """Append ``pending`` rows. Several on PostgreSQL: ONE statement, the columns as arrays
-    into ``unnest`` — an executemany is a statement per row on the server (psycopg pipelines
+    """Append ``pending`` rows. Several on PostgreSQL: ONE statement, the rows as one JSON
+    parameter (gateway/store/rowsets.py) — an executemany is a statement per row on the server (psycopg pipelines
     them, but each is still bound and executed: two rows per new person of a push, the
     largest statement count of a chunk). Elsewhere (SQLite, in process): an executemany."""
     if not pending:
         return
     # (through the session, which flushes first, as before)
     if len(pending) > 1 and session.get_bind().dialect.name == "postgresql":
-        session.execute(_pending_from_arrays(), {
-            f"{name}_array": [row[name] for row in pending] for name in _PENDING_COLUMNS})
+        session.execute(_pending_from_json(), {"rows": rows_json(
+            [row[name] for name in _PENDING_COLUMNS] for row in pending)})
         return
     session.execute(insert(cast(Table, PendingAggregate.__table__)), pending)
 
 
 @functools.lru_cache(maxsize=1)
-def _pending_from_arrays():
+def _pending_from_json():
     table = cast(Table, PendingAggregate.__table__)
-    source = func.unnest(*[bindparam(f"{name}_array", type_=ARRAY(table.c[name].type))
-                           for name in _PENDING_COLUMNS]).table_valued(
-        *_PENDING_COLUMNS).render_derived("new_rows")
+    source = json_rows([(name, table.c[name].type) for name in _PENDING_COLUMNS], "new_rows",
+                       key="rows")
     return insert(table).from_select(list(_PENDING_COLUMNS),
                                      select(*[source.c[name] for name in _PENDING_COLUMNS]))
 

@@ -12,10 +12,9 @@ from datetime import datetime
 from typing import Any, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import (Connection, Table, and_, bindparam, create_engine, event, func, select,
+from sqlalchemy import (Connection, Table, and_, create_engine, event, select,
                         update)
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine as DatabaseEngine
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -29,6 +28,7 @@ from gateway.standard.engine import Engine
 from gateway.standard.issues import Report
 from gateway.standard.rules import RuleContext
 from gateway.store.models import Change, NumberSequence
+from gateway.store.rowsets import json_rows, rows_json
 
 log = logging.getLogger(__name__)
 
@@ -349,9 +349,9 @@ def upsert_rows(session: Session, table: Table, rows: list[dict[str, Any]], key:
     written. Rows are taken in key order, so concurrent writers lock in one order.
 
     The statements are built once per shape. One row: a plain INSERT … ON CONFLICT. Several
-    on PostgreSQL: one statement whatever their number — the columns go as arrays into
-    ``unnest`` (compiled and parsed once, the arrays sent in binary), where a multi-row
-    VALUES or a statement per row costs more than the rows do. Several on SQLite (in
+    on PostgreSQL: one statement whatever their number — the rows go as one JSON parameter
+    (gateway/store/rowsets.py; compiled and parsed once), where a multi-row VALUES or a
+    statement per row costs more than the rows do. Several on SQLite (in
     process, nothing to save): a statement per row.
     """
     return upsert_rows_on(session.connection(), table, rows, key, add, returning)
@@ -370,7 +370,8 @@ def upsert_rows_on(connection: Connection, table: Table, rows: list[dict[str, An
     stmt = _upsert_statement(dialect, table, names, tuple(key), tuple(sorted(add.items())),
                              tuple(returning), many and dialect == "postgresql")
     if many and dialect == "postgresql":
-        result = connection.execute(stmt, {f"{n}_array": [row[n] for row in rows] for n in names})
+        result = connection.execute(stmt, {"rows": rows_json([row[n] for n in names]
+                                                             for row in rows)})
         return [tuple(row) for row in result] if returning else []
     if returning:
         return [tuple(written) for row in rows for written in connection.execute(stmt, row)]
@@ -384,8 +385,7 @@ def _upsert_statement(dialect: str, table: Table, names: tuple[str, ...], key: t
                       arrays: bool):
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     if arrays:
-        source = func.unnest(*[bindparam(f"{name}_array", type_=ARRAY(table.c[name].type))
-                               for name in names]).table_valued(*names).render_derived("new_rows")
+        source = json_rows([(name, table.c[name].type) for name in names], "new_rows", key="rows")
         stmt = insert(table).from_select(list(names), select(*[source.c[n] for n in names]))
     else:
         stmt = insert(table)

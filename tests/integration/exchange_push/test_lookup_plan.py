@@ -121,13 +121,17 @@ def _plans(fresh, old: bool) -> tuple[dict, dict]:
     conn.execute(text("SET plan_cache_mode = force_generic_plan"))
     if old:
         _prepared(conn, "by_source", by_source, "varchar, varchar[]")
-    else:  # keyed_lookup puts the keys first and inlines nothing else
+    else:  # keyed_lookup puts the keys first (one JSON text, rowsets.py), inlines nothing else
         sql = str(by_source.compile(dialect=postgresql.dialect(paramstyle="numeric_dollar")))
         assert sql.count("$") == 2
-        _prepared(conn, "by_source", by_source, "varchar[], varchar")
-    _prepared(conn, "by_index", by_index, "varchar[]")
-    keys = "'{" + ",".join(KEYS) + "}'"
-    small = "'{S1,S2,S3}'"
+        _prepared(conn, "by_source", by_source, "text, varchar")
+    _prepared(conn, "by_index", by_index, "varchar[]" if old else "text")
+
+    def given(values: list[str]) -> str:
+        return ("'{" + ",".join(values) + "}'" if old
+                else "'" + json.dumps([[value] for value in values]) + "'")
+
+    keys, small = given(KEYS), given(["S1", "S2", "S3"])
     args = (f"'zyh365', {small}" if old else f"{small}, 'zyh365'")
     for _ in range(3):  # the plan of the small table is made and kept
         _explain(conn, "by_source", args)
