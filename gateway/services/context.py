@@ -165,9 +165,17 @@ class ServiceContext:
             for name in sorted(counts))
         return first
 
+    def _month(self) -> str:
+        """YYMM of this context's clock (made once per clock reading: a chunk numbers every
+        new person with it, twice)."""
+        made = self.__dict__.get("_yymm")
+        if made is None or made[0] is not self.now:  # (a test may move the clock)
+            made = self.__dict__["_yymm"] = (self.now, self.now.strftime("%y%m"))
+        return made[1]
+
     def volunteer_counter(self, area: str | None) -> str:
         """The counter behind the volunteer numbers of ``area`` this month."""
-        return f"volunteer:{(area or '000000')[:6]}:{self.now.strftime('%y%m')}"
+        return f"volunteer:{(area or '000000')[:6]}:{self._month()}"
 
     def volunteer_no(self, area: str | None, seq: int | None = None) -> str:
         """V + 6-digit area + YYMM + 6-digit sequence + ISO 7064 MOD 37-36 check character.
@@ -177,7 +185,7 @@ class ServiceContext:
         """
         if seq is None:
             seq = self.next_value(self.volunteer_counter(area))
-        body = f"V{(area or '000000')[:6]}{self.now.strftime('%y%m')}{seq:06d}"
+        body = f"V{(area or '000000')[:6]}{self._month()}{seq:06d}"
         return body + mod_37_36.calc_check_digit(body[1:])
 
     def number(self, prefix: str, area: str | None = None) -> str:

@@ -329,19 +329,23 @@ def register_volunteer(ctx: ServiceContext, record: Any, source_system: str | No
 
 
 def build_volunteer(ctx: ServiceContext, record: Mapping[str, Any], source_system: str | None,
-                    source_id: str | None, make: Callable[..., Any] = Volunteer) -> Volunteer:
+                    source_id: str | None, make: Callable[..., Any] = Volunteer,
+                    provenance: dict[str, Any] | None = None) -> Volunteer:
     """A new person's row from a valid record: every stored field but the number, not added.
 
     :func:`_create_volunteer` writes one; the exchange's bulk path
     (gateway.exchange.bulk) builds a chunk of them and writes them together with Core
-    statements, on plain attribute holders (``make``) rather than model instances.
+    statements, on plain attribute holders (``make``) rather than model instances, each
+    with the provenance the exchange's policy gives it (``provenance``; without it, every
+    field is ``source_system``'s).
     """
     volunteer = make(total_hours=Decimal("0"), star_level=0,
                      source_system=source_system, source_id=source_id,
                      source_updated_at=parse_local_datetime(record.get("source_updated_at"), ctx.tz))
     _apply_volunteer(ctx, volunteer, record)
-    volunteer.provenance = ({k: source_system for k in _standard_fields(record)}
-                            if source_system else {})
+    if provenance is None:
+        provenance = {k: source_system for k in _standard_fields(record)} if source_system else {}
+    volunteer.provenance = provenance
     return volunteer
 
 
