@@ -302,11 +302,11 @@ def _new(ctx: ServiceContext, source: Source, person: _Person,
     """Build the new person's row if it can be written with the run; False if not so."""
     if person.key is not None and person.key in source_rows:
         return False  # the sender uses the key for someone else: apply_record refuses it
-    volunteer = registration.build_volunteer(ctx, person.record, source.client_id,
-                                             person.data.get("source_id"), make=NewVolunteer)
+    volunteer = registration.build_volunteer(
+        ctx, person.record, source.client_id, person.data.get("source_id"), make=NewVolunteer,
+        provenance=new_provenance(person.stamp, person.data))
     if not ctx.caller.covers_region(volunteer.area_code):
         return False
-    volunteer.provenance = new_provenance(person.stamp, person.data)
     person.volunteer = volunteer
     return True
 
@@ -367,14 +367,22 @@ def _insert_run(ctx: ServiceContext, source: Source, run: list[_Person]) -> None
         following[counter] += 1
         volunteer.created_at = volunteer.updated_at = now
     table = Volunteer.__table__
-    _insert_rows(connection, table, [_values(table, v) for v in volunteers])
-    ids: dict[str, int] = {}
-    for part in _slices([v.volunteer_no for v in volunteers]):
-        ids.update((number, id_) for number, id_ in connection.execute(keyed_lookup(
-            ctx.session, (table.c.volunteer_no, table.c.id), table.c.volunteer_no, part)))
+    if connection.dialect.name == "postgresql":
+        # The ids the rows would take from their sequence, taken first (ascending, in input
+        # order, as the COPY would give them), so the rows carry them: no look-up after.
+        for volunteer, id_ in zip(volunteers, _next_ids(connection, table, len(volunteers))):
+            volunteer.id = id_
+        _insert_rows(connection, table, [{"id": v.id, **_values(table, v)} for v in volunteers])
+    else:
+        _insert_rows(connection, table, [_values(table, v) for v in volunteers])
+        ids: dict[str, int] = {}
+        for part in _slices([v.volunteer_no for v in volunteers]):
+            ids.update((number, id_) for number, id_ in connection.execute(keyed_lookup(
+                ctx.session, (table.c.volunteer_no, table.c.id), table.c.volunteer_no, part)))
+        for volunteer in volunteers:
+            volunteer.id = ids[volunteer.volunteer_no]
     sources, changes = [], []
     for person, volunteer in zip(run, volunteers):
-        volunteer.id = ids[volunteer.volunteer_no]
         source_no = person.record.get("volunteer_no")
         sources.append(registration.source_row_values(ctx, volunteer, source.client_id,
                                                       person.data.get("source_id"), source_no))
@@ -383,6 +391,22 @@ def _insert_run(ctx: ServiceContext, source: Source, run: list[_Person]) -> None
     _insert_rows(connection, VolunteerSource.__table__, sources)
     _insert_rows(connection, Change.__table__, changes)
     count_volunteers(ctx.session, volunteers, +1)
+
+
+def _next_ids(connection: Connection, table: Table, count: int) -> list[int]:
+    """``count`` values of the sequence behind ``table``'s id column (PostgreSQL), ascending."""
+    key = (str(connection.engine.url), table.name)
+    sequence = _SEQUENCES.get(key)
+    if sequence is None:
+        sequence = _SEQUENCES[key] = connection.exec_driver_sql(
+            "SELECT pg_get_serial_sequence(%(table)s, 'id')", {"table": table.name}).scalar_one()
+    return sorted(connection.exec_driver_sql(
+        "SELECT nextval(%(sequence)s::regclass) FROM generate_series(1, %(count)s)",
+        {"sequence": sequence, "count": count}).scalars())
+
+
+#: (engine URL, table) → the sequence of its id column
+_SEQUENCES: dict[tuple[str, str], str] = {}
 
 
 def _values(table: Table, obj: Any) -> dict[str, Any]:
