@@ -61,8 +61,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
 import orjson
-from sqlalchemy import (Connection, Select, Table, insert, literal_column, select,
-                        true)
+from sqlalchemy import Connection, Select, Table, insert, literal_column, select, true
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import sqltypes

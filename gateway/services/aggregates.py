@@ -64,9 +64,10 @@ _PENDING_COLUMNS = ("cell_table", "place", "birth_year", "gender", "month", "ser
 
 def _insert_pending(session: Session, pending: list[dict]) -> None:
     """Append ``pending`` rows. Several on PostgreSQL: ONE statement, the rows as one JSON
-    parameter (gateway/store/rowsets.py) — an executemany is a statement per row on the server (psycopg pipelines
-    them, but each is still bound and executed: two rows per new person of a push, the
-    largest statement count of a chunk). Elsewhere (SQLite, in process): an executemany."""
+    parameter (gateway/store/rowsets.py) — an executemany is a statement per row on the
+    server (psycopg pipelines them, but each is still bound and executed: two rows per new
+    person of a push, the largest statement count of a chunk). Elsewhere (SQLite, in
+    process): an executemany."""
     if not pending:
         return
     # (through the session, which flushes first, as before)

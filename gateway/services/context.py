@@ -12,8 +12,7 @@ from datetime import datetime
 from typing import Any, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import (Connection, Table, and_, create_engine, event, select,
-                        update)
+from sqlalchemy import Connection, Table, and_, create_engine, event, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine as DatabaseEngine
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
@@ -390,9 +389,9 @@ def upsert_rows_on(connection: Connection, table: Table, rows: list[dict[str, An
 @functools.lru_cache(maxsize=64)
 def _upsert_statement(dialect: str, table: Table, names: tuple[str, ...], key: tuple[str, ...],
                       add: tuple[tuple[str, int], ...], returning: tuple[str, ...],
-                      arrays: bool):
+                      one_parameter: bool):
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    if arrays:
+    if one_parameter:  # the rows as one JSON parameter
         source = json_rows([(name, table.c[name].type) for name in names], "new_rows", key="rows")
         stmt = insert(table).from_select(list(names), select(*[source.c[n] for n in names]))
     else:
