@@ -50,3 +50,4 @@ def test_rows_bound_with_the_statement_and_a_value_json_cannot_hold(engine):
         assert [k for (k,) in conn.execute(select(table))] == ['a"b\\c', "名", None]
     with pytest.raises(TypeError):  # (orjson.JSONEncodeError)
         rows_json([(object(),)])
+
