@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, String, Text, TypeDecorator
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
@@ -40,84 +40,6 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
-class _PackedJson(TypeDecorator):
-    """A JSON document (JSONB on PostgreSQL) held in memory in one form and stored in a
-    smaller one: ``pack`` on the way in, ``unpack`` on the way out (each leaves a value it
-    does not know as it is, so what was stored before still reads)."""
-
-    impl = JSON
-    cache_ok = True
-
-    @staticmethod
-    def pack(value: Any) -> Any:
-        raise NotImplementedError
-
-    @staticmethod
-    def unpack(stored: Any) -> Any:
-        raise NotImplementedError
-
-    def load_dialect_impl(self, dialect):
-        return dialect.type_descriptor(JSONB() if dialect.name == "postgresql" else JSON())
-
-    def process_bind_param(self, value: Any, dialect) -> Any:
-        return self.pack(value)
-
-    def process_result_value(self, value: Any, dialect) -> Any:
-        return self.unpack(value)
-
-
-class FieldProvenance(_PackedJson):
-    """A person's provenance (field → the stamp of the source that provided it), stored with
-    each stamp once and the names of its fields beside it.
-
-    In memory it is the plain mapping the merge policy reads and writes
-    (gateway/exchange/upserts.py). Stored as that mapping, the usual provenance — every
-    field from the one source that sent the person — repeated one stamp object per field:
-    over half of a volunteer row, and parsing that jsonb was a fifth of the server's cost of
-    inserting the row (issue 14). Stored here as ``[[stamp, "field field …"], …]``, one
-    entry per distinct stamp (about a quarter of the size and a few JSON tokens instead of
-    a hundred). A mapping stored before (or one with a field name the joined form cannot
-    hold: one with a space) is kept and read as it is.
-    """
-
-    cache_ok = True  # (SQLAlchemy reads it from each class's own attributes)
-
-    @staticmethod
-    def pack(value: Any) -> Any:
-        return pack_provenance(value)
-
-    @staticmethod
-    def unpack(stored: Any) -> Any:
-        return unpack_provenance(stored)
-
-
-class FieldChanges(_PackedJson):
-    """A history row's changes (field → ``{"old": …, "new": …}``, gateway/services/context.py
-    ``diff``). A creation's — every old value None, most history rows of a load — is stored as
-    ``[{field: new, …}]`` (half the size, a third of the JSON tokens); any other is stored
-    as it is. Read back, both are the mapping."""
-
-    cache_ok = True
-
-    @staticmethod
-    def pack(value: Any) -> Any:
-        if not isinstance(value, dict) or not value:
-            return value
-        new = {}
-        for name, change in value.items():
-            if type(change) is not dict or len(change) != 2 or change.get("old", 0) is not None \
-                    or "new" not in change:
-                return value
-            new[name] = change["new"]
-        return [new]
-
-    @staticmethod
-    def unpack(stored: Any) -> Any:
-        if not isinstance(stored, list) or len(stored) != 1 or not isinstance(stored[0], dict):
-            return stored
-        return {name: {"old": None, "new": new} for name, new in stored[0].items()}
-
-
 def pack_provenance(provenance: Any) -> Any:
     """``provenance`` in its stored form (:class:`FieldProvenance`)."""
     if not isinstance(provenance, dict) or not provenance:
@@ -146,6 +68,73 @@ def unpack_provenance(stored: Any) -> Any:
     if not isinstance(stored, list):
         return stored
     return {name: stamp for stamp, names in stored for name in names.split(" ")}
+
+
+def pack_changes(changes: Any) -> Any:
+    """``changes`` in its stored form (:class:`FieldChanges`)."""
+    if not isinstance(changes, dict) or not changes:
+        return changes
+    new = {}
+    for name, change in changes.items():
+        if type(change) is not dict or len(change) != 2 or change.get("old", 0) is not None \
+                or "new" not in change:
+            return changes  # not a creation's: stored as it is
+        new[name] = change["new"]
+    return [new]
+
+
+def unpack_changes(stored: Any) -> Any:
+    """The mapping ``stored`` (:func:`pack_changes`'s form, or a mapping) holds."""
+    if not isinstance(stored, list) or len(stored) != 1 or not isinstance(stored[0], dict):
+        return stored
+    return {name: {"old": None, "new": new} for name, new in stored[0].items()}
+
+
+class _PackedJson(TypeDecorator):
+    """A JSON document (:data:`Json`) held in memory in one form and stored in a smaller one:
+    ``pack`` on the way in, ``unpack`` on the way out (each leaves a value it does not know
+    as it is, so what was stored before still reads). A subclass names the two functions."""
+
+    impl = Json
+    cache_ok = True
+    pack: Callable[[Any], Any]
+    unpack: Callable[[Any], Any]
+
+    def process_bind_param(self, value: Any, dialect) -> Any:
+        return self.pack(value)
+
+    def process_result_value(self, value: Any, dialect) -> Any:
+        return self.unpack(value)
+
+
+class FieldProvenance(_PackedJson):
+    """A person's provenance (field → the stamp of the source that provided it), stored with
+    each stamp once and the names of its fields beside it.
+
+    In memory it is the plain mapping the merge policy reads and writes
+    (gateway/exchange/upserts.py). Stored as that mapping, the usual provenance — every
+    field from the one source that sent the person — repeated one stamp object per field:
+    over half of a volunteer row, and parsing that jsonb was a fifth of the server's cost of
+    inserting the row (issue 14). Stored here as ``[[stamp, "field field …"], …]``, one
+    entry per distinct stamp (about a quarter of the size and a few JSON tokens instead of
+    a hundred). A mapping stored before (or one with a field name the joined form cannot
+    hold: one with a space) is kept and read as it is.
+    """
+
+    cache_ok = True  # (SQLAlchemy reads it from each class's own attributes)
+    pack = staticmethod(pack_provenance)
+    unpack = staticmethod(unpack_provenance)
+
+
+class FieldChanges(_PackedJson):
+    """A history row's changes (field → ``{"old": …, "new": …}``, gateway/services/context.py
+    ``diff``). A creation's — every old value None, most history rows of a load — is stored as
+    ``[{field: new, …}]`` (half the size, a third of the JSON tokens); any other is stored
+    as it is. Read back, both are the mapping."""
+
+    cache_ok = True
+    pack = staticmethod(pack_changes)
+    unpack = staticmethod(unpack_changes)
 
 
 def utcnow() -> datetime:
