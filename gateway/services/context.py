@@ -5,11 +5,12 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
+import operator
 import threading
 import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Table, and_, create_engine, event, select, update
@@ -52,6 +53,9 @@ class Valid:
     record: dict[str, Any]
 
 
+T = TypeVar("T")
+_YYMM = operator.methodcaller("strftime", "%y%m")
+
 # Fields whose values are personal data: history keeps them masked.
 PERSONAL_FIELDS = {"id_number": mask_id_number, "mobile": mask_mobile,
                    "contact_mobile": mask_mobile, "guardian": _mask_guardian}
@@ -92,9 +96,13 @@ class ServiceContext:
         """The engine's rule context at this context's clock, made once per clock reading (a
         chunk of records validated in one context shares it: it costs as much to make as the
         schema check of a record)."""
-        made = self.__dict__.get("_rule_ctx")
+        return self._per_clock("_rule_ctx", self.engine.context)
+
+    def _per_clock(self, key: str, make: Callable[[datetime], T]) -> T:
+        """``make(self.now)``, made once per clock reading and kept on the context."""
+        made = self.__dict__.get(key)
         if made is None or made[0] is not self.now:  # (a test may move the clock)
-            made = self.__dict__["_rule_ctx"] = (self.now, self.engine.context(self.now))
+            made = self.__dict__[key] = (self.now, make(self.now))
         return made[1]
 
     def valid(self, entity: str, record: Any) -> Valid:
@@ -165,12 +173,8 @@ class ServiceContext:
         return first
 
     def _month(self) -> str:
-        """YYMM of this context's clock (made once per clock reading: a chunk numbers every
-        new person with it, twice)."""
-        made = self.__dict__.get("_yymm")
-        if made is None or made[0] is not self.now:  # (a test may move the clock)
-            made = self.__dict__["_yymm"] = (self.now, self.now.strftime("%y%m"))
-        return made[1]
+        """YYMM of this context's clock (a chunk numbers every new person with it, twice)."""
+        return self._per_clock("_yymm", _YYMM)
 
     def volunteer_counter(self, area: str | None) -> str:
         """The counter behind the volunteer numbers of ``area`` this month."""
