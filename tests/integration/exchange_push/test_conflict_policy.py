@@ -196,8 +196,6 @@ def test_provenance_is_stored_one_entry_per_stamp_and_older_rows_still_read(stor
     # the mapping form of before, written straight into the row: read as it was
     older = {name: ("county-09" if name == "email" else stamp) for name, stamp in mapping.items()}
     with store.session_scope(store_app) as session:
-        session.execute(Volunteer.__table__.update().where(Volunteer.volunteer_no == key)
-                        .values(provenance=None))
         session.execute(text("UPDATE volunteers SET provenance = :p WHERE volunteer_no = :k")
                         .bindparams(bindparam("p", type_=Json), k=key), {"p": older})
     assert isinstance(_stored_provenance(store_app, key), dict)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import BigInteger, Integer, Numeric, String, create_engine, select
 
@@ -33,8 +33,7 @@ def engine(pg_database):
     engine.dispose()
 
 
-@settings(max_examples=150, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, database=None)
 @given(rows=ROWS)
 def test_rows_read_back_as_sent_with_their_types(engine, rows):
     table = json_rows(COLUMNS, "given", key="rows")
